@@ -1,0 +1,13 @@
+//! iam-prune: find the few IAM actions a workload really needs.
+//!
+//! The core (policy documents, catalog, evaluator, pruning logic) is pure and synchronous;
+//! only the oracles that run real workloads and the AWS clients are async. See
+//! `ARCHITECTURE.md` in the project's shared material for the data flow.
+
+pub mod actions;
+pub mod catalog;
+pub mod pattern;
+pub mod policy;
+
+pub use actions::ActionSet;
+pub use catalog::{ActionId, Catalog};
