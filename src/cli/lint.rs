@@ -1,0 +1,56 @@
+//! `iam-prune lint`: errors and likely mistakes in policy files.
+
+use super::{print_json, CmdResult, Exit, Global};
+use iam_prune::catalog::Catalog;
+use iam_prune::policy::lint::{lint, Severity};
+use iam_prune::policy::parse_policy_file;
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Policy files to check.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+}
+
+pub fn run(args: Args, g: &Global) -> CmdResult {
+    let catalog = Catalog::embedded();
+    let mut files = Vec::new();
+    let mut any_error = false;
+    for path in &args.files {
+        let (errors, warnings) = match parse_policy_file(path) {
+            Err(e) => {
+                let pos = e.pos().unwrap_or_default();
+                (vec![serde_json::json!({"code": "parse", "line": pos.line, "column": pos.column, "message": e.to_string()})], Vec::new())
+            }
+            Ok(p) => {
+                let lints = lint(&p, catalog);
+                let (e, w): (Vec<_>, Vec<_>) = lints.into_iter().partition(|l| l.severity == Severity::Error);
+                (
+                    e.iter().map(|l| serde_json::to_value(l).unwrap_or_default()).collect(),
+                    w.iter().map(|l| serde_json::to_value(l).unwrap_or_default()).collect(),
+                )
+            }
+        };
+        any_error |= !errors.is_empty();
+        if !g.is_json() {
+            for (kind, list) in [("error", &errors), ("warning", &warnings)] {
+                for l in list {
+                    if l["code"] == "parse" {
+                        println!("{kind}: {}", l["message"].as_str().unwrap_or_default());
+                    } else {
+                        println!("{}:{}:{}: {kind}[{}]: {}", path.display(), l["line"], l["column"], l["code"].as_str().unwrap_or_default(), l["message"].as_str().unwrap_or_default());
+                    }
+                }
+            }
+            if errors.is_empty() && warnings.is_empty() && !g.quiet {
+                println!("{}: ok", path.display());
+            }
+        }
+        files.push(serde_json::json!({"path": path.display().to_string(), "errors": errors, "warnings": warnings}));
+    }
+    if g.is_json() {
+        print_json(&serde_json::json!({ "files": files }));
+    }
+    Ok(if any_error { Exit::Error } else { Exit::Ok })
+}

@@ -1,0 +1,95 @@
+//! The command line: one file per subcommand, a shared [`Global`] for output settings,
+//! and exit codes as an enum (a deny from `eval` is an answer, not an error).
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+mod catalog;
+mod expand;
+mod lint;
+
+/// What a run of the command means, for scripts and schedulers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(i32)]
+pub enum Exit {
+    /// Success.
+    Ok = 0,
+    /// An error (or, for commands that process many inputs, some inputs failed).
+    Error = 1,
+    /// The command line was wrong.
+    Usage = 2,
+    /// `eval`: the decision was a deny.
+    Deny = 3,
+    /// `schedule run`: some job's minimal set narrowed.
+    Narrowed = 10,
+    /// `schedule run`: some job's minimal set widened (drift).
+    Widened = 20,
+}
+
+/// A subcommand's result.
+pub type CmdResult = Result<Exit, Box<dyn std::error::Error + Send + Sync>>;
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputFormat {
+    /// Human-readable text.
+    #[default]
+    Text,
+    /// JSON for machines.
+    Json,
+}
+
+/// Settings every subcommand shares.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct Global {
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    /// Print nothing but results and errors (no progress).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// Print more detail.
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+}
+
+impl Global {
+    /// True for `--output json`.
+    pub fn is_json(&self) -> bool {
+        self.output == OutputFormat::Json
+    }
+}
+
+/// iam-prune: find the few IAM actions a workload really needs, and prove it.
+#[derive(Debug, Parser)]
+#[command(name = "iam-prune", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the concrete actions a policy allows (managed policy name or file).
+    Expand(expand::Args),
+    /// Check policy files for errors and likely mistakes.
+    Lint(lint::Args),
+    /// Explore the embedded action catalog.
+    Catalog(catalog::Args),
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> CmdResult {
+    let g = cli.global;
+    match cli.command {
+        Command::Expand(a) => expand::run(a, &g),
+        Command::Lint(a) => lint::run(a, &g),
+        Command::Catalog(a) => catalog::run(a, &g),
+    }
+}
+
+/// Prints a JSON value to stdout, pretty.
+pub fn print_json(v: &serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
