@@ -216,16 +216,22 @@ impl Parser<'_> {
             }
             let key = self.string()?;
             self.skip_ws();
-            if self.bump() != Some(b':') {
+            if self.peek() != Some(b':') {
                 return Err(self.err(format!("expected `:` after the key \"{key}\"")));
             }
+            self.bump();
             self.skip_ws();
             let v = self.value()?;
             items.push((key, kpos, v));
             self.skip_ws();
-            match self.bump() {
-                Some(b',') => continue,
-                Some(b'}') => break,
+            match self.peek() {
+                Some(b',') => {
+                    self.bump();
+                }
+                Some(b'}') => {
+                    self.bump();
+                    break;
+                }
                 _ => return Err(self.err("expected `,` or `}` after an object member (is a comma missing?)")),
             }
         }
@@ -250,9 +256,14 @@ impl Parser<'_> {
             }
             items.push(self.value()?);
             self.skip_ws();
-            match self.bump() {
-                Some(b',') => continue,
-                Some(b']') => break,
+            match self.peek() {
+                Some(b',') => {
+                    self.bump();
+                }
+                Some(b']') => {
+                    self.bump();
+                    break;
+                }
                 _ => return Err(self.err("expected `,` or `]` after an array element (is a comma missing?)")),
             }
         }

@@ -227,6 +227,6 @@ mod tests {
             Catalog::embedded(),
         );
         assert!(l[0].message.contains("did you mean `iam:PassRole`"), "{}", l[0].message);
-        assert_eq!((l[0].line, l[0].column), (1, 68));
+        assert_eq!((l[0].line, l[0].column), (1, 65));
     }
 }

@@ -1,0 +1,5 @@
+//! The one integration-test binary: each module checks one area end to end, through the
+//! library and through the `iam-prune` binary.
+
+mod common;
+mod foundation;
