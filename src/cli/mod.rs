@@ -3,6 +3,7 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod bench;
 mod catalog;
 mod expand;
 mod lint;
@@ -77,6 +78,8 @@ enum Command {
     Lint(lint::Args),
     /// Explore the embedded action catalog.
     Catalog(catalog::Args),
+    /// Run the benchmarks quoted in the README.
+    Bench(bench::Args),
 }
 
 /// Runs the parsed command line.
@@ -86,6 +89,7 @@ pub async fn run(cli: Cli) -> CmdResult {
         Command::Expand(a) => expand::run(a, &g),
         Command::Lint(a) => lint::run(a, &g),
         Command::Catalog(a) => catalog::run(a, &g),
+        Command::Bench(a) => bench::run(a, &g),
     }
 }
 
