@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod catalog;
+mod eval;
 mod expand;
 mod lint;
 
@@ -77,6 +78,8 @@ enum Command {
     Lint(lint::Args),
     /// Explore the embedded action catalog.
     Catalog(catalog::Args),
+    /// Decide a request against a set of policies, as AWS would, and say why.
+    Eval(eval::Args),
 }
 
 /// Runs the parsed command line.
@@ -86,6 +89,7 @@ pub async fn run(cli: Cli) -> CmdResult {
         Command::Expand(a) => expand::run(a, &g),
         Command::Lint(a) => lint::run(a, &g),
         Command::Catalog(a) => catalog::run(a, &g),
+        Command::Eval(a) => eval::run(a, &g),
     }
 }
 

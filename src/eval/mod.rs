@@ -12,6 +12,7 @@
 //! numbers, dates and CIDRs, lowercased condition keys), so [`Evaluator::decide`] does not
 //! allocate for ordinary requests.
 
+pub mod batch;
 mod cond;
 mod context;
 mod engine;

@@ -180,3 +180,49 @@ fn corpus_policies_evaluate_without_panic() {
     assert!(evaluated == compiled);
     eprintln!("corpus: {compiled} policy sets compiled, {} requests evaluated", requests.get());
 }
+
+#[test]
+fn cli_single_request_exit_codes_and_json() {
+    let (code, v) = iam_prune_json(&["eval", "--policy", "IAMFullAccess", "--action", "iam:PassRole", "--resource", "arn:aws:iam::111122223333:role/x", "--output", "json"]);
+    assert_eq!(code, 0);
+    assert_eq!(v["decision"], "Allow");
+    assert_eq!(v["matched"][0]["policy"], "IAMFullAccess");
+    let (code, v) = iam_prune_json(&["eval", "--policy", "AmazonEC2FullAccess", "--action", "iam:CreateServiceLinkedRole", "--context", "iam:AWSServiceName=spot.amazonaws.com", "--output", "json"]);
+    assert_eq!((code, v["decision"].as_str()), (0, Some("Allow")));
+    let (code, v) = iam_prune_json(&["eval", "--policy", "AmazonEC2FullAccess", "--action", "iam:CreateServiceLinkedRole", "--output", "json"]);
+    assert_eq!((code, v["decision"].as_str()), (3, Some("ImplicitDeny")));
+}
+
+#[test]
+fn cli_batch_in_order_and_errors_name_the_line() {
+    let dir = std::env::temp_dir().join(format!("iam-prune-eval-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.jsonl");
+    std::fs::write(&good, "{\"action\":\"iam:GetRole\"}\n\n{\"action\":\"s3:GetObject\",\"resource\":\"arn:aws:s3:::b/k\",\"context\":{\"aws:TagKeys\":[\"a\"]}}\n").unwrap();
+    let out = iam_prune(&["eval", "--policy", "IAMFullAccess", "--requests", good.to_str().unwrap()]);
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["decision"], "Allow");
+    assert_eq!(lines[1]["decision"], "ImplicitDeny");
+    assert_eq!(out.status.code(), Some(3));
+    let bad = dir.join("bad.jsonl");
+    std::fs::write(&bad, "{\"action\":\"iam:GetRole\"}\n{\"action\": 1}\n").unwrap();
+    let out = iam_prune(&["eval", "--policy", "IAMFullAccess", "--requests", bad.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err.contains("bad.jsonl:2:"), "{err}");
+    assert!(err.contains("help:"), "{err}");
+}
+
+#[test]
+fn cli_trust_policy_with_external_id() {
+    let dir = std::env::temp_dir().join(format!("iam-prune-eval-trust-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let trust = dir.join("trust.json");
+    std::fs::write(&trust, r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/engine"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":"finance-235A9df84iK"}}}]}"#).unwrap();
+    let base = ["eval", "--resource-policy", trust.to_str().unwrap(), "--action", "sts:AssumeRole", "--resource", "arn:aws:iam::111122223333:role/finance", "--principal", "arn:aws:sts::111122223333:assumed-role/engine/s"];
+    let ok = iam_prune(&[&base[..], &["--context", "sts:ExternalId=finance-235A9df84iK"]].concat());
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stdout));
+    let no = iam_prune(&base);
+    assert_eq!(no.status.code(), Some(3));
+}
