@@ -6,6 +6,7 @@
 
 pub mod actions;
 pub mod catalog;
+pub mod eval;
 pub mod oracle;
 pub mod pattern;
 pub mod policy;

@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod bench;
 mod catalog;
+mod eval;
 mod expand;
 mod lint;
 
@@ -80,6 +81,8 @@ enum Command {
     Catalog(catalog::Args),
     /// Run the benchmarks quoted in the README.
     Bench(bench::Args),
+    /// Decide a request against a set of policies, as AWS would, and say why.
+    Eval(eval::Args),
 }
 
 /// Runs the parsed command line.
@@ -90,6 +93,7 @@ pub async fn run(cli: Cli) -> CmdResult {
         Command::Lint(a) => lint::run(a, &g),
         Command::Catalog(a) => catalog::run(a, &g),
         Command::Bench(a) => bench::run(a, &g),
+        Command::Eval(a) => eval::run(a, &g),
     }
 }
 
