@@ -11,6 +11,7 @@ pub mod oracle;
 pub mod pattern;
 pub mod policy;
 pub mod prune;
+pub mod workload;
 
 pub use actions::ActionSet;
 pub use catalog::{ActionId, Catalog};

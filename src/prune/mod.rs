@@ -9,6 +9,7 @@ mod err;
 pub mod bench;
 pub mod journal;
 pub mod knowledge;
+pub mod summary;
 pub mod strategy;
 pub mod synthetic;
 
