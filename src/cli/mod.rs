@@ -79,7 +79,7 @@ enum Command {
     /// Explore the embedded action catalog.
     Catalog(catalog::Args),
     /// Decide a request against a set of policies, as AWS would, and say why.
-    Eval(eval::Args),
+    Eval(Box<eval::Args>),
 }
 
 /// Runs the parsed command line.
@@ -89,7 +89,7 @@ pub async fn run(cli: Cli) -> CmdResult {
         Command::Expand(a) => expand::run(a, &g),
         Command::Lint(a) => lint::run(a, &g),
         Command::Catalog(a) => catalog::run(a, &g),
-        Command::Eval(a) => eval::run(a, &g),
+        Command::Eval(a) => eval::run(*a, &g),
     }
 }
 
