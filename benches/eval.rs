@@ -2,7 +2,7 @@
 //! Run with `cargo bench --bench eval`.
 
 use iam_prune::catalog::Catalog;
-use iam_prune::eval::batch::{decision_json, RequestLine};
+use iam_prune::eval::batch::{write_decision_line, RequestLine};
 use iam_prune::eval::{Context, DecisionKind, Evaluator, NamedPolicy, PolicySet, Request};
 use iam_prune::policy::parse_policy;
 use std::hint::black_box;
@@ -107,8 +107,7 @@ fn main() {
     let mut out = Vec::with_capacity(lines.len() * 200);
     for r in &parsed {
         let d = ev3.evaluate(&r.request(PRINCIPAL));
-        serde_json::to_writer(&mut out, &decision_json(&d)).unwrap_or_else(|e| panic!("{e}"));
-        out.push(b'\n');
+        write_decision_line(&mut out, &d).unwrap_or_else(|e| panic!("{e}"));
     }
     let eval_s = t.elapsed().as_secs_f64();
     let n = lines.len() as f64;
