@@ -3,7 +3,7 @@
 
 use super::{print_json, CmdResult, Exit, Global};
 use iam_prune::catalog::Catalog;
-use iam_prune::eval::batch::{decision_json, default_principal, RequestLine};
+use iam_prune::eval::batch::{decision_json, default_principal, write_decision_line, RequestLine};
 use iam_prune::eval::{Context, ContextValue, DecisionKind, Evaluator, NamedPolicy, PolicySet, Request};
 use std::io::Write;
 
@@ -132,8 +132,7 @@ fn batch(ev: &Evaluator, path: &str) -> CmdResult {
         };
         let d = ev.evaluate(&r.request(&principal));
         any_denied |= d.kind != DecisionKind::Allow;
-        serde_json::to_writer(&mut out, &decision_json(&d))?;
-        out.write_all(b"\n")?;
+        write_decision_line(&mut out, &d)?;
     }
     out.flush()?;
     Ok(if any_denied { Exit::Deny } else { Exit::Ok })

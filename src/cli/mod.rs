@@ -89,7 +89,7 @@ enum Command {
     /// Run the benchmarks quoted in the README.
     Bench(bench::Args),
     /// Decide a request against a set of policies, as AWS would, and say why.
-    Eval(eval::Args),
+    Eval(Box<eval::Args>),
 }
 
 /// Runs the parsed command line.
@@ -102,7 +102,7 @@ pub async fn run(cli: Cli) -> CmdResult {
         Command::Prune(a) => prune::run_cmd(*a, &g).await,
         Command::Scenario(a) => scenario::run(a, &g),
         Command::Bench(a) => bench::run(a, &g),
-        Command::Eval(a) => eval::run(a, &g),
+        Command::Eval(a) => eval::run(*a, &g),
     }
 }
 

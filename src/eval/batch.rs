@@ -104,6 +104,19 @@ pub fn decision_json(d: &Decision) -> Value {
     })
 }
 
+/// Writes a decision as one JSON line (the same fields as [`decision_json`]) without
+/// building a `serde_json::Value` first: the batch mode's output path.
+pub fn write_decision_line<W: std::io::Write>(w: &mut W, d: &Decision) -> std::io::Result<()> {
+    #[derive(serde::Serialize)]
+    struct Line<'a> {
+        decision: &'static str,
+        matched: &'a [super::Matched],
+        reason: String,
+    }
+    serde_json::to_writer(&mut *w, &Line { decision: d.kind.as_str(), matched: &d.matched, reason: d.reason.to_string() })?;
+    w.write_all(b"\n")
+}
+
 /// A caller in the resource's account when none is given, so that a request without
 /// `--principal` is not mistaken for a cross-account one.
 pub fn default_principal(resource: &str) -> String {
