@@ -43,12 +43,15 @@ impl Progress for PruneProgress {
         // ETA on the oracle's clock: a binary search needs about log2 of what is undecided per
         // needed action; rounds of `parallel` trials each cost one trial's time.
         let rounds_left = ((undecided.max(1) as f64).log2().ceil() + 1.0) * (undecided.min(8).max(1) as f64) / self.parallel as f64;
-        let eta = rounds_left * self.trial_seconds;
+        // The oracle's cost per round so far stands in for its declared trial time once known.
+        let per_round = if s.round > 0 { s.simulated_seconds / s.round as f64 } else { self.trial_seconds };
+        let eta = rounds_left * per_round;
         let msg = format!(
             "trials {} round {} kept {} dropped {} necessary {} undecided {} | simulated {:.0}s, ~{:.0}s left",
             s.trials, s.round, s.kept, s.dropped, s.necessary, undecided, s.simulated_seconds, eta
         );
         if let Some(b) = &self.bar {
+            b.set_length(s.universe as u64);
             b.set_position((s.dropped + s.necessary) as u64);
             b.set_message(msg);
         } else if self.lines {

@@ -7,6 +7,7 @@
 
 mod err;
 pub mod bench;
+pub mod job;
 pub mod journal;
 pub mod knowledge;
 pub mod summary;
