@@ -17,17 +17,29 @@ enum Sub {
         /// Fewer seeds and no n = 5,000 (a minute instead of several).
         #[arg(long)]
         quick: bool,
+        /// Only cases with this universe size.
+        #[arg(long)]
+        n: Option<usize>,
+        /// Only cases with this many needed actions.
+        #[arg(long)]
+        d: Option<usize>,
+        /// Only this strategy.
+        #[arg(long, value_enum)]
+        strategy: Option<StrategyKind>,
     },
 }
 
 pub fn run(args: Args, g: &Global) -> CmdResult {
     match args.command {
-        Sub::Prune { quick } => bench_prune(quick, g),
+        Sub::Prune { quick, n, d, strategy } => bench_prune(quick, n, d, strategy, g),
     }
 }
 
-fn bench_prune(quick: bool, g: &Global) -> CmdResult {
-    let cases = standard_cases(quick);
+fn bench_prune(quick: bool, n: Option<usize>, d: Option<usize>, strategy: Option<StrategyKind>, g: &Global) -> CmdResult {
+    let cases: Vec<_> = standard_cases(quick)
+        .into_iter()
+        .filter(|(c, _)| n.is_none_or(|n| c.n == n) && d.is_none_or(|d| c.d == d) && strategy.is_none_or(|s| c.strategy == s))
+        .collect();
     let started = std::time::Instant::now();
     // Cases are independent: spread them over the cores.
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);

@@ -399,12 +399,15 @@ mod trace_tests {
     fn trace_group_d1() {
         let ids: Vec<ActionId> = (0..200).map(ActionId::from_index).collect();
         let u: ActionSet = ids.iter().copied().collect();
-        let o = SyntheticOracle::generate(&ids, 1, 0.0, 3);
-        let cfg = PruneConfig { strategy: StrategyKind::Group, ..PruneConfig::default() };
+        let d: usize = std::env::var("TRACE_D").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+        let mut o = SyntheticOracle::generate(&ids, d, 0.0, 3);
+        o.named = std::env::var("TRACE_NAMED").is_ok();
+        let strategy = if std::env::var("TRACE_AUTO").is_ok() { StrategyKind::Auto } else { StrategyKind::Group };
+        let cfg = PruneConfig { strategy, ..PruneConfig::default() };
         let r = futures::executor::block_on(run(&o, &u, &cfg, &mut Journal::in_memory(), &NoProgress)).unwrap();
         eprintln!("needed {:?}", o.requirements);
         for t in &r.trials {
-            eprintln!("#{} removed={} size={} pass={}", t.record.id, t.record.removed, t.candidate.len(), t.record.outcome.is_pass());
+            eprintln!("#{} {:?} removed={} size={} pass={} named={:?}", t.record.id, t.record.purpose, t.record.removed, t.candidate.len(), t.record.outcome.is_pass(), t.record.outcome.denied.first().and_then(|d| d.action.clone()));
         }
     }
 }

@@ -217,7 +217,25 @@ impl Strategy for GroupTesting {
         for g in &open {
             in_groups.union_with(g);
         }
-        let pool_set = base.difference(&necessary).difference(&in_groups);
+        let mut pool_set = base.difference(&necessary).difference(&in_groups);
+        // Suspects (named by a denial, or priors) are probably needed: test each alone, which
+        // is what group testing does anyway when most of a pool is needed.
+        if self.use_evidence {
+            let mut suspects = ev.likely.clone();
+            for (_, names) in &ev.named {
+                suspects.union_with(&names.iter().copied().collect());
+            }
+            let suspects = suspects.intersection(&pool_set);
+            for a in self.ordered(&suspects) {
+                if out.len() >= slots {
+                    break;
+                }
+                let mut c = base.clone();
+                c.remove(a);
+                push(c, &mut out);
+            }
+            pool_set.difference_with(&suspects);
+        }
         let pool = self.ordered(&pool_set);
         let found = necessary.len() + open.len();
         let dropped = k.universe.len().saturating_sub(kept.len());
