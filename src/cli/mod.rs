@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 mod catalog;
 mod expand;
 mod lint;
+mod sandbox;
 
 /// What a run of the command means, for scripts and schedulers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +78,8 @@ enum Command {
     Lint(lint::Args),
     /// Explore the embedded action catalog.
     Catalog(catalog::Args),
+    /// Sandboxes on AWS: run a workload once, list or delete leftovers.
+    Sandbox(sandbox::Args),
 }
 
 /// Runs the parsed command line.
@@ -86,6 +89,7 @@ pub async fn run(cli: Cli) -> CmdResult {
         Command::Expand(a) => expand::run(a, &g),
         Command::Lint(a) => lint::run(a, &g),
         Command::Catalog(a) => catalog::run(a, &g),
+        Command::Sandbox(a) => sandbox::run(a, &g).await,
     }
 }
 
