@@ -98,6 +98,35 @@ fn run_err(trial: u64, message: impl Into<String>, help: impl Into<String>) -> O
 }
 
 impl CommandOracle {
+    /// An oracle on an existing role that holds the start (and fixed) policies, applying
+    /// every candidate as a session policy: no IAM writes at all. `prepare` builds the full
+    /// sandbox instead; this is for a role managed elsewhere (and for offline tests).
+    #[allow(clippy::too_many_arguments)]
+    pub fn on_role(
+        conn: Connection,
+        candidates: Candidates,
+        role_arn: String,
+        run_id: String,
+        command: String,
+        timeout: Duration,
+        out_dir: PathBuf,
+        judge: Judge,
+    ) -> CommandOracle {
+        CommandOracle {
+            conn,
+            candidates,
+            session_role_arn: Some(role_arn),
+            version: None,
+            run_id,
+            command,
+            timeout,
+            out_dir,
+            judge,
+            mode: ApplyMode::Session,
+            last_cost_ms: AtomicU64::new(0),
+        }
+    }
+
     /// How candidates are applied after the session-policy self-check.
     pub fn mode(&self) -> ApplyMode {
         self.mode
@@ -245,8 +274,13 @@ impl CommandOracle {
         let mut denials = found.denials;
         let (decoded, decode_errors) = if found.encoded.is_empty() { (Vec::new(), Vec::new()) } else { Self::decode(&self.conn, &found.encoded).await };
         for d in decoded {
-            if !denials.iter().any(|x| x.action == d.action) {
-                denials.push(d);
+            // The decoded message is the better record: it names the resource too.
+            match denials.iter_mut().find(|x| x.action == d.action) {
+                Some(x) => {
+                    x.resource = d.resource;
+                    x.message = format!("{} ({})", x.message, d.message);
+                }
+                None => denials.push(d),
             }
         }
         let denied = !denials.is_empty() || hints::mentions_denial(&output);

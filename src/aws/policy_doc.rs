@@ -179,7 +179,8 @@ mod tests {
         let universe = c.expand_policy(&iam).allowed.union(&c.expand_policy(&ec2).allowed);
         // Remove half the IAM actions: the policy must grant none of them and all the rest.
         let iam_ids: Vec<_> = universe.iter().filter(|&id| c.prefix_of(id) == "iam").collect();
-        let removed: ActionSet = iam_ids.iter().step_by(2).copied().collect();
+        // A bisection removes contiguous groups (the catalog is sorted within a service).
+        let removed: ActionSet = iam_ids.iter().take(iam_ids.len() / 2).copied().collect();
         let keep = universe.difference(&removed);
         let doc = session_policy(c, &keep, &removed);
         assert!(iam_chars(&doc) <= SESSION_POLICY_LIMIT, "{} chars", iam_chars(&doc));
