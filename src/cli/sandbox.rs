@@ -121,6 +121,9 @@ async fn run_once(aws: AwsArgs, without: Vec<String>, run_id: Option<String>, ou
         return Ok(Exit::Ok);
     }
     let out = out.unwrap_or_else(|| PathBuf::from("reports").join(format!("sandbox-{run_id}")));
+    // Listen before creating anything: a Ctrl-C while the sandbox is being made is then
+    // remembered (instead of killing the process) and honoured right after, with cleanup.
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let setup = AwsPruneSetup::prepare(&aws, catalog, &run_id, &out).await?;
     if !g.quiet {
         eprintln!("sandbox {run_id}: {} actions under test, applying by {:?}", setup.universe.len(), setup.oracle.mode());
@@ -140,7 +143,7 @@ async fn run_once(aws: AwsArgs, without: Vec<String>, run_id: Option<String>, ou
     let request = TrialRequest { id: 1, candidate };
     let result = tokio::select! {
         r = setup.oracle.trial(&request) => Some(r),
-        _ = tokio::signal::ctrl_c() => None,
+        _ = interrupt.recv() => None,
     };
     let failed = setup.cleanup().await;
     for f in &failed {

@@ -2,6 +2,9 @@
 //! checking what iam-prune sends (the session policy on AssumeRole, the encoded message to
 //! DecodeAuthorizationMessage) as well as what it makes of the answers.
 
+// Test helpers panic on purpose: a broken fixture should fail the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
 use aws_smithy_types::body::SdkBody;
 use iam_prune::aws::apply::Candidates;
@@ -135,4 +138,69 @@ fn tempdir(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("iam-prune-it-aws-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     d
+}
+
+// ---- end to end against moto (policy-version path: moto ignores session policies) ----
+
+use crate::moto::{python, Moto};
+
+fn workload() -> String {
+    format!("{} tests/workloads/flintrock_launch.py", python().display())
+}
+
+fn sandbox_run(moto: &Moto, extra: &[&str]) -> serde_json::Value {
+    let w = workload();
+    let mut args = vec!["--output", "json", "sandbox", "run", "--start", "IAMFullAccess", "--fixed", "AmazonEC2FullAccess", "--run", &w];
+    args.extend_from_slice(extra);
+    let out = moto.iam_prune(&args).output().expect("sandbox run");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn moto_trial_passes_with_the_full_policy_and_fails_without_get_instance_profile() {
+    let moto = Moto::start();
+    let before = moto.fixture("snapshot");
+    let full = sandbox_run(&moto, &[]);
+    assert_eq!(full["outcome"]["verdict"], "Pass", "{full:#}");
+    assert_eq!(full["outcome"]["detail"]["apply"]["means"], "policy-version", "auto must notice moto ignores session policies");
+    let cut = sandbox_run(&moto, &["--without", "iam:GetInstanceProfile"]);
+    assert_eq!(cut["outcome"]["verdict"], "Fail", "{cut:#}");
+    assert_eq!(cut["outcome"]["denied"][0]["action"], "iam:GetInstanceProfile", "{cut:#}");
+    assert!(moto.leftovers().is_empty(), "sandbox left behind: {:?}", moto.leftovers());
+    assert_eq!(moto.fixture("snapshot"), before, "the user's roles and policies changed");
+}
+
+#[test]
+fn moto_interrupts_leave_nothing_behind() {
+    let moto = Moto::start();
+    let before = moto.fixture("snapshot");
+    for signal in [libc::SIGINT, libc::SIGKILL] {
+        let mut child = moto
+            .iam_prune(&["sandbox", "run", "--start", "IAMFullAccess", "--run", "sleep 20", "--apply", "version"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let started = std::time::Instant::now();
+        while moto.leftovers().len() < 2 {
+            assert!(started.elapsed().as_secs() < 30, "the sandbox never appeared");
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        // Let the trial start its workload, then interrupt.
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        // SAFETY: kill has no memory-safety preconditions; the pid is our child's.
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let status = child.wait().expect("wait");
+        assert!(started.elapsed().as_secs() < 15, "the interrupt was not prompt");
+        if signal == libc::SIGINT {
+            assert!(!status.success());
+            assert!(moto.leftovers().is_empty(), "Ctrl-C left {:?}", moto.leftovers());
+        } else {
+            assert!(!moto.leftovers().is_empty(), "kill -9 cannot clean up; the leftovers must be findable");
+            let out = moto.iam_prune(&["sandbox", "cleanup"]).output().expect("cleanup");
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(moto.leftovers().is_empty(), "cleanup left {:?}", moto.leftovers());
+        }
+    }
+    assert_eq!(moto.fixture("snapshot"), before, "the user's roles and policies changed");
 }

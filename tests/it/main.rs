@@ -4,3 +4,4 @@
 mod aws;
 mod common;
 mod foundation;
+mod moto;
