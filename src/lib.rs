@@ -7,9 +7,12 @@
 pub mod actions;
 pub mod aws;
 pub mod catalog;
+pub mod eval;
 pub mod oracle;
 pub mod pattern;
 pub mod policy;
+pub mod prune;
+pub mod workload;
 
 pub use actions::ActionSet;
 pub use catalog::{ActionId, Catalog};

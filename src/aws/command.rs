@@ -308,6 +308,8 @@ impl Oracle for CommandOracle {
             trial_seconds: if last == 0 { 30.0 } else { last as f64 / 1000.0 },
             // Versions of one policy serialise trials; session policies do not.
             max_parallel: if self.mode == ApplyMode::Version { Some(1) } else { None },
+            // AWS SDK and CLI denials name the action; EC2's are decoded when permitted.
+            names_denials: true,
         }
     }
 

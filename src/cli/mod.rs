@@ -3,7 +3,12 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod bench;
+mod progress;
+mod prune;
+mod scenario;
 mod catalog;
+mod eval;
 mod expand;
 mod lint;
 mod sandbox;
@@ -78,6 +83,14 @@ enum Command {
     Lint(lint::Args),
     /// Explore the embedded action catalog.
     Catalog(catalog::Args),
+    /// Prune a broad policy down to what a workload needs (the main job).
+    Prune(Box<prune::Args>),
+    /// Validate scenario files, replay one candidate.
+    Scenario(scenario::Args),
+    /// Run the benchmarks quoted in the README.
+    Bench(bench::Args),
+    /// Decide a request against a set of policies, as AWS would, and say why.
+    Eval(Box<eval::Args>),
     /// Sandboxes on AWS: run a workload once, list or delete leftovers.
     Sandbox(sandbox::Args),
 }
@@ -89,6 +102,10 @@ pub async fn run(cli: Cli) -> CmdResult {
         Command::Expand(a) => expand::run(a, &g),
         Command::Lint(a) => lint::run(a, &g),
         Command::Catalog(a) => catalog::run(a, &g),
+        Command::Prune(a) => prune::run_cmd(*a, &g).await,
+        Command::Scenario(a) => scenario::run(a, &g),
+        Command::Bench(a) => bench::run(a, &g),
+        Command::Eval(a) => eval::run(*a, &g),
         Command::Sandbox(a) => sandbox::run(a, &g).await,
     }
 }

@@ -140,7 +140,7 @@ async fn run_once(aws: AwsArgs, without: Vec<String>, run_id: Option<String>, ou
             }
         }
     }
-    let request = TrialRequest { id: 1, candidate };
+    let request = TrialRequest { id: 1, candidate, attempt: 0 };
     let result = tokio::select! {
         r = setup.oracle.trial(&request) => Some(r),
         _ = interrupt.recv() => None,

@@ -92,7 +92,7 @@ echo "An error occurred (UnauthorizedOperation) when calling the RunInstances op
         out.clone(),
         Judge::default(),
     );
-    let outcome = oracle.trial(&TrialRequest { id: 7, candidate: candidate.clone() }).await.expect("trial");
+    let outcome = oracle.trial(&TrialRequest { id: 7, candidate: candidate.clone(), attempt: 0 }).await.expect("trial");
     assert_eq!(outcome.verdict, Verdict::Fail);
     assert_eq!(outcome.detail["run"]["exit_code"], 1, "the workload did not see the trial's credentials: {}", outcome.detail);
     assert_eq!(outcome.detail["apply"]["means"], "session-policy");
@@ -129,7 +129,7 @@ async fn a_candidate_too_large_for_a_session_policy_is_an_oracle_error_without_v
     let candidate: ActionSet = universe.iter().step_by(2).collect();
     let candidates = Candidates { catalog: c, start, universe, fixed: ActionSet::new() };
     let oracle = CommandOracle::on_role(conn, candidates, "arn:aws:iam::1:role/x".into(), "big".into(), "true".into(), Duration::from_secs(5), tempdir("big"), Judge::default());
-    let err = oracle.trial(&TrialRequest { id: 1, candidate }).await.unwrap_err();
+    let err = oracle.trial(&TrialRequest { id: 1, candidate, attempt: 0 }).await.unwrap_err();
     assert!(err.to_string().contains("session policy would be"), "{err}");
     assert_eq!(replay.actual_requests().count(), 0, "nothing may be sent for a policy that cannot fit");
 }

@@ -4,4 +4,5 @@
 mod aws;
 mod common;
 mod foundation;
+mod eval;
 mod moto;
