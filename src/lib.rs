@@ -5,6 +5,7 @@
 //! `ARCHITECTURE.md` in the project's shared material for the data flow.
 
 pub mod actions;
+pub mod aws;
 pub mod catalog;
 pub mod eval;
 pub mod oracle;

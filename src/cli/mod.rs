@@ -11,6 +11,7 @@ mod catalog;
 mod eval;
 mod expand;
 mod lint;
+mod sandbox;
 
 /// What a run of the command means, for scripts and schedulers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +91,8 @@ enum Command {
     Bench(bench::Args),
     /// Decide a request against a set of policies, as AWS would, and say why.
     Eval(Box<eval::Args>),
+    /// Sandboxes on AWS: run a workload once, list or delete leftovers.
+    Sandbox(sandbox::Args),
 }
 
 /// Runs the parsed command line.
@@ -103,6 +106,7 @@ pub async fn run(cli: Cli) -> CmdResult {
         Command::Scenario(a) => scenario::run(a, &g),
         Command::Bench(a) => bench::run(a, &g),
         Command::Eval(a) => eval::run(*a, &g),
+        Command::Sandbox(a) => sandbox::run(a, &g).await,
     }
 }
 

@@ -1,0 +1,319 @@
+//! `CommandOracle`: the real workload on AWS as an [`Oracle`]. Each trial puts the candidate
+//! in force on the sandbox (see `apply.rs`), runs the user's command with the trial's
+//! credentials, and judges the run: exit code, `--pass-if`/`--fail-if` regexes, or only
+//! authorization errors (`--fail-on-denied-only`). Denials in the output become hints.
+
+use super::apply::{self, Applied, ApplyMode, Candidates};
+use super::config::{Connection, SessionCredentials};
+use super::hints;
+use super::policy_doc::{self, Marker};
+use super::process::{self, RunResult};
+use crate::oracle::{Denial, Oracle, OracleError, OracleInfo, Outcome, TrialRequest, Verdict};
+use futures::future::BoxFuture;
+use regex::Regex;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Environment variables removed from the workload's environment so that it can only use the
+/// trial's credentials (a profile or container credentials would bypass the sandbox).
+const UNSET: &[&str] = &[
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SECURITY_TOKEN",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_CREDENTIAL_EXPIRATION",
+];
+
+/// How a run is judged.
+#[derive(Debug, Clone, Default)]
+pub struct Judge {
+    /// Pass only if the output matches.
+    pub pass_if: Option<Regex>,
+    /// Fail if the output matches (checked first).
+    pub fail_if: Option<Regex>,
+    /// Only authorization errors count as failure.
+    pub fail_on_denied_only: bool,
+}
+
+impl Judge {
+    /// The verdict for one run.
+    pub fn verdict(&self, run: &RunResult, output: &str, denied: bool) -> Verdict {
+        let pass = if run.timed_out || self.fail_if.as_ref().is_some_and(|r| r.is_match(output)) {
+            false
+        } else if let Some(r) = &self.pass_if {
+            r.is_match(output)
+        } else if self.fail_on_denied_only {
+            !denied
+        } else {
+            run.exit_code == Some(0)
+        };
+        if pass {
+            Verdict::Pass
+        } else {
+            Verdict::Fail
+        }
+    }
+}
+
+/// The version role's state: one trial at a time owns it.
+#[derive(Debug)]
+pub(crate) struct VersionSlot {
+    pub role_arn: String,
+    pub policy_arn: String,
+    pub marker: Marker,
+    pub state: tokio::sync::Mutex<VersionState>,
+}
+
+/// The sequence number of the candidate policy's default version, and a cached session.
+#[derive(Debug, Default)]
+pub(crate) struct VersionState {
+    pub seq: u64,
+    pub creds: Option<SessionCredentials>,
+}
+
+/// Runs a shell command on AWS under candidate policies.
+#[derive(Debug)]
+pub struct CommandOracle {
+    pub(crate) conn: Connection,
+    pub(crate) candidates: Candidates,
+    pub(crate) session_role_arn: Option<String>,
+    pub(crate) version: Option<VersionSlot>,
+    pub(crate) run_id: String,
+    pub(crate) command: String,
+    pub(crate) timeout: Duration,
+    pub(crate) out_dir: PathBuf,
+    pub(crate) judge: Judge,
+    pub(crate) mode: ApplyMode,
+    pub(crate) last_cost_ms: AtomicU64,
+}
+
+fn run_err(trial: u64, message: impl Into<String>, help: impl Into<String>) -> OracleError {
+    OracleError::Run { trial, message: message.into(), help: help.into() }
+}
+
+impl CommandOracle {
+    /// An oracle on an existing role that holds the start (and fixed) policies, applying
+    /// every candidate as a session policy: no IAM writes at all. `prepare` builds the full
+    /// sandbox instead; this is for a role managed elsewhere (and for offline tests).
+    #[allow(clippy::too_many_arguments)]
+    pub fn on_role(
+        conn: Connection,
+        candidates: Candidates,
+        role_arn: String,
+        run_id: String,
+        command: String,
+        timeout: Duration,
+        out_dir: PathBuf,
+        judge: Judge,
+    ) -> CommandOracle {
+        CommandOracle {
+            conn,
+            candidates,
+            session_role_arn: Some(role_arn),
+            version: None,
+            run_id,
+            command,
+            timeout,
+            out_dir,
+            judge,
+            mode: ApplyMode::Session,
+            last_cost_ms: AtomicU64::new(0),
+        }
+    }
+
+    /// How candidates are applied after the session-policy self-check.
+    pub fn mode(&self) -> ApplyMode {
+        self.mode
+    }
+
+    /// The directory trial output goes to.
+    pub fn out_dir(&self) -> &std::path::Path {
+        &self.out_dir
+    }
+
+    fn session_duration(&self) -> i32 {
+        // The session must outlive the workload; AssumeRole accepts 900..=3600 by default.
+        i32::try_from(self.timeout.as_secs() + 300).unwrap_or(3600).clamp(900, 3600)
+    }
+
+    async fn apply_session(&self, req: &TrialRequest, role_arn: &str, doc: String) -> Result<Result<Applied, String>, OracleError> {
+        let started = Instant::now();
+        let name = format!("iam-prune-{}-t{}", self.run_id, req.id);
+        match apply::assume_role(&self.conn, role_arn, &name, Some(&doc), self.session_duration()).await {
+            Ok(creds) => Ok(Ok(Applied {
+                means: "session-policy",
+                policy_chars: policy_doc::iam_chars(&doc),
+                version_id: None,
+                apply_seconds: started.elapsed().as_secs_f64(),
+                propagation_seconds: 0.0,
+                settled_seconds: 0.0,
+                probes: 0,
+                fallback: None,
+                creds: Some(creds),
+            })),
+            Err(f) if f.is_code("PackedPolicyTooLarge") => Ok(Err(format!("AssumeRole refused the session policy: {f}"))),
+            Err(f) => Err(run_err(req.id, format!("AssumeRole on the sandbox role failed: {f}"), "check iam-prune's own permissions (README) and the sandbox role's trust policy")),
+        }
+    }
+
+    async fn apply_version(&self, req: &TrialRequest, slot: &VersionSlot, state: &mut VersionState) -> Result<Applied, OracleError> {
+        let started = Instant::now();
+        let seq = state.seq + 1;
+        let (cand, removed) = self.candidates.split(&req.candidate);
+        let c = &self.candidates;
+        let Some(doc) = policy_doc::version_document(c.catalog, &c.start, &cand, &removed, &c.fixed, &slot.marker, seq) else {
+            return Err(run_err(req.id, "the candidate does not fit a managed policy (6,144 characters)", "start from a smaller policy, or add what is certainly needed with --fixed"));
+        };
+        let version_id = apply::put_version(&self.conn, &slot.policy_arn, &doc).await.map_err(|e| run_err(req.id, e.to_string(), "see above"))?;
+        state.seq = seq;
+        let fresh = match &state.creds {
+            Some(c) if !c.is_expiring_within(self.timeout.as_secs() as i64 + 300) => c.clone(),
+            _ => {
+                let name = format!("iam-prune-{}-v", self.run_id);
+                let creds = apply::assume_role(&self.conn, &slot.role_arn, &name, None, 3600)
+                    .await
+                    .map_err(|f| run_err(req.id, format!("AssumeRole on the version role failed: {f}"), "check iam-prune's own permissions (README)"))?;
+                state.creds = Some(creds.clone());
+                creds
+            }
+        };
+        let apply_seconds = started.elapsed().as_secs_f64();
+        let (first, settled, probes) = apply::wait_for_version(&self.conn, &fresh, &slot.marker, seq, apply::PROPAGATION_BOUND)
+            .await
+            .map_err(|e| run_err(req.id, e.to_string(), "retry the run; it resumes from the journal"))?;
+        Ok(Applied {
+            means: "policy-version",
+            policy_chars: policy_doc::iam_chars(&doc),
+            version_id: Some(version_id),
+            apply_seconds,
+            propagation_seconds: first,
+            settled_seconds: settled,
+            probes,
+            fallback: None,
+            creds: Some(fresh),
+        })
+    }
+
+    fn env(&self, creds: &SessionCredentials) -> Vec<(String, String)> {
+        let mut env = vec![
+            ("AWS_ACCESS_KEY_ID".to_string(), creds.access_key_id.clone()),
+            ("AWS_SECRET_ACCESS_KEY".to_string(), creds.secret_access_key.clone()),
+            ("AWS_SESSION_TOKEN".to_string(), creds.session_token.clone()),
+            ("AWS_REGION".to_string(), self.conn.region().to_string()),
+            ("AWS_DEFAULT_REGION".to_string(), self.conn.region().to_string()),
+            ("IAM_PRUNE_RUN_ID".to_string(), self.run_id.clone()),
+        ];
+        if let Some(e) = self.conn.endpoint() {
+            env.push(("AWS_ENDPOINT_URL".to_string(), e.to_string()));
+        }
+        env
+    }
+
+    /// Decodes EC2 encoded authorization messages with the caller's credentials (needs
+    /// `sts:DecodeAuthorizationMessage`; when not permitted the operation hint remains).
+    pub async fn decode(conn: &Connection, encoded: &[String]) -> (Vec<Denial>, Vec<String>) {
+        let mut out = Vec::new();
+        let mut errors = Vec::new();
+        for e in encoded {
+            match conn.sts().decode_authorization_message().encoded_message(e).send().await {
+                Ok(r) => match r.decoded_message().and_then(hints::denial_from_decoded) {
+                    Some(d) => out.push(d),
+                    None => errors.push("decoded message names no action".to_string()),
+                },
+                Err(err) => errors.push(format!("cannot decode an authorization message: {}", super::sdkerr::CallFailure::of(&err))),
+            }
+        }
+        (out, errors)
+    }
+
+    async fn run_trial(&self, req: &TrialRequest) -> Result<Outcome, OracleError> {
+        let started = Instant::now();
+        let mut fallback = None;
+        let mut applied = None;
+        if let Some(role) = self.session_role_arn.as_deref().filter(|_| self.mode != ApplyMode::Version) {
+            match self.candidates.session_policy(&req.candidate) {
+                Ok(doc) => match self.apply_session(req, role, doc).await? {
+                    Ok(a) => applied = Some(a),
+                    Err(why) => fallback = Some(why),
+                },
+                Err(why) => fallback = Some(why),
+            }
+        }
+        let mut guard = None;
+        let applied = match applied {
+            Some(a) => a,
+            None => {
+                let Some(slot) = &self.version else {
+                    return Err(run_err(req.id, fallback.unwrap_or_default(), "use `--apply auto` or `--apply version`"));
+                };
+                let mut state = slot.state.lock().await;
+                let mut a = self.apply_version(req, slot, &mut state).await?;
+                a.fallback = fallback;
+                guard = Some(state);
+                a
+            }
+        };
+        let Some(creds) = applied.creds.clone() else {
+            return Err(run_err(req.id, "no credentials for the trial", "report this as a bug"));
+        };
+        let stdout = self.out_dir.join(format!("trial-{:04}.stdout.log", req.id));
+        let stderr = self.out_dir.join(format!("trial-{:04}.stderr.log", req.id));
+        let run = process::run(&self.command, &self.env(&creds), UNSET, self.timeout, &stdout, &stderr)
+            .await
+            .map_err(|e| run_err(req.id, format!("cannot run `sh -c {}`: {e}", self.command), "check the --run command"))?;
+        // The version role is free again once the workload has run.
+        drop(guard);
+        let output = format!("{}\n{}", process::tail(&stdout, 1 << 20), process::tail(&stderr, 1 << 20));
+        let found = hints::parse(&output, self.candidates.catalog);
+        let mut denials = found.denials;
+        let (decoded, decode_errors) = if found.encoded.is_empty() { (Vec::new(), Vec::new()) } else { Self::decode(&self.conn, &found.encoded).await };
+        for d in decoded {
+            // The decoded message is the better record: it names the resource too.
+            match denials.iter_mut().find(|x| x.action == d.action) {
+                Some(x) => {
+                    x.resource = d.resource;
+                    x.message = format!("{} ({})", x.message, d.message);
+                }
+                None => denials.push(d),
+            }
+        }
+        let denied = !denials.is_empty() || hints::mentions_denial(&output);
+        let verdict = self.judge.verdict(&run, &output, denied);
+        let cost = started.elapsed().as_secs_f64();
+        self.last_cost_ms.store((cost * 1000.0) as u64, Ordering::Relaxed);
+        let detail = serde_json::json!({
+            "apply": applied,
+            "run": run,
+            "stdout": stdout.display().to_string(),
+            "stderr": stderr.display().to_string(),
+            "decode_errors": decode_errors,
+        });
+        let (denied, tolerated) = if verdict == Verdict::Pass { (Vec::new(), denials) } else { (denials, Vec::new()) };
+        Ok(Outcome { verdict, denied, tolerated, cost_seconds: cost, detail })
+    }
+}
+
+impl Oracle for CommandOracle {
+    fn info(&self) -> OracleInfo {
+        let last = self.last_cost_ms.load(Ordering::Relaxed);
+        OracleInfo {
+            kind: "command".into(),
+            name: self.command.clone(),
+            trial_seconds: if last == 0 { 30.0 } else { last as f64 / 1000.0 },
+            // Versions of one policy serialise trials; session policies do not.
+            max_parallel: if self.mode == ApplyMode::Version { Some(1) } else { None },
+            // AWS SDK and CLI denials name the action; EC2's are decoded when permitted.
+            names_denials: true,
+        }
+    }
+
+    fn trial<'a>(&'a self, request: &'a TrialRequest) -> BoxFuture<'a, Result<Outcome, OracleError>> {
+        Box::pin(self.run_trial(request))
+    }
+}

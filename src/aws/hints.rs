@@ -1,0 +1,170 @@
+//! Denial hints from a workload's output: which action a failed run was refused.
+//!
+//! A failure that names its action saves the pruner a whole binary search. AWS SDKs and the
+//! CLI print denials in a few shapes: the action named outright (`is not authorized to
+//! perform: iam:GetInstanceProfile on resource: ...`), only the operation (`when calling the
+//! DescribeVpcs operation: You are not authorized to perform this operation`), which the
+//! catalog maps to an action, or an EC2 encoded authorization message, which only
+//! `sts:DecodeAuthorizationMessage` can open (done by the caller, see `command.rs`).
+
+use crate::catalog::Catalog;
+use crate::oracle::Denial;
+use regex::Regex;
+use std::sync::OnceLock;
+
+/// Denials found in one run's output, plus encoded messages still to decode.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Hints {
+    /// One entry per distinct (action, operation) seen denied.
+    pub denials: Vec<Denial>,
+    /// EC2 `Encoded authorization failure message` payloads, in order of appearance.
+    pub encoded: Vec<String>,
+}
+
+struct Patterns {
+    named: Regex,
+    operation: Regex,
+    encoded: Regex,
+    denied_word: Regex,
+}
+
+fn patterns() -> Option<&'static Patterns> {
+    static P: OnceLock<Option<Patterns>> = OnceLock::new();
+    P.get_or_init(|| {
+        Some(Patterns {
+            // "is not authorized to perform: iam:GetInstanceProfile on resource: instance profile X"
+            named: Regex::new(r"not authorized to perform:?\s+([A-Za-z0-9-]+:[A-Za-z0-9*]+)(?:\s+on resource:?\s+(.+?)(?:\s+because\b|\s+with an explicit|$|\n|\.\s))?").ok()?,
+            // botocore / AWS CLI: "An error occurred (AccessDenied) when calling the GetInstanceProfile operation"
+            operation: Regex::new(r"\(([A-Za-z.]+)\)\s+when calling the\s+([A-Za-z0-9]+)\s+operation").ok()?,
+            encoded: Regex::new(r"Encoded authorization failure message:\s*([A-Za-z0-9_\-+/=]+)").ok()?,
+            denied_word: Regex::new(r"(?i)AccessDenied|UnauthorizedOperation|not authorized|AuthorizationError").ok()?,
+        })
+    })
+    .as_ref()
+}
+
+/// Finds denials in `output` (stdout and stderr of one run). Operation names are mapped to
+/// actions through `catalog` when exactly one service in it has that action name; with
+/// `service_hint` (from the denied action of the same line, if any) the match is exact.
+pub fn parse(output: &str, catalog: &Catalog) -> Hints {
+    let mut hints = Hints::default();
+    let Some(p) = patterns() else { return hints };
+    for line in output.lines() {
+        if !p.denied_word.is_match(line) && !line.contains("Encoded authorization failure message") {
+            continue;
+        }
+        let operation = p.operation.captures(line).and_then(|c| {
+            let code = c.get(1)?.as_str();
+            crate::aws::sdkerr::is_denied_code(code).then(|| c.get(2).map(|m| m.as_str().to_string()))?
+        });
+        let named = p.named.captures(line).map(|c| {
+            let action = c.get(1).map(|m| m.as_str().to_string());
+            let resource = c.get(2).map(|m| m.as_str().trim().trim_end_matches('.').to_string()).filter(|r| !r.is_empty());
+            (action, resource)
+        });
+        let encoded = p.encoded.captures(line).and_then(|c| c.get(1)).map(|m| m.as_str().to_string());
+        if let Some(e) = &encoded {
+            if !hints.encoded.contains(e) {
+                hints.encoded.push(e.clone());
+            }
+        }
+        let (action, resource) = match named {
+            Some((a, r)) => (a.map(|a| canonical(catalog, &a)), r),
+            None => (operation.as_deref().and_then(|op| action_for_operation(catalog, op)), None),
+        };
+        if action.is_none() && operation.is_none() && encoded.is_none() {
+            continue;
+        }
+        let denial = Denial { action, resource, operation, message: line.trim().to_string() };
+        let dup = hints.denials.iter().any(|d| d.action == denial.action && d.operation == denial.operation);
+        if !dup {
+            hints.denials.push(denial);
+        }
+    }
+    hints
+}
+
+/// True when the output mentions an authorization failure at all (for
+/// `--fail-on-denied-only`, where a denial without a named action still counts).
+pub fn mentions_denial(output: &str) -> bool {
+    patterns().is_some_and(|p| p.denied_word.is_match(output))
+}
+
+/// The catalog's spelling of an action (`iam:getinstanceprofile` -> `iam:GetInstanceProfile`);
+/// unknown actions (moto's `monitoring:` for CloudWatch) are kept as written.
+fn canonical(catalog: &Catalog, action: &str) -> String {
+    catalog.lookup(action).map(|id| catalog.name(id)).unwrap_or_else(|| action.to_string())
+}
+
+/// The action an API operation needs, when the operation name is an action name in exactly
+/// one catalog service (true for most: `GetInstanceProfile`, `DescribeVpcs`, `RunInstances`).
+pub fn action_for_operation(catalog: &Catalog, operation: &str) -> Option<String> {
+    let mut found: Vec<String> = catalog
+        .services()
+        .iter()
+        .filter_map(|s| catalog.lookup(&format!("{}:{operation}", s.prefix)).map(|id| catalog.name(id)))
+        .collect();
+    found.dedup();
+    if found.len() == 1 {
+        found.pop()
+    } else {
+        None
+    }
+}
+
+/// Reads the JSON `DecodeAuthorizationMessage` returns into a denial.
+pub fn denial_from_decoded(decoded: &str) -> Option<Denial> {
+    let v: serde_json::Value = serde_json::from_str(decoded).ok()?;
+    let ctx = v.get("context")?;
+    let action = ctx.get("action").and_then(|a| a.as_str()).map(str::to_string);
+    let resource = ctx.get("resource").and_then(|a| a.as_str()).map(str::to_string);
+    action.as_ref()?;
+    Some(Denial { action, resource, operation: None, message: format!("decoded authorization message: {decoded}") })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn botocore_named_action_from_the_flintrock_post() {
+        let out = "botocore.exceptions.ClientError: An error occurred (AccessDenied) when calling the GetInstanceProfile operation: User: arn:aws:iam::690534650866:user/datawookie is not authorized to perform: iam:GetInstanceProfile on resource: instance profile EMR_EC2_DefaultRole\n";
+        let h = parse(out, Catalog::embedded());
+        assert_eq!(h.denials.len(), 1);
+        let d = &h.denials[0];
+        assert_eq!(d.action.as_deref(), Some("iam:GetInstanceProfile"));
+        assert_eq!(d.operation.as_deref(), Some("GetInstanceProfile"));
+        assert_eq!(d.resource.as_deref(), Some("instance profile EMR_EC2_DefaultRole"));
+    }
+
+    #[test]
+    fn operation_only_maps_through_the_catalog() {
+        let out = "An error occurred (UnauthorizedOperation) when calling the DescribeVpcs operation: You are not authorized to perform this operation.";
+        let h = parse(out, Catalog::embedded());
+        assert_eq!(h.denials[0].action.as_deref(), Some("ec2:DescribeVpcs"));
+    }
+
+    #[test]
+    fn moto_message_without_resource_and_encoded_messages() {
+        let c = Catalog::embedded();
+        let h = parse("User: arn:aws:sts::123456789012:assumed-role/r/s is not authorized to perform: ec2:DescribeVpcs", c);
+        assert_eq!(h.denials[0].action.as_deref(), Some("ec2:DescribeVpcs"));
+        assert_eq!(h.denials[0].resource, None);
+        let h = parse("An error occurred (UnauthorizedOperation) when calling the RunInstances operation: You are not authorized to perform this operation. Encoded authorization failure message: AbC-12_x/y+z=", c);
+        assert_eq!(h.encoded, vec!["AbC-12_x/y+z=".to_string()]);
+        assert_eq!(h.denials[0].action.as_deref(), Some("ec2:RunInstances"));
+    }
+
+    #[test]
+    fn unrelated_errors_are_not_denials() {
+        let h = parse("An error occurred (InvalidParameterValue) when calling the RunInstances operation: bad AMI\nTraceback", Catalog::embedded());
+        assert!(h.denials.is_empty());
+    }
+
+    #[test]
+    fn decoded_message_names_action_and_resource() {
+        let d = denial_from_decoded(r#"{"allowed":false,"explicitDeny":false,"context":{"principal":{"id":"AROA"},"action":"ec2:RunInstances","resource":"arn:aws:ec2:us-east-1:1:instance/*"}}"#).unwrap();
+        assert_eq!(d.action.as_deref(), Some("ec2:RunInstances"));
+        assert_eq!(d.resource.as_deref(), Some("arn:aws:ec2:us-east-1:1:instance/*"));
+    }
+}

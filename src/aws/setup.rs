@@ -1,0 +1,321 @@
+//! From command-line arguments to a ready [`CommandOracle`] and its sandbox: the one call
+//! the `prune` command (and `sandbox run`) makes, and the one cleanup it must make after.
+
+use super::apply::{self, ApplyMode, Candidates};
+use super::command::{CommandOracle, Judge, VersionSlot, VersionState};
+use super::config::Connection;
+use super::policy_doc::{self, Marker, MANAGED_POLICY_LIMIT};
+use super::sandbox::{self, Caller, PlannedCall, PolicySpec, RoleSpec, Sandbox, SandboxPlan};
+use super::sdkerr::CallFailure;
+use super::AwsError;
+use crate::actions::ActionSet;
+use crate::catalog::Catalog;
+use crate::policy::write::to_minified_json;
+use crate::policy::{parse_policy, Policy};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Flags of the AWS backend, flattened into `iam-prune prune` (and `sandbox run`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct AwsArgs {
+    /// The workload: a shell command run once per trial with the trial's AWS credentials.
+    #[arg(long = "run", value_name = "COMMAND")]
+    pub run: Option<String>,
+    /// The start policy: an AWS managed policy name or ARN, a file, or a live policy ARN.
+    #[arg(long, value_name = "POLICY")]
+    pub start: Option<String>,
+    /// Policies the sandbox always holds and that are never pruned (repeatable).
+    #[arg(long, value_name = "POLICY")]
+    pub fixed: Vec<String>,
+    /// AWS profile.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// AWS region for STS and the workload.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Endpoint override for every AWS call (moto, LocalStack); AWS_ENDPOINT_URL works too.
+    #[arg(long)]
+    pub endpoint_url: Option<String>,
+    /// A trial passes only if the workload's output matches this regex.
+    #[arg(long, value_name = "REGEX")]
+    pub pass_if: Option<String>,
+    /// A trial fails if the workload's output matches this regex.
+    #[arg(long, value_name = "REGEX")]
+    pub fail_if: Option<String>,
+    /// Only authorization errors count as failure.
+    #[arg(long)]
+    pub fail_on_denied_only: bool,
+    /// Seconds before a workload run is killed (and the trial fails).
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    pub timeout: u64,
+    /// Print the IAM calls that would be made, make none.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// How candidates are applied.
+    #[arg(long, value_enum, default_value_t = ApplyMode::Auto)]
+    pub apply: ApplyMode,
+}
+
+/// A sandbox and the oracle that runs trials in it. Call [`AwsPruneSetup::cleanup`] when done,
+/// also after errors and Ctrl-C.
+#[derive(Debug)]
+pub struct AwsPruneSetup {
+    /// The oracle (shared: the pruner runs trials on it while this keeps the cleanup).
+    pub oracle: Arc<CommandOracle>,
+    /// The actions under pruning: the start policy's, less the fixed policies'.
+    pub universe: ActionSet,
+    /// The start policy's display name.
+    pub start_name: String,
+    /// What was created.
+    pub plan: SandboxPlan,
+    /// True when `--apply auto` found session policies not enforced (moto) and uses versions.
+    pub session_policies_ignored: bool,
+    sandbox: Sandbox,
+}
+
+fn url_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match (b.get(i), b.get(i + 1..i + 3)) {
+            (Some(b'%'), Some(hex)) => match std::str::from_utf8(hex).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                Some(v) => {
+                    out.push(v);
+                    i += 3;
+                }
+                None => {
+                    out.push(b'%');
+                    i += 1;
+                }
+            },
+            (Some(&c), _) => {
+                out.push(if c == b'+' { b' ' } else { c });
+                i += 1;
+            }
+            (None, _) => break,
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Loads a policy named on the command line: a file, an AWS managed policy (embedded), or a
+/// live customer managed policy ARN (its default version, read with `iam:GetPolicyVersion`).
+pub async fn load_policy(conn: Option<&Connection>, catalog: &Catalog, spec: &str) -> Result<(String, Policy), AwsError> {
+    match catalog.load_policy(spec) {
+        Ok(p) => return Ok(p),
+        Err(e) if !(spec.starts_with("arn:") && spec.contains(":policy/")) => {
+            return Err(AwsError::Policy { name: spec.to_string(), message: e.to_string() })
+        }
+        Err(_) => {}
+    }
+    let Some(conn) = conn else {
+        return Err(AwsError::Policy { name: spec.to_string(), message: "a live policy needs AWS access".into() });
+    };
+    let iam = conn.iam();
+    let help = "iam-prune needs iam:GetPolicy and iam:GetPolicyVersion to read a live start policy";
+    let pol = iam
+        .get_policy()
+        .policy_arn(spec)
+        .send()
+        .await
+        .map_err(|e| AwsError::call(format!("read policy `{spec}`"), CallFailure::of(&e).to_string(), help))?;
+    let version = pol.policy().and_then(|p| p.default_version_id()).unwrap_or("v1").to_string();
+    let v = iam
+        .get_policy_version()
+        .policy_arn(spec)
+        .version_id(&version)
+        .send()
+        .await
+        .map_err(|e| AwsError::call(format!("read version {version} of `{spec}`"), CallFailure::of(&e).to_string(), help))?;
+    let doc = url_decode(v.policy_version().and_then(|v| v.document()).unwrap_or_default());
+    let policy = parse_policy(&doc, spec).map_err(|e| AwsError::Policy { name: spec.to_string(), message: e.to_string() })?;
+    Ok((spec.rsplit('/').next().unwrap_or(spec).to_string(), policy))
+}
+
+struct Resolved {
+    start_name: String,
+    candidates: Candidates,
+    plan: SandboxPlan,
+    marker: Marker,
+    needs_session: bool,
+    needs_version: bool,
+}
+
+async fn resolve(args: &AwsArgs, conn: &Connection, catalog: &'static Catalog, run_id: &str) -> Result<Resolved, AwsError> {
+    sandbox::check_run_id(run_id)?;
+    let Some(start_spec) = &args.start else {
+        return Err(AwsError::Usage { message: "`--run` needs `--start POLICY`".into(), help: "e.g. `--start IAMFullAccess`".into() });
+    };
+    let (start_name, start) = load_policy(Some(conn), catalog, start_spec).await?;
+    let mut fixed_docs = Vec::new();
+    let mut fixed = ActionSet::new();
+    for f in &args.fixed {
+        let (_, p) = load_policy(Some(conn), catalog, f).await?;
+        fixed.union_with(&catalog.expand_policy(&p).allowed);
+        fixed_docs.push(p);
+    }
+    let universe = catalog.expand_policy(&start).allowed.difference(&fixed);
+    let caller = Caller::identify(conn).await?;
+    let mut plan = SandboxPlan { run_id: run_id.to_string(), caller, policies: Vec::new(), roles: Vec::new() };
+    let marker = apply::choose_marker(catalog, &universe.union(&fixed), &plan.role_arn(&plan.name("-probe-")));
+    let needs_session = args.apply != ApplyMode::Version;
+    let needs_version = args.apply != ApplyMode::Session;
+    let mut fixed_names = Vec::new();
+    for (i, p) in fixed_docs.iter().enumerate() {
+        let name = plan.name(&format!("-fixed{}", i + 1));
+        plan.policies.push(PolicySpec { name: name.clone(), document: to_minified_json(p) });
+        fixed_names.push(name);
+    }
+    if needs_session {
+        let name = plan.name("-start");
+        plan.policies.push(PolicySpec { name: name.clone(), document: to_minified_json(&start) });
+        let mut attach = vec![name];
+        attach.extend(fixed_names.iter().cloned());
+        plan.roles.push(RoleSpec { name: plan.name(""), attach });
+    }
+    if needs_version {
+        let name = plan.name("-candidate");
+        plan.policies.push(PolicySpec { name: name.clone(), document: policy_doc::first_version(&start, &marker) });
+        let mut attach = vec![name];
+        attach.extend(fixed_names.iter().cloned());
+        plan.roles.push(RoleSpec { name: plan.name("-v"), attach });
+    }
+    for p in &plan.policies {
+        let n = policy_doc::iam_chars(&p.document);
+        if n > MANAGED_POLICY_LIMIT {
+            return Err(AwsError::Usage {
+                message: format!("sandbox policy `{}` would be {n} characters (limit {MANAGED_POLICY_LIMIT})", p.name),
+                help: "split the start policy into several files, giving the parts that are certainly needed with --fixed".into(),
+            });
+        }
+    }
+    let candidates = Candidates { catalog, start, universe, fixed };
+    Ok(Resolved { start_name, candidates, plan, marker, needs_session, needs_version })
+}
+
+/// The calls a run would make, for `--dry-run`: reads the caller identity (and live policies),
+/// writes nothing.
+pub async fn dry_run(args: &AwsArgs, catalog: &'static Catalog, run_id: &str) -> Result<Vec<PlannedCall>, AwsError> {
+    let conn = Connection::load(args.profile.as_deref(), args.region.as_deref(), args.endpoint_url.as_deref()).await;
+    let r = resolve(args, &conn, catalog, run_id).await?;
+    let mut calls = r.plan.calls();
+    if r.needs_session {
+        calls.push(PlannedCall { action: "sts:AssumeRole".into(), detail: format!("{} per trial, with a session policy", r.plan.role_arn(&r.plan.name(""))) });
+    }
+    if r.needs_version {
+        calls.push(PlannedCall {
+            action: "iam:CreatePolicyVersion".into(),
+            detail: format!("{} per trial (deleting the oldest of five first), then a propagation probe ({:?})", r.plan.policy_arn(&r.plan.name("-candidate")), r.marker),
+        });
+    }
+    calls.push(PlannedCall { action: "cleanup".into(), detail: "detach, delete versions, delete policies and roles listed above".into() });
+    Ok(calls)
+}
+
+impl AwsPruneSetup {
+    /// Loads the policies, creates the sandbox, checks whether session policies are enforced
+    /// (with `--apply auto`), and returns the oracle. Trial output goes to `out_dir`.
+    pub async fn prepare(args: &AwsArgs, catalog: &'static Catalog, run_id: &str, out_dir: &Path) -> Result<AwsPruneSetup, AwsError> {
+        let Some(command) = args.run.clone() else {
+            return Err(AwsError::Usage { message: "no workload".into(), help: "give the command to run with `--run \"COMMAND\"`".into() });
+        };
+        let judge = Judge {
+            pass_if: args.pass_if.as_deref().map(compile).transpose()?,
+            fail_if: args.fail_if.as_deref().map(compile).transpose()?,
+            fail_on_denied_only: args.fail_on_denied_only,
+        };
+        std::fs::create_dir_all(out_dir).map_err(|e| AwsError::io(format!("cannot create `{}`", out_dir.display()), e))?;
+        let conn = Connection::load(args.profile.as_deref(), args.region.as_deref(), args.endpoint_url.as_deref()).await;
+        Self::prepare_with(conn, args, catalog, run_id, out_dir, command, judge).await
+    }
+
+    async fn prepare_with(
+        conn: Connection,
+        args: &AwsArgs,
+        catalog: &'static Catalog,
+        run_id: &str,
+        out_dir: &Path,
+        command: String,
+        judge: Judge,
+    ) -> Result<AwsPruneSetup, AwsError> {
+        let r = resolve(args, &conn, catalog, run_id).await?;
+        let sandbox = Sandbox::create(&conn, &r.plan).await?;
+        let session_role_arn = r.needs_session.then(|| r.plan.role_arn(&r.plan.name("")));
+        let version = r.needs_version.then(|| VersionSlot {
+            role_arn: r.plan.role_arn(&r.plan.name("-v")),
+            policy_arn: r.plan.policy_arn(&r.plan.name("-candidate")),
+            marker: r.marker.clone(),
+            state: tokio::sync::Mutex::new(VersionState { seq: 1, creds: None }),
+        });
+        let mut mode = args.apply;
+        let mut ignored = false;
+        if let (ApplyMode::Auto, Some(slot)) = (mode, &version) {
+            match session_policies_enforced(&conn, slot, run_id).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    ignored = true;
+                    mode = ApplyMode::Version;
+                }
+                Err(e) => {
+                    sandbox.cleanup().await;
+                    return Err(e);
+                }
+            }
+        }
+        let oracle = CommandOracle {
+            conn,
+            candidates: r.candidates.clone(),
+            session_role_arn,
+            version,
+            run_id: run_id.to_string(),
+            command,
+            timeout: Duration::from_secs(args.timeout.max(1)),
+            out_dir: out_dir.to_path_buf(),
+            judge,
+            mode,
+            last_cost_ms: Default::default(),
+        };
+        Ok(AwsPruneSetup {
+            oracle: Arc::new(oracle),
+            universe: r.candidates.universe,
+            start_name: r.start_name,
+            plan: r.plan,
+            session_policies_ignored: ignored,
+            sandbox,
+        })
+    }
+
+    /// Deletes the sandbox; returns what could not be deleted (retry with `sandbox cleanup`).
+    pub async fn cleanup(&self) -> Vec<String> {
+        self.sandbox.cleanup().await
+    }
+}
+
+fn compile(re: &str) -> Result<regex::Regex, AwsError> {
+    regex::Regex::new(re).map_err(|e| AwsError::Usage { message: format!("bad regex `{re}`: {e}"), help: "use Rust regex syntax".into() })
+}
+
+/// Does the account enforce session policies? Assumes the version role with a session policy
+/// that excludes the marker action (which version 1 allows) and asks for it: denied means
+/// enforced. moto ignores session policies, so there the answer is no. Without an action
+/// marker there is nothing to ask, and real AWS is assumed.
+async fn session_policies_enforced(conn: &Connection, slot: &VersionSlot, run_id: &str) -> Result<bool, AwsError> {
+    let Marker::Action(action) = &slot.marker else { return Ok(true) };
+    let doc = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "NotAction": action, "Resource": "*"}]}).to_string();
+    let creds = apply::assume_role(conn, &slot.role_arn, &format!("iam-prune-{run_id}-check"), Some(&doc), 900).await.map_err(|f| {
+        AwsError::call("assume the sandbox role", f.to_string(), "check iam-prune's own permissions (README) and that sts:AssumeRole is allowed")
+    })?;
+    // Version 1 allows the marker, so "allowed" can only mean the session policy was ignored.
+    let (first, _, _) = apply::wait_for_version(conn, &creds, &slot.marker, 1, Duration::from_secs(20)).await.unwrap_or((-1.0, 0.0, 0));
+    Ok(first < 0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn url_decoding_of_policy_documents() {
+        assert_eq!(super::url_decode("%7B%22a%22%3A1%7D"), "{\"a\":1}");
+    }
+}
