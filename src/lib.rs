@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod oracle;
 pub mod pattern;
 pub mod policy;
+pub mod trail;
 
 pub use actions::ActionSet;
 pub use catalog::{ActionId, Catalog};
