@@ -4,8 +4,10 @@
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod catalog;
+mod denied;
 mod expand;
 mod lint;
+mod record;
 
 /// What a run of the command means, for scripts and schedulers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +79,10 @@ enum Command {
     Lint(lint::Args),
     /// Explore the embedded action catalog.
     Catalog(catalog::Args),
+    /// Access-denied events from CloudTrail, or the policy patch that grants them.
+    Denied(denied::Args),
+    /// A principal's recorded CloudTrail activity as likely-needed actions.
+    Record(record::Args),
 }
 
 /// Runs the parsed command line.
@@ -86,6 +92,8 @@ pub async fn run(cli: Cli) -> CmdResult {
         Command::Expand(a) => expand::run(a, &g),
         Command::Lint(a) => lint::run(a, &g),
         Command::Catalog(a) => catalog::run(a, &g),
+        Command::Denied(a) => denied::run(a, &g),
+        Command::Record(a) => record::run(a, &g),
     }
 }
 

@@ -145,3 +145,91 @@ fn principal_filter_and_time_window() {
     let early = ScanOptions { until: iam_prune::trail::parse_time("2000-01-01"), ..denied_opts() };
     assert!(scan(&corpus_sources(), &early).denied.is_empty());
 }
+
+fn fixture(rel: &str) -> String {
+    root().join("tests/fixtures/trail").join(rel).display().to_string()
+}
+
+#[test]
+fn corrupt_files_are_reported_and_counted_and_the_rest_processed() {
+    let (code, v) = iam_prune_json(&["denied", &fixture("corrupt"), "--output", "json"]);
+    assert_eq!(code, 1, "errors set the exit code");
+    assert_eq!(v["files"], 4);
+    assert_eq!(v["events"], 9, "the good file is read in full");
+    assert_eq!(v["denied"].as_array().unwrap().len(), 2);
+    let errors = v["errors"].as_array().unwrap();
+    let mut by_file: Vec<(String, String)> = errors
+        .iter()
+        .map(|e| (e["file"].as_str().unwrap().rsplit('/').next().unwrap().to_string(), e["message"].as_str().unwrap().to_string()))
+        .collect();
+    by_file.sort();
+    assert_eq!(by_file.len(), 3, "{by_file:?}");
+    assert_eq!(by_file[0].0, "invalid.json");
+    assert!(by_file[0].1.contains("not valid JSON"), "{}", by_file[0].1);
+    assert_eq!(by_file[1].0, "not-cloudtrail.json");
+    assert!(by_file[1].1.contains("not a CloudTrail file"));
+    assert_eq!(by_file[2].0, "truncated.json.gz");
+    assert!(by_file[2].1.contains("gzip"), "{}", by_file[2].1);
+}
+
+#[test]
+fn denied_json_has_the_documented_fields() {
+    let (code, v) = iam_prune_json(&["denied", &fixture("trail"), "--output", "json"]);
+    assert_eq!(code, 0);
+    assert_eq!(v["files"], 1, "digest folders are skipped");
+    let denied = v["denied"].as_array().unwrap();
+    assert_eq!(denied.len(), 2, "NoSuchBucketPolicy is not a denial");
+    for key in ["file", "time", "principal", "eventSource", "eventName", "errorCode", "action", "resource", "denied_by"] {
+        assert!(denied[0].get(key).is_some(), "missing `{key}`");
+    }
+    let kms = denied.iter().find(|d| d["action"] == "kms:Decrypt").unwrap();
+    assert_eq!(kms["kind"], "explicit_deny");
+    assert_eq!(kms["denied_by"], "scp");
+    let sqs = denied.iter().find(|d| d["action"] == "sqs:SendMessage").unwrap();
+    assert_eq!(sqs["denied_by"], "identity-based");
+    assert_eq!(sqs["resource"], "arn:aws:sqs:eu-west-1:111122223333:jobs");
+}
+
+#[test]
+fn denied_policy_grants_exactly_the_denied_actions_on_their_resources() {
+    let out = iam_prune(&["denied", &fixture("trail"), "--policy"]);
+    assert_eq!(out.status.code(), Some(0));
+    let p: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let st = p["Statement"].as_array().unwrap();
+    assert_eq!(st.len(), 1, "the explicit deny is not granted: {p}");
+    assert_eq!(st[0]["Action"], serde_json::json!(["sqs:SendMessage"]));
+    assert_eq!(st[0]["Resource"], serde_json::json!(["arn:aws:sqs:eu-west-1:111122223333:jobs"]));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("explicit deny"));
+}
+
+#[test]
+fn record_reports_activity_and_writes_a_likely_file() {
+    let likely = std::env::temp_dir().join(format!("iam-prune-likely-{}.json", std::process::id()));
+    let (code, v) = iam_prune_json(&[
+        "record",
+        &fixture("trail"),
+        "--principal",
+        "arn:aws:iam::111122223333:role/app/AppRole",
+        "--likely-out",
+        likely.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(v["principal_events"], 8, "alice's call is not the role's");
+    let actions: Vec<&str> = v["actions"].as_array().unwrap().iter().map(|a| a["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["dynamodb:DescribeTable", "lambda:GetFunction", "s3:ListAllMyBuckets"]);
+    let list = &v["actions"][2];
+    assert_eq!(list["count"], 2);
+    assert_eq!(list["first_seen"], "2024-05-01T10:00:00Z");
+    assert_eq!(list["last_seen"], "2024-05-03T10:00:00Z");
+    assert_eq!(v["actions"][0]["resources"], serde_json::json!(["arn:aws:dynamodb:eu-west-1:111122223333:table/orders"]));
+    assert_eq!(v["unmapped"][0]["event"], "signin.amazonaws.com:ConsoleLogin");
+    assert!(v["never_logged"].as_array().unwrap().iter().any(|n| n["action"] == "iam:PassRole"));
+    let read = iam_prune::trail::read_likely(&likely).unwrap();
+    std::fs::remove_file(&likely).ok();
+    assert_eq!(read, ["dynamodb:DescribeTable", "kms:Decrypt", "lambda:GetFunction", "s3:ListAllMyBuckets", "sqs:SendMessage"]);
+    // The time window narrows the activity.
+    let (_, v) = iam_prune_json(&["record", &fixture("trail"), "--principal", "ASIAEXAMPLE", "--since", "2024-05-02", "--until", "2024-05-03", "--output", "json"]);
+    assert_eq!(v["actions"].as_array().unwrap().len(), 2);
+}
