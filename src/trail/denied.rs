@@ -150,15 +150,12 @@ fn is_action_shape(s: &str) -> bool {
 
 /// Parses an access-denied message (the forms IAM, STS, EC2 and most services use).
 pub fn parse_message(msg: &str) -> MessageParts {
-    let mut p = MessageParts::default();
-    p.action = ["not authorized to perform: ", "not authorized to perform "]
+    let action = ["not authorized to perform: ", "not authorized to perform "]
         .iter()
         .find_map(|m| token_after(msg, m))
         .filter(|a| is_action_shape(a))
         .map(str::to_string);
-    p.resource = token_after(msg, "on resource: ").map(str::to_string);
     let lower = msg.to_ascii_lowercase();
-    p.is_explicit = lower.contains("explicit deny");
     let types = [
         ("service control policy", DeniedBy::Scp),
         ("resource control policy", DeniedBy::Rcp),
@@ -168,9 +165,13 @@ pub fn parse_message(msg: &str) -> MessageParts {
         ("identity-based policy", DeniedBy::IdentityBased),
         ("vpc endpoint policy", DeniedBy::VpcEndpoint),
     ];
-    p.denied_by = types.iter().find(|(m, _)| lower.contains(m)).map(|(_, t)| *t);
-    p.encoded = token_after(msg, "Encoded authorization failure message:").map(str::to_string);
-    p
+    MessageParts {
+        action,
+        resource: token_after(msg, "on resource: ").map(str::to_string),
+        denied_by: types.iter().find(|(m, _)| lower.contains(m)).map(|(_, t)| *t),
+        is_explicit: lower.contains("explicit deny"),
+        encoded: token_after(msg, "Encoded authorization failure message:").map(str::to_string),
+    }
 }
 
 /// Builds the denial record for an event whose error code is a denial.

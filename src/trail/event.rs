@@ -9,50 +9,100 @@ use serde::Deserialize;
 use std::borrow::Cow;
 use time::OffsetDateTime;
 
+/// The top-level fields a reader looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Field {
+    EventName,
+    EventSource,
+    EventTime,
+    EventVersion,
+    EventType,
+    ErrorCode,
+    ErrorMessage,
+    AwsRegion,
+    UserIdentity,
+    Resources,
+    Records,
+    Events,
+    Raw,
+    CloudTrailEvent,
+}
+
+const FIELDS: usize = 14;
+
+impl Field {
+    /// Dispatches on length and first byte before comparing bytes: every top-level key of
+    /// every record passes through here.
+    #[inline]
+    fn of_key(k: &[u8]) -> Option<Field> {
+        use Field::*;
+        let candidates: &[(&[u8], Field)] = match (k.len(), *k.first()?) {
+            (9, b'e') => &[(b"eventName", EventName), (b"eventTime", EventTime), (b"eventType", EventType), (b"errorCode", ErrorCode)],
+            (9, b'a') => &[(b"awsRegion", AwsRegion)],
+            (9, b'r') => &[(b"resources", Resources)],
+            (11, b'e') => &[(b"eventSource", EventSource)],
+            (12, b'e') => &[(b"eventVersion", EventVersion), (b"errorMessage", ErrorMessage)],
+            (12, b'u') => &[(b"userIdentity", UserIdentity)],
+            (7, b'R') => &[(b"Records", Records)],
+            (6, b'E') => &[(b"Events", Events)],
+            (4, b'_') => &[(b"_raw", Raw)],
+            (15, b'C') => &[(b"CloudTrailEvent", CloudTrailEvent)],
+            _ => return None,
+        };
+        candidates.iter().find(|(name, _)| *name == k).map(|(_, f)| *f)
+    }
+}
+
+/// Where the fields of interest are in an object's text, found in one skim. Offsets, not
+/// slices, so a streaming reader can scan a buffer it may have to refill.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Spans {
+    at: [(u32, u32); FIELDS],
+}
+
+impl Spans {
+    /// Skims the object at the start of `obj`; returns the spans and the offset after it.
+    #[inline]
+    pub(crate) fn scan(obj: &[u8]) -> Result<(Spans, usize), skim::SkimError> {
+        let mut s = Spans::default();
+        let end = skim::for_each_field(obj, |k, start, end| {
+            if let Some(f) = Field::of_key(k) {
+                if let Some(slot) = s.at.get_mut(f as usize) {
+                    *slot = (start as u32, end as u32);
+                }
+            }
+        })?;
+        Ok((s, end))
+    }
+}
+
 /// The top-level fields of a record that the reader looks at, as raw JSON text.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub struct RecordFields<'a> {
-    pub(crate) event_name: Option<&'a [u8]>,
-    pub(crate) event_source: Option<&'a [u8]>,
-    pub(crate) event_time: Option<&'a [u8]>,
-    pub(crate) event_version: Option<&'a [u8]>,
-    pub(crate) event_type: Option<&'a [u8]>,
-    pub(crate) error_code: Option<&'a [u8]>,
-    pub(crate) error_message: Option<&'a [u8]>,
-    pub(crate) aws_region: Option<&'a [u8]>,
-    pub(crate) user_identity: Option<&'a [u8]>,
-    pub(crate) resources: Option<&'a [u8]>,
-    pub(crate) records: Option<&'a [u8]>,
-    pub(crate) events: Option<&'a [u8]>,
-    pub(crate) raw: Option<&'a [u8]>,
-    pub(crate) cloudtrail_event: Option<&'a [u8]>,
+    text: &'a [u8],
+    spans: Spans,
 }
 
 impl<'a> RecordFields<'a> {
+    /// Fields of the object at the start of `text`, located by `spans`.
+    pub(crate) fn new(text: &'a [u8], spans: Spans) -> RecordFields<'a> {
+        RecordFields { text, spans }
+    }
+
     /// Skims the object `obj` once, keeping the fields of interest.
     pub(crate) fn of(obj: &'a [u8]) -> Result<RecordFields<'a>, skim::SkimError> {
-        let mut f = RecordFields::default();
-        skim::for_each_field(obj, |k, v| {
-            let slot = match k {
-                b"eventName" => &mut f.event_name,
-                b"eventSource" => &mut f.event_source,
-                b"eventTime" => &mut f.event_time,
-                b"eventVersion" => &mut f.event_version,
-                b"eventType" => &mut f.event_type,
-                b"errorCode" => &mut f.error_code,
-                b"errorMessage" => &mut f.error_message,
-                b"awsRegion" => &mut f.aws_region,
-                b"userIdentity" => &mut f.user_identity,
-                b"resources" => &mut f.resources,
-                b"Records" => &mut f.records,
-                b"Events" => &mut f.events,
-                b"_raw" => &mut f.raw,
-                b"CloudTrailEvent" => &mut f.cloudtrail_event,
-                _ => return,
-            };
-            *slot = Some(v);
-        })?;
-        Ok(f)
+        let (spans, _) = Spans::scan(obj)?;
+        Ok(RecordFields { text: obj, spans })
+    }
+
+    /// The raw JSON text of a field, if present.
+    #[inline]
+    pub(crate) fn get(&self, f: Field) -> Option<&'a [u8]> {
+        let (s, e) = *self.spans.at.get(f as usize)?;
+        if e == 0 {
+            return None;
+        }
+        self.text.get(s as usize..e as usize)
     }
 }
 
@@ -69,15 +119,15 @@ pub struct EventRef<'a> {
 impl<'a> EventRef<'a> {
     /// `eventName`.
     pub fn event_name(&self) -> Cow<'a, str> {
-        text(self.fields.event_name).unwrap_or_default()
+        text(self.fields.get(Field::EventName)).unwrap_or_default()
     }
     /// `eventSource`, e.g. `iam.amazonaws.com`.
     pub fn event_source(&self) -> Cow<'a, str> {
-        text(self.fields.event_source).unwrap_or_default()
+        text(self.fields.get(Field::EventSource)).unwrap_or_default()
     }
     /// `eventTime` as written.
     pub fn event_time(&self) -> Option<Cow<'a, str>> {
-        text(self.fields.event_time)
+        text(self.fields.get(Field::EventTime))
     }
     /// `eventTime` parsed (RFC 3339, or the `YYYY-MM-DD hh:mm:ss[.fff]` some exports use, as UTC).
     pub fn time(&self) -> Option<OffsetDateTime> {
@@ -85,29 +135,29 @@ impl<'a> EventRef<'a> {
     }
     /// `errorCode`, absent for successful calls.
     pub fn error_code(&self) -> Option<Cow<'a, str>> {
-        text(self.fields.error_code)
+        text(self.fields.get(Field::ErrorCode))
     }
     /// `errorMessage`.
     pub fn error_message(&self) -> Option<Cow<'a, str>> {
-        text(self.fields.error_message)
+        text(self.fields.get(Field::ErrorMessage))
     }
     /// `awsRegion`.
     pub fn region(&self) -> Option<Cow<'a, str>> {
-        text(self.fields.aws_region)
+        text(self.fields.get(Field::AwsRegion))
     }
     /// True when the raw `userIdentity` text contains `needle`: a cheap pre-filter before
     /// parsing the identity.
     pub fn identity_mentions(&self, needle: &[u8]) -> bool {
-        self.fields.user_identity.is_some_and(|u| memchr::memmem::find(u, needle).is_some())
+        self.fields.get(Field::UserIdentity).is_some_and(|u| memchr::memmem::find(u, needle).is_some())
     }
     /// `userIdentity`, parsed; `None` when absent or not an object.
     pub fn identity(&self) -> Option<Identity> {
-        let raw = self.fields.user_identity?;
+        let raw = self.fields.get(Field::UserIdentity)?;
         serde_json::from_slice::<IdentityDoc<'_>>(raw).ok().map(Identity::from)
     }
     /// The ARNs in `resources[]`.
     pub fn resource_arns(&self) -> Vec<String> {
-        let Some(raw) = self.fields.resources else { return Vec::new() };
+        let Some(raw) = self.fields.get(Field::Resources) else { return Vec::new() };
         serde_json::from_slice::<Vec<ResourceDoc<'_>>>(raw)
             .map(|v| v.into_iter().filter_map(|r| r.arn.map(Cow::into_owned)).collect())
             .unwrap_or_default()

@@ -6,7 +6,7 @@
 //! A stream is read in chunks and only one top-level value (for a log file, one record) is
 //! held at a time, so memory stays bounded by the largest record, not the file.
 
-use super::event::{EventRef, RecordFields};
+use super::event::{EventRef, Field, RecordFields, Spans};
 use super::skim::{self, string_value, SkimError};
 use std::io::Read;
 
@@ -90,18 +90,18 @@ impl Handler<'_> {
     }
 
     fn object(&mut self, f: RecordFields<'_>, depth: u8) -> Result<(), ReadError> {
-        if f.event_name.is_some() {
+        if f.get(Field::EventName).is_some() {
             self.stats.events += 1;
             self.stats.is_cloudtrail = true;
             self.visitor.event(&EventRef { fields: f });
             return Ok(());
         }
-        let nested = f.records.or(f.events).filter(|r| r.first() == Some(&b'['));
+        let nested = f.get(Field::Records).or(f.get(Field::Events)).filter(|r| r.first() == Some(&b'['));
         if let Some(list) = nested {
             self.stats.is_cloudtrail = true;
             return self.value(list, depth + 1);
         }
-        if let Some(payload) = f.cloudtrail_event.or(f.raw) {
+        if let Some(payload) = f.get(Field::CloudTrailEvent).or(f.get(Field::Raw)) {
             if depth >= MAX_WRAPPING {
                 self.stats.skipped += 1;
                 return Ok(());
@@ -118,7 +118,7 @@ impl Handler<'_> {
                 }
             };
         }
-        if f.event_version.is_some() || f.event_type.is_some() {
+        if f.get(Field::EventVersion).is_some() || f.get(Field::EventType).is_some() {
             // Insights events and documentation stubs: CloudTrail, but not API calls.
             self.stats.is_cloudtrail = true;
         }
@@ -247,6 +247,27 @@ impl<R: Read> Stream<R> {
         }
     }
 
+    /// The next value, an object, with its field spans (relative to the returned start).
+    fn take_object(&mut self) -> Result<(usize, Spans), ReadError> {
+        loop {
+            match Spans::scan(self.avail()) {
+                Ok((spans, n)) => {
+                    let start = self.pos;
+                    self.pos += n;
+                    return Ok((start, spans));
+                }
+                Err(SkimError::Incomplete) if !self.eof => {
+                    let have = self.len - self.pos;
+                    self.fill(have.max(CHUNK))?;
+                }
+                Err(SkimError::Incomplete) => return Err(ReadError::Truncated),
+                Err(SkimError::Invalid { offset, expected }) => {
+                    return Err(ReadError::Invalid { offset: self.base + (self.pos + offset) as u64, expected })
+                }
+            }
+        }
+    }
+
     fn expect_more(&mut self) -> Result<u8, ReadError> {
         if !self.skip_ws()? {
             return Err(ReadError::Truncated);
@@ -293,8 +314,15 @@ impl<R: Read> Stream<R> {
             return Ok(());
         }
         loop {
-            let r = self.take_value()?;
-            h.value(self.buf.get(r).unwrap_or_default(), 1)?;
+            if self.expect_more()? == b'{' {
+                // Records are objects: find their fields in the same pass that finds their end.
+                let (start, spans) = self.take_object()?;
+                let text = self.buf.get(start..self.pos).unwrap_or_default();
+                h.object(RecordFields::new(text, spans), 1)?;
+            } else {
+                let r = self.take_value()?;
+                h.value(self.buf.get(r).unwrap_or_default(), 1)?;
+            }
             match self.expect_more()? {
                 b',' => self.pos += 1,
                 b']' => {

@@ -8,8 +8,6 @@
 //! JSON is reported, not silently accepted; it is lenient only about number syntax and UTF-8,
 //! which cannot change where a value ends.
 
-use memchr::memchr2;
-
 /// Why a value could not be skimmed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SkimError {
@@ -28,13 +26,13 @@ pub enum SkimError {
 /// fixed bound keeps the container stack in one machine word.
 const MAX_DEPTH: u32 = 64;
 
-#[inline]
+#[inline(always)]
 fn at(b: &[u8], i: usize) -> Result<u8, SkimError> {
     b.get(i).copied().ok_or(SkimError::Incomplete)
 }
 
 /// The first non-whitespace offset at or after `i`.
-#[inline]
+#[inline(always)]
 pub fn skip_ws(b: &[u8], mut i: usize) -> Result<usize, SkimError> {
     loop {
         match at(b, i)? {
@@ -44,19 +42,61 @@ pub fn skip_ws(b: &[u8], mut i: usize) -> Result<usize, SkimError> {
     }
 }
 
+/// The offset of the first `"` or `\` in the 16 bytes at `i` (16 if none); `None` when
+/// fewer than 16 bytes remain.
+#[cfg(target_arch = "x86_64")]
+const STRIDE: usize = 16;
+#[cfg(not(target_arch = "x86_64"))]
+const STRIDE: usize = 8;
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn quote_or_escape_16(b: &[u8], i: usize) -> Option<usize> {
+    use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8};
+    let chunk = b.get(i..i + 16)?;
+    // SAFETY: SSE2 is part of the x86_64 baseline, and `chunk` is 16 readable bytes
+    // (`loadu` has no alignment requirement).
+    let mask = unsafe {
+        let v = _mm_loadu_si128(chunk.as_ptr().cast());
+        let q = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+        let e = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+        _mm_movemask_epi8(_mm_or_si128(q, e)) as u32
+    };
+    Some(if mask == 0 { 16 } else { mask.trailing_zeros() as usize })
+}
+
+/// The portable version (its stride is 8): eight bytes at a time (true bits mark zero bytes; the lowest is exact).
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn quote_or_escape_16(b: &[u8], i: usize) -> Option<usize> {
+    fn zero_bytes(x: u64) -> u64 {
+        x.wrapping_sub(0x0101_0101_0101_0101) & !x & 0x8080_8080_8080_8080
+    }
+    let chunk = b.get(i..i + 8)?;
+    let v = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).ok()?);
+    let hits = zero_bytes(v ^ 0x2222_2222_2222_2222) | zero_bytes(v ^ 0x5c5c_5c5c_5c5c_5c5c);
+    Some(if hits == 0 { 8 } else { (hits.trailing_zeros() / 8) as usize })
+}
+
 /// Skips a string whose opening quote is at `i - 1`; returns the offset after the closing quote.
-#[inline]
+/// Strings are most of CloudTrail's bytes and most are short, so one vector compare usually
+/// finds the closing quote.
+#[inline(always)]
 fn skip_string_body(b: &[u8], mut i: usize) -> Result<usize, SkimError> {
     loop {
-        let rest = b.get(i..).ok_or(SkimError::Incomplete)?;
-        let k = memchr2(b'"', b'\\', rest).ok_or(SkimError::Incomplete)?;
-        i += k;
-        if at(b, i)? == b'"' {
-            return Ok(i + 1);
+        while let Some(k) = quote_or_escape_16(b, i) {
+            i += k;
+            if k < STRIDE {
+                break;
+            }
         }
-        match at(b, i + 1)? {
-            b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' | b'u' => i += 2,
-            _ => return Err(SkimError::Invalid { offset: i + 1, expected: "a valid escape after `\\`" }),
+        match at(b, i)? {
+            b'"' => return Ok(i + 1),
+            b'\\' => match at(b, i + 1)? {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' | b'u' => i += 2,
+                _ => return Err(SkimError::Invalid { offset: i + 1, expected: "a valid escape after `\\`" }),
+            },
+            _ => i += 1,
         }
     }
 }
@@ -91,7 +131,7 @@ fn skip_number(b: &[u8], mut i: usize) -> Result<usize, SkimError> {
 }
 
 /// After `{` (whitespace skipped): a key, its colon, and the whitespace before the value.
-#[inline]
+#[inline(always)]
 fn skip_key_colon(b: &[u8], i: usize) -> Result<usize, SkimError> {
     if at(b, i)? != b'"' {
         return Err(SkimError::Invalid { offset: i, expected: "a string key" });
@@ -184,16 +224,17 @@ fn key_bytes(b: &[u8], start: usize, end: usize) -> &[u8] {
     b.get(start + 1..end.saturating_sub(1)).unwrap_or_default()
 }
 
-/// Calls `f(key, value)` for each field of the object that `obj` holds (leading whitespace
-/// allowed; `value` is the raw JSON text of the field's value). Errors if `obj` is not an object.
-pub fn for_each_field<'a>(obj: &'a [u8], mut f: impl FnMut(&'a [u8], &'a [u8])) -> Result<(), SkimError> {
+/// Calls `f(key, start, end)` for each field of the object at the start of `obj` (leading
+/// whitespace allowed; `obj[start..end]` is the raw JSON text of the field's value); returns
+/// the offset just after the object. Errors if `obj` does not start with an object.
+pub fn for_each_field<'a>(obj: &'a [u8], mut f: impl FnMut(&'a [u8], usize, usize)) -> Result<usize, SkimError> {
     let mut i = skip_ws(obj, 0)?;
     if at(obj, i)? != b'{' {
         return Err(SkimError::Invalid { offset: i, expected: "an object" });
     }
     i = skip_ws(obj, i + 1)?;
     if at(obj, i)? == b'}' {
-        return Ok(());
+        return Ok(i + 1);
     }
     loop {
         let key_start = i;
@@ -207,11 +248,11 @@ pub fn for_each_field<'a>(obj: &'a [u8], mut f: impl FnMut(&'a [u8], &'a [u8])) 
         }
         let v_start = skip_ws(obj, i + 1)?;
         let v_end = skip_value(obj, v_start)?;
-        f(key_bytes(obj, key_start, key_end), obj.get(v_start..v_end).unwrap_or_default());
+        f(key_bytes(obj, key_start, key_end), v_start, v_end);
         i = skip_ws(obj, v_end)?;
         match at(obj, i)? {
             b',' => i = skip_ws(obj, i + 1)?,
-            b'}' => return Ok(()),
+            b'}' => return Ok(i + 1),
             _ => return Err(SkimError::Invalid { offset: i, expected: "`,` or `}`" }),
         }
     }
@@ -269,7 +310,7 @@ mod tests {
 
     #[test]
     fn incomplete_input_asks_for_more() {
-        for s in [r#"{"a":"#, r#"{"a":"xx"#, "[1,", "tr", r#"{"a":1"#, "12", r#""\"#] {
+        for s in [r#""0123456789abcdef"#, r#""0123456789\"#, r#"{"a":"#, r#"{"a":"xx"#, "[1,", "tr", r#"{"a":1"#, "12", r#""\"#] {
             assert_eq!(skip_value(s.as_bytes(), 0), Err(SkimError::Incomplete), "{s}");
         }
     }
@@ -284,10 +325,12 @@ mod tests {
     #[test]
     fn fields_and_elements() {
         let mut seen = Vec::new();
-        for_each_field(br#" {"a": [1, 2], "b" : {"c": "d"}, "e":"f"}"#, |k, v| {
-            seen.push((String::from_utf8_lossy(k).into_owned(), String::from_utf8_lossy(v).into_owned()))
+        let obj = br#" {"a": [1, 2], "b" : {"c": "d"}, "e":"f"} ,"#;
+        let end = for_each_field(obj, |k, s, e| {
+            seen.push((String::from_utf8_lossy(k).into_owned(), String::from_utf8_lossy(&obj[s..e]).into_owned()))
         })
         .unwrap();
+        assert_eq!(end, obj.len() - 2);
         assert_eq!(seen, [("a".into(), "[1, 2]".into()), ("b".into(), r#"{"c": "d"}"#.into()), ("e".into(), r#""f""#.into())]);
         let mut n = 0;
         for_each_element(b"[ {}, [1], \"x\" ]", |_| n += 1).unwrap();

@@ -1,6 +1,8 @@
 //! Issue 6: CloudTrail. Over the shared corpus: every event read, exactly the denied ones
 //! found with the actions their messages name; corrupt files reported and counted.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use crate::common::*;
 use iam_prune::catalog::Catalog;
 use iam_prune::trail::{scan_paths, PrincipalFilter, ScanOptions, ScanReport};
