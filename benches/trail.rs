@@ -161,10 +161,10 @@ fn main() {
     let (mut r1, mut rn) = (None, None);
     for _ in 0..5 {
         gz_s = gz_s.min(best_of(1, || gunzip_all(&files)).0);
-        let (t, r) = best_of(1, || scan_paths(catalog, &[dir.clone()], &opts1));
+        let (t, r) = best_of(1, || scan_paths(catalog, std::slice::from_ref(&dir), &opts1));
         one_s = one_s.min(t);
         r1 = Some(r);
-        let (t, r) = best_of(1, || scan_paths(catalog, &[dir.clone()], &optsn));
+        let (t, r) = best_of(1, || scan_paths(catalog, std::slice::from_ref(&dir), &optsn));
         all_s = all_s.min(t);
         rn = Some(r);
     }

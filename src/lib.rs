@@ -6,9 +6,12 @@
 
 pub mod actions;
 pub mod catalog;
+pub mod eval;
 pub mod oracle;
 pub mod pattern;
 pub mod policy;
+pub mod prune;
+pub mod workload;
 pub mod trail;
 
 pub use actions::ActionSet;

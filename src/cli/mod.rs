@@ -3,7 +3,12 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod bench;
+mod progress;
+mod prune;
+mod scenario;
 mod catalog;
+mod eval;
 mod denied;
 mod expand;
 mod lint;
@@ -79,6 +84,14 @@ enum Command {
     Lint(lint::Args),
     /// Explore the embedded action catalog.
     Catalog(catalog::Args),
+    /// Prune a broad policy down to what a workload needs (the main job).
+    Prune(Box<prune::Args>),
+    /// Validate scenario files, replay one candidate.
+    Scenario(scenario::Args),
+    /// Run the benchmarks quoted in the README.
+    Bench(bench::Args),
+    /// Decide a request against a set of policies, as AWS would, and say why.
+    Eval(Box<eval::Args>),
     /// Access-denied events from CloudTrail, or the policy patch that grants them.
     Denied(denied::Args),
     /// A principal's recorded CloudTrail activity as likely-needed actions.
@@ -92,6 +105,10 @@ pub async fn run(cli: Cli) -> CmdResult {
         Command::Expand(a) => expand::run(a, &g),
         Command::Lint(a) => lint::run(a, &g),
         Command::Catalog(a) => catalog::run(a, &g),
+        Command::Prune(a) => prune::run_cmd(*a, &g).await,
+        Command::Scenario(a) => scenario::run(a, &g),
+        Command::Bench(a) => bench::run(a, &g),
+        Command::Eval(a) => eval::run(*a, &g),
         Command::Denied(a) => denied::run(a, &g),
         Command::Record(a) => record::run(a, &g),
     }

@@ -5,6 +5,7 @@
 //! is dyn-compatible (boxed futures) so the CLI can pick an oracle at run time, and
 //! `trial` takes `&self` so that several trials can run at once on one oracle.
 
+pub mod scenario;
 mod err;
 
 pub use err::OracleError;
@@ -84,6 +85,9 @@ pub struct TrialRequest {
     pub id: u64,
     /// The actions the candidate policy allows (out of the universe under pruning).
     pub candidate: ActionSet,
+    /// How many times this candidate ran before (0: first run; confirmations re-run it).
+    /// Oracles on AWS wait for propagation before a re-run.
+    pub attempt: u32,
 }
 
 /// What the pruner may know about an oracle before running it.
@@ -97,6 +101,10 @@ pub struct OracleInfo {
     pub trial_seconds: f64,
     /// Up to how many trials can usefully run at once (None: no limit of its own).
     pub max_parallel: Option<usize>,
+    /// The workload's failures usually name the denied action (the AWS SDK's AccessDenied
+    /// message does; EC2's UnauthorizedOperation and S3's bare "Access Denied" do not).
+    #[serde(default)]
+    pub names_denials: bool,
 }
 
 /// Runs the workload under a candidate action set.

@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
 /// IAM's character limits for policy documents (whitespace not counted).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SizeLimit {
     /// A customer managed policy: 6,144 characters.
     Managed,

@@ -14,6 +14,7 @@ pub mod activity;
 pub mod denied;
 mod err;
 pub mod event;
+pub mod live;
 pub mod map;
 pub mod reader;
 pub mod scan;

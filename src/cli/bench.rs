@@ -1,0 +1,138 @@
+//! `iam-prune bench`: the benchmarks whose numbers the README quotes.
+
+use super::{print_json, CmdResult, Exit, Global};
+use iam_prune::prune::bench::{run_case, standard_cases, Row};
+use iam_prune::prune::StrategyKind;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Sub,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Sub {
+    /// Trials and rounds per strategy on generated workloads, next to the lower bound.
+    Prune {
+        /// Fewer seeds and no n = 5,000 (a minute instead of several).
+        #[arg(long)]
+        quick: bool,
+    },
+}
+
+pub fn run(args: Args, g: &Global) -> CmdResult {
+    match args.command {
+        Sub::Prune { quick } => bench_prune(quick, g),
+    }
+}
+
+fn bench_prune(quick: bool, g: &Global) -> CmdResult {
+    let cases = standard_cases(quick);
+    let started = std::time::Instant::now();
+    // Cases are independent: spread them over the cores.
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let mut rows: Vec<(usize, Row)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let cases = &cases;
+                let done = &done;
+                s.spawn(move || {
+                    let mut out = Vec::new();
+                    for (i, (case, seeds)) in cases.iter().enumerate().filter(|(i, _)| i % threads == t) {
+                        out.push((i, run_case(*case, *seeds)));
+                        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                        if !g.quiet && !g.is_json() {
+                            eprint!("\r{n}/{} cases", cases.len());
+                        }
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+    });
+    rows.sort_by_key(|(i, _)| *i);
+    let rows: Vec<Row> = rows.into_iter().map(|(_, r)| r).collect();
+    if !g.quiet && !g.is_json() {
+        eprintln!("\r{} cases in {:.1}s", cases.len(), started.elapsed().as_secs_f64());
+    }
+    let floors = check_floors(&rows);
+    if g.is_json() {
+        print_json(&serde_json::json!({"rows": rows, "floors": floors}));
+    } else {
+        print_table(&rows);
+        println!();
+        for f in &floors {
+            println!("{} {}", if f["ok"] == true { "PASS" } else { "FAIL" }, f["floor"].as_str().unwrap_or_default());
+        }
+    }
+    Ok(if floors.iter().all(|f| f["ok"] == true) { Exit::Ok } else { Exit::Error })
+}
+
+fn print_table(rows: &[Row]) {
+    println!("trials (mean over seeds) with K = 1, rounds with K = 4 / 8 / 16; LB = ceil(log2 C(n,d)); R_K = ceil(LB/K)");
+    println!("{:>5} {:>3} {:>5} {:>6} {:>4} | {:>4} | {:>8} {:>8} {:>8} {:>8} | {:>6} {:>6} {:>6} | {:>4} {:>4} {:>4} | {:>7}", "n", "d", "hints", "strat", "fb", "LB", "trials", "max", "LB+d", "ok", "r@4", "r@8", "r@16", "R_4", "R_8", "R_16", "correct");
+    let key = |r: &Row| (r.case.n, r.case.d, r.case.named, r.case.strategy.as_str(), (r.case.fallbacks * 10.0) as u32, (r.case.flaky * 10.0) as u32);
+    let mut seen = Vec::new();
+    for r in rows {
+        let kk = key(r);
+        if seen.contains(&kk) {
+            continue;
+        }
+        seen.push(kk);
+        let same: Vec<&Row> = rows.iter().filter(|x| key(x) == kk).collect();
+        let at = |k: usize| same.iter().find(|x| x.case.k == k);
+        let Some(r1) = at(1).or(same.first()) else { continue };
+        let rounds = |k: usize| at(k).map(|x| format!("{:.1}", x.mean_rounds)).unwrap_or_else(|| "-".into());
+        let rb = |k: usize| r1.lower_bound.div_ceil(k as u64);
+        let label = format!("{}{}", if r.case.fallbacks > 0.0 { "fb" } else { "" }, if r.case.flaky > 0.0 { "fl" } else { "" });
+        let correct: usize = same.iter().map(|x| x.correct).sum();
+        let runs: usize = same.iter().map(|x| x.runs).sum();
+        let within = if r1.mean_trials <= (r1.lower_bound + r.case.d as u64) as f64 { "yes" } else { "no" };
+        println!(
+            "{:>5} {:>3} {:>5} {:>6} {:>4} | {:>4} | {:>8.1} {:>8} {:>8} {:>8} | {:>6} {:>6} {:>6} | {:>4} {:>4} {:>4} | {:>3}/{:<3}",
+            r.case.n, r.case.d, if r.case.named { "named" } else { "hidden" }, r.case.strategy.as_str(), label, r1.lower_bound,
+            r1.mean_trials, r1.max_trials, r1.lower_bound + r.case.d as u64, within, rounds(4), rounds(8), rounds(16), rb(4), rb(8), rb(16), correct, runs
+        );
+    }
+}
+
+fn check_floors(rows: &[Row]) -> Vec<serde_json::Value> {
+    let plain = |r: &&Row| r.case.fallbacks == 0.0 && r.case.flaky == 0.0;
+    let mut out = Vec::new();
+    let group_k1: Vec<&Row> = rows.iter().filter(plain).filter(|r| !r.case.named && r.case.k == 1 && r.case.strategy == StrategyKind::Group).collect();
+    let bad: Vec<String> = group_k1
+        .iter()
+        .filter(|r| r.mean_trials > (r.lower_bound + r.case.d as u64) as f64)
+        .map(|r| format!("n={} d={}: {:.1} > {}", r.case.n, r.case.d, r.mean_trials, r.lower_bound + r.case.d as u64))
+        .collect();
+    out.push(serde_json::json!({"floor": format!("group, hints hidden, no flakiness: mean trials <= LB + d {}", bad.join("; ")), "ok": bad.is_empty()}));
+    let mut worse = Vec::new();
+    for g in rows.iter().filter(plain).filter(|r| r.case.strategy == StrategyKind::Group) {
+        if let Some(a) = rows.iter().filter(plain).find(|a| a.case.strategy == StrategyKind::Auto && a.case.n == g.case.n && a.case.d == g.case.d && a.case.named == g.case.named && a.case.k == g.case.k) {
+            if a.mean_trials > g.mean_trials + 1e-9 {
+                worse.push(format!("n={} d={} {} K={}: {:.1} > {:.1}", g.case.n, g.case.d, if g.case.named { "named" } else { "hidden" }, g.case.k, a.mean_trials, g.mean_trials));
+            }
+        }
+    }
+    out.push(serde_json::json!({"floor": format!("auto never worse than group (mean trials) {}", worse.join("; ")), "ok": worse.is_empty()}));
+    let bad: Vec<String> = rows
+        .iter()
+        .filter(plain)
+        .filter(|r| r.case.k == 8 && matches!(r.case.strategy, StrategyKind::Group | StrategyKind::Auto) && !r.case.named)
+        .filter(|r| r.mean_rounds > 1.6 * r.round_bound as f64 + 1.0)
+        .map(|r| format!("{} n={} d={}: {:.1} > {:.1}", r.case.strategy.as_str(), r.case.n, r.case.d, r.mean_rounds, 1.6 * r.round_bound as f64 + 1.0))
+        .collect();
+    out.push(serde_json::json!({"floor": format!("K=8: mean rounds <= 1.6 x ceil(LB/8) + 1 {}", bad.join("; ")), "ok": bad.is_empty()}));
+    let wrong: Vec<String> = rows
+        .iter()
+        .filter(plain)
+        .filter(|r| r.correct != r.runs)
+        .map(|r| format!("{} n={} d={} K={}: {}/{}", r.case.strategy.as_str(), r.case.n, r.case.d, r.case.k, r.correct, r.runs))
+        .collect();
+    out.push(serde_json::json!({"floor": format!("correct minimal set in 100% of cases without flakiness {}", wrong.join("; ")), "ok": wrong.is_empty()}));
+    let dropped: usize = rows.iter().filter(|r| r.case.flaky > 0.0 && r.case.confirm >= 2).map(|r| r.dropped_needed).sum();
+    out.push(serde_json::json!({"floor": format!("flaky 0.1 with --confirm 2: dropped necessary actions = {dropped}"), "ok": dropped == 0}));
+    out
+}

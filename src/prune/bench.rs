@@ -1,0 +1,131 @@
+//! The pruning benchmark: trials and rounds per strategy over generated monotone workloads,
+//! next to the information-theoretic lower bound. `iam-prune bench prune` prints it; the
+//! README quotes it.
+
+use super::synthetic::SyntheticOracle;
+use super::{lower_bound, run, Journal, NoProgress, PruneConfig, StrategyKind};
+use crate::actions::ActionSet;
+use crate::catalog::ActionId;
+
+/// One benchmark configuration.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Case {
+    /// Universe size.
+    pub n: usize,
+    /// Needed actions (requirements).
+    pub d: usize,
+    /// Share of requirements with a two-way fallback.
+    pub fallbacks: f64,
+    /// Flaky rate (spurious failures, and spurious first-run passes from propagation).
+    pub flaky: f64,
+    /// Denials name the action.
+    pub named: bool,
+    /// Strategy.
+    pub strategy: StrategyKind,
+    /// Parallel trials per round.
+    pub k: usize,
+    /// `--confirm`.
+    pub confirm: usize,
+}
+
+/// Aggregated results of one case over its seeds.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Row {
+    /// The case.
+    #[serde(flatten)]
+    pub case: Case,
+    /// Seeds run.
+    pub runs: usize,
+    /// Mean trials.
+    pub mean_trials: f64,
+    /// Max trials.
+    pub max_trials: u64,
+    /// Mean rounds.
+    pub mean_rounds: f64,
+    /// ceil(log2 C(n, d)).
+    pub lower_bound: u64,
+    /// ceil(LB / K).
+    pub round_bound: u64,
+    /// Runs whose result was a minimal sufficient set.
+    pub correct: usize,
+    /// Runs whose result dropped a needed action (result not sufficient).
+    pub dropped_needed: usize,
+}
+
+/// Runs one case over `seeds` seeds.
+pub fn run_case(case: Case, seeds: u64) -> Row {
+    let ids: Vec<ActionId> = (0..case.n).map(ActionId::from_index).collect();
+    let universe: ActionSet = ids.iter().copied().collect();
+    let lb = lower_bound(case.n, case.d);
+    let mut row = Row {
+        case,
+        runs: 0,
+        mean_trials: 0.0,
+        max_trials: 0,
+        mean_rounds: 0.0,
+        lower_bound: lb,
+        round_bound: lb.div_ceil(case.k as u64),
+        correct: 0,
+        dropped_needed: 0,
+    };
+    for seed in 0..seeds {
+        let mut o = SyntheticOracle::generate(&ids, case.d, case.fallbacks, seed * 7919 + case.n as u64 + case.d as u64);
+        o.named = case.named;
+        o.flaky_failure_rate = case.flaky;
+        o.propagation_miss_rate = case.flaky;
+        let cfg = PruneConfig { strategy: case.strategy, parallel: case.k, confirm: case.confirm, ..PruneConfig::default() };
+        let Ok(r) = futures::executor::block_on(run(&o, &universe, &cfg, &mut Journal::in_memory(), &NoProgress)) else { continue };
+        row.runs += 1;
+        row.mean_trials += r.trial_count() as f64;
+        row.max_trials = row.max_trials.max(r.trial_count());
+        row.mean_rounds += r.rounds as f64;
+        if o.is_minimal(&r.minimal) {
+            row.correct += 1;
+        }
+        if !o.is_sufficient(&r.minimal) {
+            row.dropped_needed += 1;
+        }
+    }
+    if row.runs > 0 {
+        row.mean_trials /= row.runs as f64;
+        row.mean_rounds /= row.runs as f64;
+    }
+    row
+}
+
+/// The standard grid: every (n, d) with hints hidden and named, each strategy, K = 1, 4, 8,
+/// 16; plus fallbacks and flakiness rows for the group-testing strategies.
+pub fn standard_cases(quick: bool) -> Vec<(Case, u64)> {
+    let ns: &[usize] = if quick { &[200, 1000] } else { &[200, 1000, 5000] };
+    let ds: &[usize] = &[1, 2, 5, 10, 20];
+    let mut out = Vec::new();
+    for &n in ns {
+        for &d in ds {
+            for named in [false, true] {
+                for strategy in [StrategyKind::Auto, StrategyKind::Group, StrategyKind::Ddmin, StrategyKind::Linear] {
+                    for k in [1usize, 4, 8, 16] {
+                        // ddmin and linear are baselines: fewer seeds, and linear only up to n = 1000.
+                        let seeds = match strategy {
+                            StrategyKind::Auto | StrategyKind::Group => if quick { 5 } else { 20 },
+                            StrategyKind::Ddmin => 3,
+                            StrategyKind::Linear => 1,
+                        };
+                        if strategy == StrategyKind::Linear && n > 1000 {
+                            continue;
+                        }
+                        out.push((Case { n, d, fallbacks: 0.0, flaky: 0.0, named, strategy, k, confirm: 1 }, seeds));
+                    }
+                }
+                for strategy in [StrategyKind::Auto, StrategyKind::Group] {
+                    for k in [1usize, 8] {
+                        let seeds = if quick { 5 } else { 10 };
+                        out.push((Case { n, d, fallbacks: 0.3, flaky: 0.0, named, strategy, k, confirm: 1 }, seeds));
+                        out.push((Case { n, d, fallbacks: 0.0, flaky: 0.1, named, strategy, k, confirm: 2 }, seeds));
+                        out.push((Case { n, d, fallbacks: 0.3, flaky: 0.1, named, strategy, k, confirm: 2 }, seeds));
+                    }
+                }
+            }
+        }
+    }
+    out
+}

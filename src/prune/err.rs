@@ -1,0 +1,39 @@
+//! Errors of the pruning engine.
+
+use crate::oracle::OracleError;
+use std::path::{Path, PathBuf};
+
+/// The search could not be carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum PruneError {
+    /// The oracle failed (not the workload: the means of running it).
+    #[error(transparent)]
+    Oracle(#[from] OracleError),
+    /// The start policy is not enough for the workload: nothing to prune from.
+    #[error("the workload fails even with every action of the start policy ({universe} actions): {denials}\nhelp: start from a broader policy (or add a `fixed` policy) so that the unpruned run passes")]
+    StartFails {
+        /// Size of the universe.
+        universe: usize,
+        /// What the failing run reported.
+        denials: String,
+    },
+    /// The journal could not be written or read.
+    #[error("journal `{path}`: {message}\nhelp: {help}")]
+    Journal {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+        /// What to do.
+        help: String,
+    },
+    /// Resuming with a journal whose run differs from the one asked for.
+    #[error("cannot resume: {0}\nhelp: resume with the same scenario and options, or start a new run")]
+    ResumeMismatch(String),
+}
+
+impl PruneError {
+    pub(crate) fn io(path: &Path, e: std::io::Error) -> PruneError {
+        PruneError::Journal { path: path.to_path_buf(), message: e.to_string(), help: "check the run directory's permissions and free space".into() }
+    }
+}

@@ -1,0 +1,164 @@
+//! A whole pruning job on a scenario: load, search, scope resources, summarize, write the run
+//! directory (`journal.jsonl`, `policy.json`, `summary.json`). The `prune` command and the
+//! scheduler both run jobs through here; they differ only in what they print.
+
+use super::summary::{summarize, Summary};
+use super::{run, Journal, Progress, PruneConfig, PruneError, StartRecord, StrategyKind};
+use crate::actions::ActionSet;
+use crate::catalog::{ActionId, Catalog};
+use crate::oracle::scenario::ScenarioOracle;
+use crate::oracle::Oracle;
+use crate::workload::Scenario;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A job's inputs; stored in the journal's start record so `--resume` needs nothing else.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ScenarioJob {
+    /// The scenario file.
+    pub scenario: PathBuf,
+    /// Strategy.
+    pub strategy: StrategyKind,
+    /// Trials per round.
+    pub parallel: usize,
+    /// `--confirm`.
+    pub confirm: usize,
+    /// Trial budget.
+    pub max_trials: Option<u64>,
+    /// Wall-clock budget in seconds.
+    pub deadline: Option<u64>,
+    /// Priors.
+    pub likely: Vec<String>,
+}
+
+impl ScenarioJob {
+    /// A job with default search settings.
+    pub fn new(scenario: PathBuf) -> ScenarioJob {
+        ScenarioJob { scenario, strategy: StrategyKind::Auto, parallel: 1, confirm: 1, max_trials: None, deadline: None, likely: Vec::new() }
+    }
+}
+
+/// Where a job writes.
+#[derive(Debug, Clone)]
+pub enum RunDir {
+    /// A new run directory (created; must not hold a journal yet).
+    New(PathBuf),
+    /// Continue the run in this directory.
+    Resume(PathBuf),
+}
+
+/// What a finished job produced.
+#[derive(Debug, Clone)]
+pub struct JobOutput {
+    /// The summary (also in `summary.json`).
+    pub summary: Summary,
+    /// The run directory.
+    pub dir: PathBuf,
+    /// The scenario file.
+    pub scenario: PathBuf,
+}
+
+/// The error type of a job: loading, searching or writing.
+pub type JobError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The default run directory: `reports/<name>-<UTC timestamp>`.
+pub fn default_run_dir(name: &str) -> PathBuf {
+    let stamp = time::OffsetDateTime::now_utc()
+        .format(&time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"))
+        .unwrap_or_else(|_| "run".into());
+    PathBuf::from("reports").join(format!("{name}-{stamp}"))
+}
+
+/// Runs (or resumes) a scenario job. `job` is required for a new run and ignored on resume
+/// (the journal's own start record says what the run was).
+pub async fn run_scenario_job(dir: RunDir, job: Option<ScenarioJob>, progress: &dyn Progress) -> Result<JobOutput, JobError> {
+    let catalog = Catalog::embedded();
+    let (job, mut journal, run_dir, scenario) = match dir {
+        RunDir::Resume(dir) => {
+            let journal = Journal::resume(&dir.join("journal.jsonl"))?;
+            let start = journal.start.as_ref().ok_or_else(|| PruneError::ResumeMismatch("the journal has no start record".into()))?;
+            let job: ScenarioJob = serde_json::from_value(start.config.clone())
+                .map_err(|e| PruneError::ResumeMismatch(format!("the journal's start record is not a scenario run: {e}")))?;
+            let scenario = Scenario::load(&job.scenario)?;
+            if start.universe != scenario.universe.names(catalog) {
+                return Err(Box::new(PruneError::ResumeMismatch(format!(
+                    "the scenario `{}` now expands to a different universe than the journal's ({} vs {} actions)",
+                    job.scenario.display(),
+                    scenario.universe.len(),
+                    start.universe.len()
+                ))));
+            }
+            (job, journal, dir, scenario)
+        }
+        RunDir::New(dir) => {
+            let job = job.ok_or("a new run needs a scenario")?;
+            let scenario = Scenario::load(&job.scenario)?;
+            std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create run directory `{}`: {e}", dir.display()))?;
+            let start = StartRecord {
+                kind: "start".into(),
+                version: 1,
+                name: scenario.name.clone(),
+                config: serde_json::to_value(&job)?,
+                universe: scenario.universe.names(catalog),
+                started: now_rfc3339(),
+            };
+            let journal = Journal::create(&dir.join("journal.jsonl"), start)?;
+            (job, journal, dir, scenario)
+        }
+    };
+    let cfg = PruneConfig {
+        strategy: job.strategy,
+        parallel: job.parallel.max(1),
+        confirm: job.confirm.max(1),
+        max_trials: job.max_trials,
+        deadline: job.deadline.map(Duration::from_secs),
+        likely: job.likely.iter().map(|a| catalog.intern(a)).collect::<ActionSet>(),
+        order: Vec::new(),
+    };
+    let oracle = ScenarioOracle::new(&scenario);
+    let result = run(&oracle, &scenario.universe, &cfg, &mut journal, progress).await?;
+    // Resources: what the replay of the result requests, per action.
+    let mut resources: BTreeMap<ActionId, Vec<String>> = BTreeMap::new();
+    if let Ok(trace) = oracle.replay().run(&result.minimal, false) {
+        for (a, r) in trace.requests {
+            let list = resources.entry(a).or_default();
+            if !list.contains(&r) {
+                list.push(r);
+            }
+        }
+    }
+    let expected = scenario.acceptable_minimal_sets();
+    let summary = summarize(&scenario.name, oracle.info(), &cfg, &result, &resources, Some(&expected));
+    write_outputs(&run_dir, &summary, &mut journal)?;
+    Ok(JobOutput { summary, dir: run_dir, scenario: job.scenario })
+}
+
+fn write_outputs(dir: &Path, summary: &Summary, journal: &mut Journal) -> Result<(), JobError> {
+    let policy = serde_json::to_string_pretty(&summary.policy)? + "\n";
+    std::fs::write(dir.join("policy.json"), policy).map_err(|e| format!("cannot write policy.json in `{}`: {e}", dir.display()))?;
+    std::fs::write(dir.join("summary.json"), serde_json::to_string_pretty(summary)? + "\n")
+        .map_err(|e| format!("cannot write summary.json in `{}`: {e}", dir.display()))?;
+    journal.append_value(&serde_json::json!({"type": "result", "summary": summary}))?;
+    Ok(())
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+/// Reads `--likely` input: `{"actions": [...]}` or one action per line (`#` comments).
+pub fn read_likely(path: &Path) -> Result<Vec<String>, JobError> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read --likely file `{}`: {e}", path.display()))?;
+    if text.trim_start().starts_with('{') {
+        #[derive(serde::Deserialize)]
+        struct Likely {
+            actions: Vec<String>,
+        }
+        let l: Likely = serde_json::from_str(&text).map_err(|e| {
+            format!("{}:{}:{}: {e}\nhelp: write {{\"actions\": [\"svc:Action\", ...]}} or one action per line", path.display(), e.line(), e.column())
+        })?;
+        return Ok(l.actions);
+    }
+    Ok(text.lines().map(|l| l.split('#').next().unwrap_or_default().trim()).filter(|l| !l.is_empty()).map(String::from).collect())
+}

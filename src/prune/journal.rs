@@ -1,0 +1,207 @@
+//! The run journal: an append-only JSON Lines file, flushed after every trial, from which a
+//! killed run resumes without re-running recorded trials and from which reports are rebuilt.
+//!
+//! Line 1 is a `start` record (configuration, universe); then one `trial` record per trial;
+//! a finished run ends with a `result` record. A torn last line (kill -9 during a write) is
+//! ignored on resume: that trial simply runs again.
+
+use super::PruneError;
+use crate::actions::ActionSet;
+use crate::catalog::Catalog;
+use crate::oracle::Outcome;
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+/// Why a trial was run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Purpose {
+    /// Proposed by the strategy.
+    Search,
+    /// A re-run to confirm a deciding result (`--confirm`).
+    Confirm,
+    /// A re-run of a result that contradicts monotonicity.
+    Recheck,
+    /// The final verification of the result.
+    Verify,
+}
+
+/// One trial as journaled.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct TrialRecord {
+    /// Always `trial`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Trial number (1-based, in proposal order).
+    pub id: u64,
+    /// Round number (trials of one round ran concurrently).
+    pub round: u64,
+    /// Why it ran.
+    pub purpose: Purpose,
+    /// The candidate's actions (canonical names).
+    pub candidate: Vec<String>,
+    /// Number of universe actions removed from the candidate.
+    pub removed: usize,
+    /// What happened.
+    pub outcome: Outcome,
+}
+
+/// The `start` record.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct StartRecord {
+    /// Always `start`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Journal format version.
+    pub version: u32,
+    /// Run name (scenario name or command).
+    pub name: String,
+    /// Free-form description of the run's inputs, for `--resume` and reports.
+    pub config: serde_json::Value,
+    /// The universe under pruning.
+    pub universe: Vec<String>,
+    /// When the run started (RFC 3339).
+    pub started: String,
+}
+
+/// An open journal: appends new records and answers recorded trials on resume.
+#[derive(Debug)]
+pub struct Journal {
+    path: Option<PathBuf>,
+    file: Option<File>,
+    /// (candidate names, occurrence) -> recorded outcome.
+    recorded: HashMap<(Vec<String>, usize), Outcome>,
+    /// How many times each candidate has been asked for so far in this process.
+    asked: HashMap<Vec<String>, usize>,
+    /// Records read back on resume.
+    pub previous: Vec<TrialRecord>,
+    /// The start record (written or read back).
+    pub start: Option<StartRecord>,
+    /// Lines that could not be read back (a torn last line), as (line number, reason).
+    pub skipped: Vec<(usize, String)>,
+}
+
+impl Journal {
+    /// A journal that records nothing (benchmarks, property tests).
+    pub fn in_memory() -> Journal {
+        Journal {
+            path: None,
+            file: None,
+            recorded: HashMap::new(),
+            asked: HashMap::new(),
+            previous: Vec::new(),
+            start: None,
+            skipped: Vec::new(),
+        }
+    }
+
+    /// Creates a new journal file and writes the start record.
+    pub fn create(path: &Path, start: StartRecord) -> Result<Journal, PruneError> {
+        let mut file = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| PruneError::Journal { path: path.to_path_buf(), message: e.to_string(), help: "choose a new run directory with --out, or continue the run with --resume".into() })?;
+        let line = serde_json::to_string(&start).unwrap_or_default();
+        writeln!(file, "{line}").and_then(|_| file.sync_data()).map_err(|e| PruneError::io(path, e))?;
+        Ok(Journal { path: Some(path.to_path_buf()), file: Some(file), start: Some(start), ..Journal::in_memory() })
+    }
+
+    /// Reads an existing journal without opening it for writing (reports).
+    pub fn read(path: &Path) -> Result<Journal, PruneError> {
+        let f = File::open(path).map_err(|e| PruneError::io(path, e))?;
+        let mut j = Journal::in_memory();
+        j.path = Some(path.to_path_buf());
+        let mut occurrences: HashMap<Vec<String>, usize> = HashMap::new();
+        for (i, line) in BufReader::new(f).lines().enumerate() {
+            let line = line.map_err(|e| PruneError::io(path, e))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let v: serde_json::Value = match serde_json::from_str(&line) {
+                Ok(v) => v,
+                Err(e) => {
+                    j.skipped.push((i + 1, e.to_string()));
+                    continue;
+                }
+            };
+            match v.get("type").and_then(|t| t.as_str()) {
+                Some("start") => {
+                    j.start = Some(serde_json::from_value(v).map_err(|e| PruneError::Journal {
+                        path: path.to_path_buf(),
+                        message: format!("line {}: bad start record: {e}", i + 1),
+                        help: "the journal is not an iam-prune journal or is damaged".into(),
+                    })?)
+                }
+                Some("trial") => match serde_json::from_value::<TrialRecord>(v) {
+                    Ok(t) => {
+                        let mut key = t.candidate.clone();
+                        key.sort();
+                        let n = occurrences.entry(key.clone()).or_default();
+                        j.recorded.insert((key, *n), t.outcome.clone());
+                        *n += 1;
+                        j.previous.push(t);
+                    }
+                    Err(e) => j.skipped.push((i + 1, e.to_string())),
+                },
+                _ => {}
+            }
+        }
+        if j.start.is_none() {
+            return Err(PruneError::Journal {
+                path: path.to_path_buf(),
+                message: "no start record".into(),
+                help: "the file is not an iam-prune journal; start a new run instead of --resume".into(),
+            });
+        }
+        Ok(j)
+    }
+
+    /// Opens an existing journal to continue a run.
+    pub fn resume(path: &Path) -> Result<Journal, PruneError> {
+        let mut j = Journal::read(path)?;
+        // A torn last line would corrupt the next append: end it with a newline first.
+        let text_ends_clean = std::fs::read(path).map(|b| b.last() == Some(&b'\n')).unwrap_or(true);
+        let mut file = OpenOptions::new().append(true).open(path).map_err(|e| PruneError::io(path, e))?;
+        if !text_ends_clean {
+            writeln!(file).map_err(|e| PruneError::io(path, e))?;
+        }
+        j.file = Some(file);
+        Ok(j)
+    }
+
+    /// The journal file, if any.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Key of a candidate: sorted canonical names (stable across processes, unlike ids of
+    /// unknown actions).
+    pub fn key(catalog: &Catalog, candidate: &ActionSet) -> Vec<String> {
+        let mut names = candidate.names(catalog);
+        names.sort();
+        names
+    }
+
+    /// The recorded outcome of the next asking of this candidate, if the killed run had it.
+    pub fn replay(&mut self, key: &[String]) -> Option<Outcome> {
+        let n = self.asked.entry(key.to_vec()).or_default();
+        let out = self.recorded.get(&(key.to_vec(), *n)).cloned();
+        *n += 1;
+        out
+    }
+
+    /// Appends a trial record and flushes it to disk.
+    pub fn append(&mut self, record: &TrialRecord) -> Result<(), PruneError> {
+        self.append_value(&serde_json::to_value(record).unwrap_or_default())
+    }
+
+    /// Appends any record (e.g. the final `result`).
+    pub fn append_value(&mut self, v: &serde_json::Value) -> Result<(), PruneError> {
+        let (Some(file), Some(path)) = (self.file.as_mut(), self.path.as_ref()) else { return Ok(()) };
+        let line = serde_json::to_string(v).unwrap_or_default();
+        writeln!(file, "{line}").and_then(|_| file.sync_data()).map_err(|e| PruneError::io(path, e))
+    }
+}

@@ -1,0 +1,295 @@
+//! What the trials so far prove, under the assumption that the workload is monotone
+//! (granting more actions never makes it fail).
+//!
+//! Every observation is a fact about one candidate set. From them:
+//! - `kept` is the smallest candidate observed to pass along the search: the answer so far,
+//!   always a set that really passed (so fallbacks "A or B" are never both dropped);
+//! - each failed candidate `C` says "every passing subset of `kept` intersects `kept \ C`":
+//!   a positive group. A positive group of one action proves that action necessary;
+//! - monotone inference answers many candidates without a trial: a superset of a passing
+//!   set passes, a subset of a failing set fails.
+//!
+//! A contradiction (a positive group that `kept` does not intersect, i.e. a passing set
+//! inside a failing one) means flakiness or a non-monotone workload; it is recorded and
+//! re-tested, never looped on.
+
+use crate::actions::ActionSet;
+use crate::catalog::ActionId;
+use std::collections::HashMap;
+
+/// One recorded observation.
+#[derive(Debug, Clone)]
+pub struct Observation {
+    /// The trial id that produced it.
+    pub trial: u64,
+    /// Did the candidate pass?
+    pub passed: bool,
+}
+
+/// The facts gathered so far.
+#[derive(Debug, Clone)]
+pub struct Knowledge {
+    /// The universe under pruning.
+    pub universe: ActionSet,
+    /// The smallest set observed to pass (the universe until something passes).
+    pub kept: ActionSet,
+    /// The trial that showed `kept` passes (None: the universe, not yet run).
+    pub kept_trial: Option<u64>,
+    /// Candidate -> observations, in order.
+    memo: HashMap<ActionSet, Vec<Observation>>,
+    /// Failed candidates (the latest verdict of each is a fail), in order of observation.
+    fails: Vec<(ActionSet, u64)>,
+    /// Passed candidates, in order of observation.
+    passes: Vec<(ActionSet, u64)>,
+    /// Candidates whose observations disagree (flaky), with the trial ids.
+    pub flaky: Vec<(ActionSet, Vec<(u64, bool)>)>,
+    /// Contradictions with monotonicity: (passing trial, failing trial) where the passing
+    /// candidate is a subset of the failing one.
+    pub violations: Vec<(u64, u64)>,
+    /// How many observations a deciding result needs (`--confirm`).
+    confirm: usize,
+}
+
+impl Knowledge {
+    /// Nothing known yet about `universe`.
+    pub fn new(universe: ActionSet) -> Knowledge {
+        Knowledge::with_confirm(universe, 1)
+    }
+
+    /// Nothing known yet; deciding passes and necessity proofs need `confirm` observations.
+    pub fn with_confirm(universe: ActionSet, confirm: usize) -> Knowledge {
+        Knowledge {
+            confirm: confirm.max(1),
+            kept: universe.clone(),
+            universe,
+            kept_trial: None,
+            memo: HashMap::new(),
+            fails: Vec::new(),
+            passes: Vec::new(),
+            flaky: Vec::new(),
+            violations: Vec::new(),
+        }
+    }
+
+    /// The recorded observations of exactly this candidate.
+    pub fn observations(&self, c: &ActionSet) -> &[Observation] {
+        self.memo.get(c).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// What monotonicity says about `c` without running it: `Some(true)` if it contains a
+    /// set that passed, `Some(false)` if it is inside a set that failed.
+    pub fn infer(&self, c: &ActionSet) -> Option<bool> {
+        if let Some(obs) = self.memo.get(c) {
+            if let Some(last) = obs.last() {
+                return Some(last.passed);
+            }
+        }
+        if self.passes.iter().any(|(p, _)| p.is_subset(c)) {
+            return Some(true);
+        }
+        if self.fails.iter().any(|(f, _)| c.is_subset(f)) {
+            return Some(false);
+        }
+        None
+    }
+
+    /// Records an observation and updates `kept`. Returns the number of newly detected
+    /// contradictions.
+    pub fn record(&mut self, candidate: &ActionSet, trial: u64, passed: bool) -> usize {
+        let obs = self.memo.entry(candidate.clone()).or_default();
+        let disagrees = obs.iter().any(|o| o.passed != passed);
+        obs.push(Observation { trial, passed });
+        if disagrees {
+            let history: Vec<(u64, bool)> = obs.iter().map(|o| (o.trial, o.passed)).collect();
+            match self.flaky.iter_mut().find(|(c, _)| c == candidate) {
+                Some(entry) => entry.1 = history,
+                None => self.flaky.push((candidate.clone(), history)),
+            }
+        }
+        // The latest verdict of a candidate wins: re-tests exist to correct spurious results.
+        self.passes.retain(|(c, _)| c != candidate);
+        self.fails.retain(|(c, _)| c != candidate);
+        let mut new_violations = 0;
+        let agreeing = obs.iter().rev().take_while(|o| o.passed == passed).count();
+        if passed && agreeing < self.confirm && !(candidate == &self.kept || self.kept.is_subset(candidate)) {
+            // An unconfirmed pass decides nothing yet: the engine re-runs it (`pending_confirm`).
+            return 0;
+        }
+        if passed {
+            for (f, ft) in &self.fails {
+                if candidate.is_subset(f) {
+                    self.violations.push((trial, *ft));
+                    new_violations += 1;
+                }
+            }
+            self.passes.push((candidate.clone(), trial));
+            if candidate.is_subset(&self.kept) && (self.kept_trial.is_none() || candidate != &self.kept) {
+                self.kept = candidate.clone();
+                self.kept_trial = Some(trial);
+            }
+        } else {
+            for (p, pt) in &self.passes {
+                if p.is_subset(candidate) {
+                    self.violations.push((*pt, trial));
+                    new_violations += 1;
+                }
+            }
+            self.fails.push((candidate.clone(), trial));
+            if candidate == &self.kept {
+                // The kept set itself failed on a re-test: fall back to the smallest
+                // earlier passing superset, which is still a verified pass.
+                self.rollback_kept();
+            }
+        }
+        new_violations
+    }
+
+    fn rollback_kept(&mut self) {
+        let best = self
+            .passes
+            .iter()
+            .filter(|(p, _)| self.kept.is_subset(p) && p != &self.kept)
+            .min_by_key(|(p, _)| p.len())
+            .cloned();
+        match best {
+            Some((p, t)) => {
+                self.kept = p;
+                self.kept_trial = Some(t);
+            }
+            None => {
+                self.kept = self.universe.clone();
+                self.kept_trial = self.passes.iter().find(|(p, _)| p == &self.universe).map(|(_, t)| *t);
+            }
+        }
+    }
+
+    /// Positive groups relative to `kept`: for each failed candidate `C`, `kept \ C`, reduced
+    /// to the inclusion-minimal ones. An empty group is a contradiction (returned separately).
+    pub fn positive_groups(&self) -> (Vec<(ActionSet, u64)>, Vec<u64>) {
+        let mut groups: Vec<(ActionSet, u64)> = Vec::new();
+        let mut contradictions = Vec::new();
+        for (f, t) in &self.fails {
+            let g = self.kept.difference(f);
+            if g.is_empty() {
+                contradictions.push(*t);
+                continue;
+            }
+            groups.push((g, *t));
+        }
+        groups.sort_by_key(|(g, _)| g.len());
+        let mut minimal: Vec<(ActionSet, u64)> = Vec::new();
+        for (g, t) in groups {
+            if !minimal.iter().any(|(m, _)| m.is_subset(&g)) {
+                minimal.push((g, t));
+            }
+        }
+        (minimal, contradictions)
+    }
+
+    fn fail_count(&self, trial: u64) -> usize {
+        let Some((c, _)) = self.fails.iter().find(|(_, t)| *t == trial) else { return 0 };
+        self.memo.get(c).map(|o| o.iter().rev().take_while(|o| !o.passed).count()).unwrap_or(0)
+    }
+
+    /// The failed candidate recorded by `trial`, if it is still a current failure.
+    pub fn failed_candidate(&self, trial: u64) -> Option<&ActionSet> {
+        self.fails.iter().find(|(_, t)| *t == trial).map(|(c, _)| c)
+    }
+
+    /// Forgets a failure that contradicts confirmed passes after re-tests (reported as a
+    /// monotonicity violation). Forgetting a failure only loses information: safe.
+    pub fn discard_fail(&mut self, candidate: &ActionSet) {
+        self.fails.retain(|(c, _)| c != candidate);
+    }
+
+    /// Candidates to re-run before their result may decide anything: passes that would
+    /// shrink `kept` and failures that would prove an action necessary, each seen fewer
+    /// than `confirm` times in a row.
+    pub fn pending_confirm(&self) -> Vec<ActionSet> {
+        let mut out = Vec::new();
+        if self.confirm <= 1 {
+            return out;
+        }
+        for (c, obs) in &self.memo {
+            let agreeing = obs.iter().rev().take_while(|o| o.passed).count();
+            if agreeing > 0 && agreeing < self.confirm && c.is_subset(&self.kept) && c != &self.kept {
+                out.push(c.clone());
+            }
+        }
+        let (groups, _) = self.positive_groups();
+        for (g, t) in groups {
+            if g.len() == 1 && self.fail_count(t) < self.confirm {
+                if let Some(c) = self.failed_candidate(t) {
+                    out.push(c.clone());
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Actions of `kept` proven necessary: removing each alone (or with only actions already
+    /// gone) was seen to fail (`confirm` times). Maps each to the proving trial.
+    pub fn necessary(&self) -> Vec<(ActionId, u64)> {
+        let (groups, _) = self.positive_groups();
+        let mut out: Vec<(ActionId, u64)> = groups
+            .iter()
+            .filter(|(g, t)| g.len() == 1 && self.fail_count(*t) >= self.confirm)
+            .filter_map(|(g, t)| g.iter().next().map(|a| (a, *t)))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// The set of proven-necessary actions.
+    pub fn necessary_set(&self) -> ActionSet {
+        self.necessary().into_iter().map(|(a, _)| a).collect()
+    }
+
+    /// Is `kept` proven 1-minimal (and verified by a pass)?
+    pub fn is_done(&self) -> bool {
+        self.kept_trial.is_some() && self.necessary_set() == self.kept
+    }
+
+    /// All passing observations, in order (for reports).
+    pub fn passes(&self) -> &[(ActionSet, u64)] {
+        &self.passes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(ids: &[usize]) -> ActionSet {
+        ids.iter().map(|&i| ActionId::from_index(i)).collect()
+    }
+
+    #[test]
+    fn kept_shrinks_only_on_observed_passes_and_groups_follow() {
+        let mut k = Knowledge::new(s(&[0, 1, 2, 3]));
+        k.record(&s(&[0, 1]), 1, false);
+        let (g, _) = k.positive_groups();
+        assert_eq!(g[0].0, s(&[2, 3]));
+        k.record(&s(&[0, 1, 2]), 2, true);
+        assert_eq!(k.kept, s(&[0, 1, 2]));
+        let (g, _) = k.positive_groups();
+        assert_eq!(g[0].0, s(&[2]));
+        assert_eq!(k.necessary(), vec![(ActionId::from_index(2), 1)]);
+        assert_eq!(k.infer(&s(&[0, 1, 2, 3])), Some(true));
+        assert_eq!(k.infer(&s(&[0])), Some(false));
+        assert_eq!(k.infer(&s(&[2])), None);
+    }
+
+    #[test]
+    fn contradictions_and_flakiness_are_recorded() {
+        let mut k = Knowledge::new(s(&[0, 1, 2]));
+        k.record(&s(&[0, 1]), 1, false);
+        assert_eq!(k.record(&s(&[0]), 2, true), 1);
+        assert_eq!(k.violations, vec![(2, 1)]);
+        k.record(&s(&[0, 1]), 3, true);
+        assert_eq!(k.flaky.len(), 1);
+        assert_eq!(k.infer(&s(&[0, 1])), Some(true));
+    }
+}

@@ -1,0 +1,410 @@
+//! The pruning engine: find a necessary-and-sufficient action set in few trials and rounds.
+//!
+//! The loop: confirmations and contradiction re-checks first, then the strategy's proposals,
+//! up to `parallel` candidates per round, run concurrently on the oracle; every outcome is
+//! journaled (flushed) before it is used, so a killed run resumes exactly. The result is the
+//! kept set, which always passed, with a proof trial for each action in it.
+
+mod err;
+pub mod bench;
+pub mod job;
+pub mod journal;
+pub mod knowledge;
+pub mod summary;
+pub mod strategy;
+pub mod synthetic;
+
+pub use err::PruneError;
+pub use journal::{Journal, Purpose, StartRecord, TrialRecord};
+pub use knowledge::Knowledge;
+pub use strategy::{Evidence, StrategyKind};
+
+use crate::actions::ActionSet;
+use crate::catalog::{ActionId, Catalog};
+use crate::oracle::{Denial, Oracle, Outcome, TrialRequest};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// How to search.
+#[derive(Debug, Clone)]
+pub struct PruneConfig {
+    /// Strategy.
+    pub strategy: StrategyKind,
+    /// Trials per round (run concurrently).
+    pub parallel: usize,
+    /// Observations a deciding result needs (1 = no re-runs).
+    pub confirm: usize,
+    /// Stop after this many trials.
+    pub max_trials: Option<u64>,
+    /// Stop after this much wall-clock time.
+    pub deadline: Option<Duration>,
+    /// Actions believed needed (priors), tested last.
+    pub likely: ActionSet,
+    /// Group order (service tree order); empty = catalog order.
+    pub order: Vec<ActionId>,
+}
+
+impl Default for PruneConfig {
+    fn default() -> Self {
+        PruneConfig {
+            strategy: StrategyKind::Auto,
+            parallel: 1,
+            confirm: 1,
+            max_trials: None,
+            deadline: None,
+            likely: ActionSet::new(),
+            order: Vec::new(),
+        }
+    }
+}
+
+/// Counters for progress display.
+#[derive(Debug, Clone, Default)]
+pub struct ProgressStats {
+    /// Trials finished (run or replayed).
+    pub trials: u64,
+    /// Rounds finished.
+    pub round: u64,
+    /// Size of the kept set.
+    pub kept: usize,
+    /// Actions dropped so far.
+    pub dropped: usize,
+    /// Actions proven necessary.
+    pub necessary: usize,
+    /// Universe size.
+    pub universe: usize,
+    /// Seconds the trials would cost on the oracle (sum over rounds of the slowest trial).
+    pub simulated_seconds: f64,
+}
+
+/// Receives progress; the CLI draws a bar, tests ignore it. The library never prints.
+pub trait Progress: Send + Sync {
+    /// Called after every round.
+    fn update(&self, stats: &ProgressStats);
+}
+
+/// A progress sink that does nothing.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn update(&self, _stats: &ProgressStats) {}
+}
+
+/// One executed (or replayed) trial, as the result reports it.
+#[derive(Debug, Clone)]
+pub struct Trial {
+    /// Journal record.
+    pub record: TrialRecord,
+    /// The candidate.
+    pub candidate: ActionSet,
+    /// Replayed from the journal of a killed run rather than run now.
+    pub replayed: bool,
+}
+
+/// What a search found.
+#[derive(Debug, Clone)]
+pub struct PruneResult {
+    /// The universe searched.
+    pub universe: ActionSet,
+    /// The result: the kept set (observed to pass).
+    pub minimal: ActionSet,
+    /// For each action of the result, the trial whose failure shows it is needed.
+    pub proofs: Vec<(ActionId, u64)>,
+    /// The trial that showed the result passes.
+    pub verified_by: Option<u64>,
+    /// Actions of the result not proven necessary (budget hit, or contradictions).
+    pub undecided: ActionSet,
+    /// Trials in order.
+    pub trials: Vec<Trial>,
+    /// Rounds.
+    pub rounds: u64,
+    /// Denials the workload tolerated in the verifying run.
+    pub tolerated: Vec<Denial>,
+    /// Candidates with disagreeing verdicts: (candidate, [(trial, passed)]).
+    pub flaky: Vec<(ActionSet, Vec<(u64, bool)>)>,
+    /// Monotonicity violations: (passing trial, failing trial).
+    pub violations: Vec<(u64, u64)>,
+    /// Why the search stopped early, if it did.
+    pub stopped: Option<String>,
+    /// Seconds the trials would take on the oracle, rounds in sequence.
+    pub simulated_seconds: f64,
+}
+
+impl PruneResult {
+    /// Trials actually run in this process plus replayed ones (the run's total).
+    pub fn trial_count(&self) -> u64 {
+        self.trials.len() as u64
+    }
+
+    /// True when the result passed and every action in it is proven necessary.
+    pub fn is_minimal(&self) -> bool {
+        self.verified_by.is_some() && self.undecided.is_empty()
+    }
+}
+
+/// Runs the search.
+pub async fn run(
+    oracle: &dyn Oracle,
+    universe: &ActionSet,
+    cfg: &PruneConfig,
+    journal: &mut Journal,
+    progress: &dyn Progress,
+) -> Result<PruneResult, PruneError> {
+    let catalog = Catalog::embedded();
+    let started = Instant::now();
+    let mut k = Knowledge::with_confirm(universe.clone(), cfg.confirm);
+    let mut strategy = strategy::new_strategy(cfg.strategy, cfg.order.clone());
+    let mut evidence = Evidence { named: Vec::new(), likely: cfg.likely.intersection(universe), names_denials: oracle.info().names_denials };
+    let mut trials: Vec<Trial> = Vec::new();
+    let mut outcomes: HashMap<u64, Outcome> = HashMap::new();
+    let mut rechecked: HashMap<ActionSet, usize> = HashMap::new();
+    let mut round = 0u64;
+    let mut simulated = 0.0f64;
+    let mut stopped = None;
+    let parallel = cfg.parallel.max(1).min(oracle.info().max_parallel.unwrap_or(usize::MAX).max(1));
+    loop {
+        if let Some(max) = cfg.max_trials {
+            if trials.len() as u64 >= max {
+                stopped = Some(format!("trial budget of {max} reached"));
+                break;
+            }
+        }
+        if let Some(d) = cfg.deadline {
+            if started.elapsed() >= d {
+                stopped = Some(format!("deadline of {}s reached", d.as_secs()));
+                break;
+            }
+        }
+        let mut batch: Vec<(ActionSet, Purpose)> = Vec::new();
+        // Contradictions: re-run the failing candidate (twice at most), then forget it.
+        let (_, contradictions) = k.positive_groups();
+        for t in contradictions {
+            let Some(c) = k.failed_candidate(t).cloned() else { continue };
+            let n = rechecked.entry(c.clone()).or_default();
+            if *n < 2 {
+                *n += 1;
+                batch.push((c, Purpose::Recheck));
+            } else {
+                k.discard_fail(&c);
+            }
+        }
+        for c in k.pending_confirm() {
+            if batch.len() < parallel && !batch.iter().any(|(b, _)| b == &c) {
+                batch.push((c, Purpose::Confirm));
+            }
+        }
+        let slots = parallel.saturating_sub(batch.len());
+        if slots > 0 {
+            for c in strategy.propose(&k, &evidence, slots) {
+                if !batch.iter().any(|(b, _)| b == &c) {
+                    batch.push((c, Purpose::Search));
+                }
+            }
+        }
+        if batch.is_empty() {
+            if k.kept_trial.is_none() && k.observations(&k.kept).is_empty() {
+                batch.push((k.kept.clone(), Purpose::Verify));
+            } else {
+                break;
+            }
+        }
+        if let Some(max) = cfg.max_trials {
+            batch.truncate(usize::try_from(max.saturating_sub(trials.len() as u64)).unwrap_or(usize::MAX).max(1));
+        }
+        round += 1;
+        let first_id = trials.len() as u64 + 1;
+        let requests: Vec<(TrialRequest, Purpose, Vec<String>, Option<Outcome>)> = batch
+            .into_iter()
+            .enumerate()
+            .map(|(i, (candidate, purpose))| {
+                let key = Journal::key(catalog, &candidate);
+                let replayed = journal.replay(&key);
+                let attempt = u32::try_from(k.observations(&candidate).len()).unwrap_or(u32::MAX);
+                (TrialRequest { id: first_id + i as u64, candidate, attempt }, purpose, key, replayed)
+            })
+            .collect();
+        let futures = requests.iter().map(|(req, _, _, replayed)| async move {
+            match replayed {
+                Some(o) => Ok((o.clone(), true)),
+                None => oracle.trial(req).await.map(|o| (o, false)),
+            }
+        });
+        let results = futures::future::join_all(futures).await;
+        let mut round_cost = 0.0f64;
+        for ((req, purpose, key, _), result) in requests.into_iter().zip(results) {
+            let (outcome, replayed) = result?;
+            round_cost = round_cost.max(outcome.cost_seconds);
+            let record = TrialRecord {
+                kind: "trial".into(),
+                id: req.id,
+                round,
+                purpose,
+                candidate: key,
+                removed: universe.difference(&req.candidate).len(),
+                outcome: outcome.clone(),
+            };
+            if !replayed {
+                journal.append(&record)?;
+            }
+            let passed = outcome.is_pass();
+            if !passed {
+                let named: Vec<ActionId> = outcome.denied.iter().filter_map(|d| d.action.as_deref()).map(|a| catalog.intern(a)).collect();
+                if !named.is_empty() {
+                    evidence.named.push((req.candidate.clone(), named));
+                }
+            }
+            k.record(&req.candidate, req.id, passed);
+            outcomes.insert(req.id, outcome);
+            trials.push(Trial { record, candidate: req.candidate, replayed });
+        }
+        simulated += round_cost;
+        // The unpruned universe failing is not something pruning can fix.
+        if k.kept_trial.is_none() {
+            if let Some(obs) = k.observations(universe).last() {
+                if !obs.passed {
+                    let denials = outcomes.get(&obs.trial).map(describe_denials).unwrap_or_default();
+                    return Err(PruneError::StartFails { universe: universe.len(), denials });
+                }
+            }
+        }
+        progress.update(&ProgressStats {
+            trials: trials.len() as u64,
+            round,
+            kept: k.kept.len(),
+            dropped: universe.len() - k.kept.len(),
+            necessary: k.necessary().len(),
+            universe: universe.len(),
+            simulated_seconds: simulated,
+        });
+        if k.is_done() && k.pending_confirm().is_empty() {
+            break;
+        }
+    }
+    let proofs = k.necessary();
+    let undecided = k.kept.difference(&k.necessary_set());
+    let tolerated = k.kept_trial.and_then(|t| outcomes.get(&t)).map(|o| o.tolerated.clone()).unwrap_or_default();
+    Ok(PruneResult {
+        universe: universe.clone(),
+        minimal: k.kept.clone(),
+        proofs,
+        verified_by: k.kept_trial,
+        undecided,
+        trials,
+        rounds: round,
+        tolerated,
+        flaky: k.flaky.clone(),
+        violations: k.violations.clone(),
+        stopped,
+        simulated_seconds: simulated,
+    })
+}
+
+fn describe_denials(o: &Outcome) -> String {
+    if o.denied.is_empty() {
+        return "the run failed without naming a denied action".into();
+    }
+    o.denied
+        .iter()
+        .map(|d| match (&d.action, &d.operation) {
+            (Some(a), _) => format!("denied `{a}`"),
+            (None, Some(op)) => format!("`{op}` denied: {}", d.message),
+            (None, None) => d.message.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// ceil(log2 C(n, d)): the information-theoretic lower bound on trials to identify d needed
+/// actions among n.
+pub fn lower_bound(n: usize, d: usize) -> u64 {
+    if d == 0 || d >= n {
+        return 0;
+    }
+    let mut log2 = 0.0f64;
+    for i in 0..d {
+        log2 += ((n - i) as f64).log2() - ((i + 1) as f64).log2();
+    }
+    (log2 - 1e-9).ceil().max(0.0) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lower_bounds() {
+        assert_eq!(lower_bound(200, 2), 15);
+        assert_eq!(lower_bound(8, 1), 3);
+        assert_eq!(lower_bound(1000, 10), 78);
+        assert_eq!(lower_bound(5000, 20), 185);
+    }
+}
+
+#[cfg(test)]
+mod search_tests {
+    use super::synthetic::SyntheticOracle;
+    use super::*;
+    use proptest::prelude::*;
+
+    fn run_sync(oracle: &SyntheticOracle, universe: &ActionSet, cfg: &PruneConfig) -> PruneResult {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(run(oracle, universe, cfg, &mut Journal::in_memory(), &NoProgress)).unwrap()
+    }
+
+    fn universe(n: usize) -> (ActionSet, Vec<ActionId>) {
+        let ids: Vec<ActionId> = (0..n).map(|i| ActionId::from_index(i * 7)).collect();
+        (ids.iter().copied().collect(), ids)
+    }
+
+    const ALL: [StrategyKind; 4] = [StrategyKind::Auto, StrategyKind::Group, StrategyKind::Ddmin, StrategyKind::Linear];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        #[test]
+        fn every_strategy_finds_a_verified_one_minimal_set(n in 8usize..80, d in 1usize..6, fb in 0.0f64..0.5, seed in 0u64..1000, named in any::<bool>(), k in 1usize..6) {
+            let (u, ids) = universe(n);
+            let mut o = SyntheticOracle::generate(&ids, d, fb, seed);
+            o.named = named;
+            for s in ALL {
+                let cfg = PruneConfig { strategy: s, parallel: k, ..PruneConfig::default() };
+                let r = run_sync(&o, &u, &cfg);
+                prop_assert!(o.is_sufficient(&r.minimal), "{:?}: result does not pass", s);
+                prop_assert!(o.is_minimal(&r.minimal), "{:?}: result is not 1-minimal: {:?}", s, r.minimal);
+                prop_assert!(r.is_minimal(), "{:?}: not proven", s);
+                // Memoized: no candidate ran twice.
+                let mut seen = std::collections::HashSet::new();
+                for t in &r.trials { prop_assert!(seen.insert(t.candidate.clone()), "{:?} ran a candidate twice", s); }
+            }
+        }
+    }
+
+    #[test]
+    fn unique_minimal_set_is_found_exactly() {
+        let (u, ids) = universe(200);
+        let o = SyntheticOracle::needing(&[ids[17], ids[150]]);
+        for s in ALL {
+            let r = run_sync(&o, &u, &PruneConfig { strategy: s, ..PruneConfig::default() });
+            assert_eq!(r.minimal, [ids[17], ids[150]].into_iter().collect::<ActionSet>(), "{s:?}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod trace_tests {
+    use super::synthetic::SyntheticOracle;
+    use super::*;
+
+    #[test]
+    #[ignore = "diagnostic: prints a trace"]
+    fn trace_group_d1() {
+        let ids: Vec<ActionId> = (0..200).map(ActionId::from_index).collect();
+        let u: ActionSet = ids.iter().copied().collect();
+        let o = SyntheticOracle::generate(&ids, 1, 0.0, 3);
+        let cfg = PruneConfig { strategy: StrategyKind::Group, ..PruneConfig::default() };
+        let r = futures::executor::block_on(run(&o, &u, &cfg, &mut Journal::in_memory(), &NoProgress)).unwrap();
+        eprintln!("needed {:?}", o.requirements);
+        for t in &r.trials {
+            eprintln!("#{} removed={} size={} pass={}", t.record.id, t.record.removed, t.candidate.len(), t.record.outcome.is_pass());
+        }
+    }
+}

@@ -1,0 +1,392 @@
+//! Search strategies: given what is known, which candidates to run next.
+//!
+//! A strategy only proposes candidate sets; the engine runs them, records the facts in
+//! [`Knowledge`], confirms deciding results and resolves contradictions. Strategies must be
+//! deterministic functions of the knowledge (and their own state), so that a resumed run
+//! proposes exactly the trials the killed run recorded.
+
+use super::knowledge::Knowledge;
+use crate::actions::ActionSet;
+use crate::catalog::ActionId;
+use std::collections::HashSet;
+
+/// Which strategy to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum StrategyKind {
+    /// Structure and evidence: denial hints, priors, the service tree, then group testing.
+    Auto,
+    /// Adaptive group testing (Hwang's generalized binary splitting, density estimated online).
+    Group,
+    /// Zeller's delta debugging (ddmin), the baseline.
+    Ddmin,
+    /// One action at a time, as done by hand in the console.
+    Linear,
+}
+
+impl StrategyKind {
+    /// The name used on the command line and in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StrategyKind::Auto => "auto",
+            StrategyKind::Group => "group",
+            StrategyKind::Ddmin => "ddmin",
+            StrategyKind::Linear => "linear",
+        }
+    }
+}
+
+/// Evidence a strategy may use besides trial verdicts.
+#[derive(Debug, Clone, Default)]
+pub struct Evidence {
+    /// Actions named by denials in failed trials, with the candidate they failed under.
+    pub named: Vec<(ActionSet, Vec<ActionId>)>,
+    /// Priors: actions believed needed (CloudTrail activity, `--likely`).
+    pub likely: ActionSet,
+    /// The oracle says its failures usually name the denied action.
+    pub names_denials: bool,
+}
+
+/// A search strategy.
+pub trait Strategy: Send {
+    /// Up to `slots` candidates to run next; empty when the strategy has nothing left to ask.
+    /// Candidates must not be answerable from `knowledge` by monotone inference.
+    fn propose(&mut self, knowledge: &Knowledge, evidence: &Evidence, slots: usize) -> Vec<ActionSet>;
+}
+
+/// Creates a strategy. `order` is the order in which actions are grouped (service tree order).
+pub fn new_strategy(kind: StrategyKind, order: Vec<ActionId>) -> Box<dyn Strategy> {
+    match kind {
+        StrategyKind::Auto => Box::new(GroupTesting { order, use_evidence: true, growing: None, grown: None }),
+        StrategyKind::Group => Box::new(GroupTesting { order, use_evidence: false, growing: Some(false), grown: None }),
+        StrategyKind::Ddmin => Box::new(Ddmin { granularity: 2, current: None }),
+        StrategyKind::Linear => Box::new(Linear { cursor: 0 }),
+    }
+}
+
+/// Adaptive group testing over the kept set; with evidence, grows a small passing set from
+/// denial hints and priors first (each named denial saves a binary search).
+struct GroupTesting {
+    order: Vec<ActionId>,
+    use_evidence: bool,
+    /// Still in the growth phase (auto only); decided on the first proposal.
+    growing: Option<bool>,
+    /// The current growth candidate.
+    grown: Option<ActionSet>,
+}
+
+impl GroupTesting {
+    /// Growth: start from the priors, add what each failure names, until a pass or a failure
+    /// that names nothing new. Returns a candidate while growing.
+    fn grow(&mut self, k: &Knowledge, ev: &Evidence) -> Option<ActionSet> {
+        // Growing from the priors pays off when failures name what they miss, or when there are
+        // priors to start from; otherwise the first trial would be wasted on a sure failure.
+        let growing = *self.growing.get_or_insert(ev.names_denials || !ev.likely.is_empty());
+        if !growing {
+            return self.put_back_named(k, ev);
+        }
+        let mut cand = self.grown.clone().unwrap_or_else(|| ev.likely.intersection(&k.universe));
+        loop {
+            match k.infer(&cand) {
+                None => {
+                    self.grown = Some(cand.clone());
+                    return Some(cand);
+                }
+                Some(true) => {
+                    self.growing = Some(false);
+                    return None;
+                }
+                Some(false) => {
+                    // Names from failures of exactly this candidate (or its recorded subsets).
+                    let mut added = ActionSet::new();
+                    for (failed, names) in &ev.named {
+                        if failed == &cand {
+                            added.union_with(&names.iter().copied().filter(|a| k.universe.contains(*a) && !cand.contains(*a)).collect());
+                        }
+                    }
+                    if added.is_empty() {
+                        self.growing = Some(false);
+                        return None;
+                    }
+                    cand.union_with(&added);
+                }
+            }
+        }
+    }
+}
+
+impl GroupTesting {
+    /// Outside growth: when the latest failure of a subset of `kept` names actions it lacked,
+    /// put exactly those back (one trial instead of a binary search over the removed group).
+    fn put_back_named(&self, k: &Knowledge, ev: &Evidence) -> Option<ActionSet> {
+        let (failed, names) = ev.named.last()?;
+        if !failed.is_subset(&k.kept) {
+            return None;
+        }
+        let back: ActionSet = names.iter().copied().filter(|a| k.kept.contains(*a) && !failed.contains(*a)).collect();
+        if back.is_empty() {
+            return None;
+        }
+        let cand = failed.union(&back);
+        (k.infer(&cand).is_none()).then_some(cand)
+    }
+}
+
+/// Hwang's group size for `m` untested actions of which about `r` are needed: 2^alpha with
+/// alpha = floor(log2((m - r + 1) / r)); individual tests when m <= 2r - 2.
+pub fn gbs_group_size(m: usize, r: usize) -> usize {
+    let r = r.max(1);
+    if m == 0 {
+        return 0;
+    }
+    if m <= 2 * r - 2 || m <= 1 {
+        return 1;
+    }
+    let ratio = (m - r + 1) as f64 / r as f64;
+    let alpha = ratio.log2().floor().max(0.0) as u32;
+    (1usize << alpha.min(40)).min(m)
+}
+
+/// [`gbs_group_size`] for a fractional estimate of the needed actions left.
+pub fn gbs_group_size_f(m: usize, r: f64) -> usize {
+    if m == 0 {
+        return 0;
+    }
+    let r = r.max(1.0);
+    let mf = m as f64;
+    if mf <= 2.0 * r - 2.0 {
+        return 1;
+    }
+    let alpha = ((mf - r + 1.0) / r).log2().floor().max(0.0) as u32;
+    (1usize << alpha.min(40)).min(m)
+}
+
+impl Strategy for GroupTesting {
+    fn propose(&mut self, k: &Knowledge, ev: &Evidence, slots: usize) -> Vec<ActionSet> {
+        if self.use_evidence {
+            if let Some(c) = self.grow(k, ev) {
+                return vec![c];
+            }
+        }
+        let mut out: Vec<ActionSet> = Vec::new();
+        let mut seen: HashSet<ActionSet> = HashSet::new();
+        let mut push = |c: ActionSet, out: &mut Vec<ActionSet>| {
+            if k.infer(&c).is_none() && seen.insert(c.clone()) {
+                out.push(c);
+            }
+        };
+        let (groups, _) = k.positive_groups();
+        let necessary = k.necessary_set();
+        let kept = &k.kept;
+        // Several passes in one round: test their combined removal (speculatively) and plan
+        // the rest of the round on top of it, as if it passes.
+        let mut base = kept.clone();
+        for (p, _) in k.passes() {
+            if !kept.is_subset(p) && p.intersects(kept) {
+                let combined = base.intersection(p);
+                if k.infer(&combined).is_none() && groups.iter().all(|(g, _)| g.intersects(&combined)) {
+                    base = combined;
+                }
+            }
+        }
+        if &base != kept {
+            push(base.clone(), &mut out);
+        }
+        let open: Vec<&ActionSet> = groups.iter().map(|(g, _)| g).filter(|g| g.len() > 1).collect();
+        // Split each positive group in half: one bit per trial.
+        for g in &open {
+            if out.len() >= slots {
+                break;
+            }
+            let g = g.intersection(&base);
+            let ids: Vec<ActionId> = self.ordered(&g);
+            let half = ids.len() / 2;
+            if half == 0 {
+                continue;
+            }
+            let first: ActionSet = ids.iter().take(half).copied().collect();
+            let second: ActionSet = ids.iter().skip(half).copied().collect();
+            let before = out.len();
+            push(base.difference(&first), &mut out);
+            if out.len() == before {
+                push(base.difference(&second), &mut out);
+            }
+        }
+        // Fresh groups from the actions nothing is known about yet.
+        let mut in_groups = ActionSet::new();
+        for g in &open {
+            in_groups.union_with(g);
+        }
+        let pool_set = base.difference(&necessary).difference(&in_groups);
+        let pool = self.ordered(&pool_set);
+        let found = necessary.len() + open.len();
+        let dropped = k.universe.len().saturating_sub(kept.len());
+        let m = pool.len();
+        // Needed actions left in the pool, estimated from the density seen so far. Until one is
+        // found, assume one (Hwang's first group is then half the pool); once the estimate drops
+        // to one or less, test the whole pool: with d unknown, one trial must show none is left.
+        let size = if found == 0 || dropped + found == 0 {
+            gbs_group_size(m, 1)
+        } else {
+            let r = (found as f64) * (m as f64) / ((dropped + found) as f64);
+            if r <= 1.0 {
+                m
+            } else {
+                gbs_group_size_f(m, r)
+            }
+        };
+        // Auto: the first fresh group is every service no evidence touches (one trial for
+        // all the untouched services).
+        let mut start = 0;
+        if self.use_evidence && dropped == 0 && out.len() < slots {
+            let touched: HashSet<String> = ev
+                .likely
+                .iter()
+                .chain(ev.named.iter().flat_map(|(_, n)| n.iter().copied()))
+                .map(|a| crate::catalog::Catalog::embedded().prefix_of(a))
+                .collect();
+            if !touched.is_empty() {
+                let untouched: ActionSet =
+                    pool.iter().copied().filter(|&a| !touched.contains(&crate::catalog::Catalog::embedded().prefix_of(a))).collect();
+                if !untouched.is_empty() && untouched.len() < pool.len() {
+                    push(base.difference(&untouched), &mut out);
+                }
+            }
+        }
+        while out.len() < slots && start < pool.len() && size > 0 {
+            let chunk: ActionSet = pool.iter().skip(start).take(size).copied().collect();
+            start += size;
+            push(base.difference(&chunk), &mut out);
+        }
+        // Spare slots: split open groups further (several pieces of one group in one round).
+        if out.len() < slots {
+            for g in &open {
+                let ids = self.ordered(&g.intersection(&base));
+                if ids.len() < 4 {
+                    continue;
+                }
+                let quarter = ids.len() / 4;
+                for q in 1..4 {
+                    if out.len() >= slots {
+                        break;
+                    }
+                    let piece: ActionSet = ids.iter().skip(q * quarter).take(quarter).copied().collect();
+                    push(base.difference(&piece), &mut out);
+                }
+            }
+        }
+        out.truncate(slots.max(1));
+        out
+    }
+}
+
+impl GroupTesting {
+    fn ordered(&self, set: &ActionSet) -> Vec<ActionId> {
+        if self.order.is_empty() {
+            return set.iter().collect();
+        }
+        let mut v: Vec<ActionId> = self.order.iter().copied().filter(|a| set.contains(*a)).collect();
+        if v.len() < set.len() {
+            v.extend(set.iter().filter(|a| !self.order.contains(a)));
+        }
+        v
+    }
+}
+
+/// Zeller's ddmin: split the current passing set into n chunks; keep a chunk or a complement
+/// that passes, else double the granularity; 1-minimal when n reaches the set size.
+struct Ddmin {
+    granularity: usize,
+    current: Option<ActionSet>,
+}
+
+impl Strategy for Ddmin {
+    fn propose(&mut self, k: &Knowledge, _ev: &Evidence, slots: usize) -> Vec<ActionSet> {
+        if self.current.as_ref() != Some(&k.kept) {
+            if let Some(prev) = &self.current {
+                // Reduced to a chunk (about 1/n of the set): restart at n = 2; to a complement: n - 1.
+                let to_chunk = k.kept.len() * self.granularity <= prev.len() + self.granularity;
+                self.granularity = if to_chunk { 2 } else { self.granularity.saturating_sub(1).max(2) };
+            }
+            self.current = Some(k.kept.clone());
+        }
+        loop {
+            let c: Vec<ActionId> = k.kept.iter().collect();
+            let n = self.granularity.min(c.len()).max(1);
+            let chunks: Vec<ActionSet> = (0..n)
+                .map(|i| c.get(i * c.len() / n..(i + 1) * c.len() / n).unwrap_or_default().iter().copied().collect())
+                .collect();
+            let mut list: Vec<ActionSet> = if n >= 2 { chunks.clone() } else { Vec::new() };
+            if n != 2 {
+                list.extend(chunks.iter().map(|d| k.kept.difference(d)));
+            }
+            let mut out = Vec::new();
+            for cand in list {
+                if k.infer(&cand).is_none() {
+                    out.push(cand);
+                    if out.len() >= slots {
+                        break;
+                    }
+                }
+            }
+            if !out.is_empty() {
+                return out;
+            }
+            if n < c.len() {
+                self.granularity = (2 * n).min(c.len());
+                continue;
+            }
+            // 1-minimal: every complement of a single action failed.
+            return if k.kept_trial.is_none() && k.infer(&k.kept).is_none() { vec![k.kept.clone()] } else { Vec::new() };
+        }
+    }
+}
+
+/// One action at a time: drop it if the workload still passes without it. An action whose
+/// removal failed never needs another try (a smaller kept set without it fails too), so a
+/// cursor walks the actions once.
+struct Linear {
+    cursor: usize,
+}
+
+impl Strategy for Linear {
+    fn propose(&mut self, k: &Knowledge, _ev: &Evidence, slots: usize) -> Vec<ActionSet> {
+        let mut out = Vec::new();
+        let kept: Vec<ActionId> = k.kept.iter().collect();
+        for (i, a) in kept.iter().copied().enumerate() {
+            if a.index() < self.cursor {
+                continue;
+            }
+            if out.is_empty() {
+                self.cursor = a.index();
+            }
+            let _ = i;
+            let mut cand = k.kept.clone();
+            cand.remove(a);
+            if k.infer(&cand).is_none() {
+                out.push(cand);
+                if out.len() >= slots {
+                    break;
+                }
+            }
+        }
+        if out.is_empty() && k.kept_trial.is_none() && k.infer(&k.kept).is_none() {
+            out.push(k.kept.clone());
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hwang_group_sizes() {
+        assert_eq!(gbs_group_size(200, 2), 64);
+        assert_eq!(gbs_group_size(1000, 1), 512);
+        assert_eq!(gbs_group_size(10, 6), 1);
+        assert_eq!(gbs_group_size(1, 1), 1);
+        assert_eq!(gbs_group_size(0, 1), 0);
+    }
+}

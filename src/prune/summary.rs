@@ -1,0 +1,133 @@
+//! The run summary: what `prune --output json` prints, `summary.json` holds, and reports
+//! build on. Everything is in canonical action names so that it reads without the catalog.
+
+use super::{lower_bound, PruneConfig, PruneResult};
+use crate::catalog::{ActionId, Catalog};
+use crate::oracle::{Denial, OracleInfo};
+use crate::policy::write::{exceeded_limits, policy_for_actions, to_value, SizeLimit};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Summary schema version (bumped on incompatible changes).
+pub const SUMMARY_VERSION: u32 = 1;
+
+/// One necessary action and the trial that proves it.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Proof {
+    /// The action.
+    pub action: String,
+    /// The trial whose failure shows it is needed.
+    pub trial: u64,
+}
+
+/// The summary of a run.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Summary {
+    /// Schema version.
+    pub version: u32,
+    /// Run name.
+    pub name: String,
+    /// The oracle.
+    pub oracle: OracleInfo,
+    /// Strategy name.
+    pub strategy: String,
+    /// Trials per round.
+    pub parallel: usize,
+    /// `--confirm`.
+    pub confirm: usize,
+    /// Universe size.
+    pub universe: usize,
+    /// The minimal actions.
+    pub minimal: Vec<String>,
+    /// Trials run (including replayed ones of a resumed run).
+    pub trials: u64,
+    /// Rounds.
+    pub rounds: u64,
+    /// ceil(log2 C(n, d)) for n = universe, d = result size.
+    pub lower_bound: u64,
+    /// Denials the workload tolerated in the verifying run.
+    pub tolerated: Vec<Denial>,
+    /// The result passed in a trial.
+    pub verified: bool,
+    /// That trial.
+    pub verified_by: Option<u64>,
+    /// Every action of the result is proven necessary.
+    pub minimal_proven: bool,
+    /// Proof trial per action.
+    pub proofs: Vec<Proof>,
+    /// Actions not proven necessary (budget or contradictions).
+    pub undecided: Vec<String>,
+    /// Candidates with disagreeing verdicts.
+    pub flaky: Vec<serde_json::Value>,
+    /// Monotonicity violations (passing trial, failing trial).
+    pub violations: Vec<(u64, u64)>,
+    /// Why the search stopped early.
+    pub stopped: Option<String>,
+    /// Seconds the trials would take on the oracle (rounds in sequence).
+    pub simulated_seconds: f64,
+    /// Resources per minimal action (where the workload shows them).
+    pub resources: BTreeMap<String, Vec<String>>,
+    /// The minimal policy document.
+    pub policy: serde_json::Value,
+    /// Its size as IAM counts it.
+    pub policy_size: usize,
+    /// The IAM limits it exceeds.
+    pub policy_exceeds: Vec<SizeLimit>,
+    /// The policy uses wildcards proven (against the catalog) to match only the minimal set.
+    pub policy_compressed: bool,
+    /// The scenario's expectation, when there is one: does the result match it?
+    pub expected_match: Option<bool>,
+}
+
+/// Builds the summary and the minimal policy.
+pub fn summarize(
+    name: &str,
+    oracle: OracleInfo,
+    cfg: &PruneConfig,
+    result: &PruneResult,
+    resources: &BTreeMap<ActionId, Vec<String>>,
+    expected: Option<&[crate::actions::ActionSet]>,
+) -> Summary {
+    let c = Catalog::embedded();
+    let mut policy = policy_for_actions(c, &result.minimal, resources, false);
+    let mut compressed = false;
+    let (mut size, mut exceeds) = exceeded_limits(&policy);
+    if exceeds.contains(&SizeLimit::Managed) {
+        policy = policy_for_actions(c, &result.minimal, resources, true);
+        compressed = true;
+        (size, exceeds) = exceeded_limits(&policy);
+    }
+    Summary {
+        version: SUMMARY_VERSION,
+        name: name.to_string(),
+        oracle,
+        strategy: cfg.strategy.as_str().to_string(),
+        parallel: cfg.parallel,
+        confirm: cfg.confirm,
+        universe: result.universe.len(),
+        minimal: result.minimal.names(c),
+        trials: result.trial_count(),
+        rounds: result.rounds,
+        lower_bound: lower_bound(result.universe.len(), result.minimal.len()),
+        tolerated: result.tolerated.clone(),
+        verified: result.verified_by.is_some(),
+        verified_by: result.verified_by,
+        minimal_proven: result.is_minimal(),
+        proofs: result.proofs.iter().map(|(a, t)| Proof { action: c.name(*a), trial: *t }).collect(),
+        undecided: result.undecided.names(c),
+        flaky: result
+            .flaky
+            .iter()
+            .map(|(set, obs)| serde_json::json!({"candidate_size": set.len(), "observations": obs.iter().map(|(t, p)| serde_json::json!({"trial": t, "passed": p})).collect::<Vec<_>>()}))
+            .collect(),
+        violations: result.violations.clone(),
+        stopped: result.stopped.clone(),
+        simulated_seconds: result.simulated_seconds,
+        resources: resources.iter().filter(|(a, _)| result.minimal.contains(**a)).map(|(a, r)| (c.name(*a), r.clone())).collect(),
+        policy: to_value(&policy),
+        policy_size: size,
+        policy_exceeds: exceeds,
+        policy_compressed: compressed,
+        expected_match: expected.map(|sets| sets.iter().any(|s| s == &result.minimal)),
+    }
+}
