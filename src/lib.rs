@@ -13,6 +13,7 @@ pub mod pattern;
 pub mod policy;
 pub mod prune;
 pub mod workload;
+pub mod trail;
 
 pub use actions::ActionSet;
 pub use catalog::{ActionId, Catalog};

@@ -9,9 +9,11 @@ mod prune;
 mod scenario;
 mod catalog;
 mod eval;
+mod denied;
 mod expand;
 mod lint;
 mod sandbox;
+mod record;
 
 /// What a run of the command means, for scripts and schedulers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +95,10 @@ enum Command {
     Eval(Box<eval::Args>),
     /// Sandboxes on AWS: run a workload once, list or delete leftovers.
     Sandbox(sandbox::Args),
+    /// Access-denied events from CloudTrail, or the policy patch that grants them.
+    Denied(denied::Args),
+    /// A principal's recorded CloudTrail activity as likely-needed actions.
+    Record(record::Args),
 }
 
 /// Runs the parsed command line.
@@ -107,6 +113,8 @@ pub async fn run(cli: Cli) -> CmdResult {
         Command::Bench(a) => bench::run(a, &g),
         Command::Eval(a) => eval::run(*a, &g),
         Command::Sandbox(a) => sandbox::run(a, &g).await,
+        Command::Denied(a) => denied::run(a, &g),
+        Command::Record(a) => record::run(a, &g),
     }
 }
 

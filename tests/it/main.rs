@@ -6,3 +6,4 @@ mod common;
 mod foundation;
 mod eval;
 mod moto;
+mod trail;

@@ -1,0 +1,145 @@
+//! `iam-prune denied`: what CloudTrail says was denied, grouped by principal and action, or
+//! the smallest policy patch that grants it.
+
+use super::{print_json, CmdResult, Exit, Global};
+use iam_prune::actions::ActionSet;
+use iam_prune::catalog::{ActionId, Catalog};
+use iam_prune::policy::write::{policy_for_actions, to_canonical_json};
+use iam_prune::trail::{self, DenialKind, Denied, ScanOptions, ScanReport};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// CloudTrail log files or directories (`.json`, `.json.gz`, JSON Lines, LookupEvents output).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    filter: Filter,
+    /// Print the smallest policy that grants exactly the denied actions on the denied resources.
+    #[arg(long)]
+    policy: bool,
+}
+
+/// Options `denied` and `record` share.
+#[derive(Debug, clap::Args)]
+pub struct Filter {
+    /// Only this principal: user, role (matches its sessions) or session ARN, access key id or user name.
+    #[arg(long)]
+    pub principal: Option<String>,
+    /// Only events at or after this time (RFC 3339, a date, or an age such as `7d`).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only events before this time.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Worker threads (default: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+}
+
+impl Filter {
+    /// Resolves the flags into scan options.
+    pub fn options(&self) -> Result<ScanOptions, trail::TrailError> {
+        let now = time::OffsetDateTime::now_utc();
+        Ok(ScanOptions {
+            principal: self.principal.as_deref().map(trail::PrincipalFilter::new),
+            since: self.since.as_deref().map(|s| trail::parse_bound(s, now)).transpose()?,
+            until: self.until.as_deref().map(|s| trail::parse_bound(s, now)).transpose()?,
+            threads: self.threads,
+            ..ScanOptions::default()
+        })
+    }
+}
+
+/// Prints per-file errors to stderr (the JSON output carries them too).
+pub fn report_errors(r: &ScanReport, g: &Global) {
+    if !g.is_json() {
+        for e in &r.errors {
+            eprintln!("error: {}", e.message);
+        }
+    }
+}
+
+pub fn run(args: Args, g: &Global) -> CmdResult {
+    let catalog = Catalog::embedded();
+    let opts = ScanOptions { denied: true, ..args.filter.options()? };
+    let report = trail::scan_paths(catalog, &args.paths, &opts);
+    report_errors(&report, g);
+    let code = if report.errors.is_empty() { Exit::Ok } else { Exit::Error };
+    if args.policy {
+        print_policy(catalog, &report.denied, g);
+        return Ok(code);
+    }
+    if g.is_json() {
+        print_json(&serde_json::json!({
+            "files": report.files,
+            "events": report.events,
+            "bytes": report.bytes,
+            "denied": report.denied,
+            "errors": report.errors,
+        }));
+        return Ok(code);
+    }
+    print_table(&report);
+    Ok(code)
+}
+
+fn print_table(r: &ScanReport) {
+    // principal -> action -> denials
+    let mut groups: BTreeMap<String, BTreeMap<String, Vec<&Denied>>> = BTreeMap::new();
+    for d in &r.denied {
+        let action = d.action.clone().unwrap_or_else(|| format!("? {}:{}", d.event_source, d.event_name));
+        groups.entry(d.principal.clone().unwrap_or_else(|| "(unknown principal)".into())).or_default().entry(action).or_default().push(d);
+    }
+    for (principal, actions) in &groups {
+        println!("{principal}");
+        for (action, ds) in actions {
+            let mut resources: Vec<&str> = ds.iter().filter_map(|d| d.resource.as_deref()).collect();
+            resources.sort_unstable();
+            resources.dedup();
+            let by = ds.iter().find_map(|d| d.denied_by).map_or("?", |b| b.as_str());
+            let explicit = if ds.iter().any(|d| d.kind == DenialKind::ExplicitDeny) { " explicit deny" } else { "" };
+            let last = ds.iter().filter_map(|d| d.time.as_deref()).max().unwrap_or("-");
+            println!("  {action:<44} {:>5}x  {:<28} by {by}{explicit}  last {last}", ds.len(), ds.first().map_or("", |d| d.error_code.as_str()));
+            for res in resources.iter().take(5) {
+                println!("      on {res}");
+            }
+            if resources.len() > 5 {
+                println!("      ... and {} more resources", resources.len() - 5);
+            }
+        }
+    }
+    println!("{} files, {} events, {} denied, {} files with errors", r.files, r.events, r.denied.len(), r.errors.len());
+}
+
+fn print_policy(catalog: &Catalog, denied: &[Denied], g: &Global) {
+    let mut set = ActionSet::new();
+    let mut resources: BTreeMap<ActionId, Vec<String>> = BTreeMap::new();
+    let mut skipped: Vec<String> = Vec::new();
+    for d in denied {
+        if d.kind == DenialKind::ExplicitDeny {
+            // An allow cannot override an explicit deny: the fix is elsewhere.
+            skipped.push(format!("{} (explicit deny{})", d.action.as_deref().unwrap_or(&d.event_name), d.denied_by.map(|b| format!(" in {}", b.as_str())).unwrap_or_default()));
+            continue;
+        }
+        let Some(id) = d.action.as_deref().and_then(|a| catalog.lookup(a)) else {
+            skipped.push(format!("{}:{} (no catalog action)", d.event_source, d.event_name));
+            continue;
+        };
+        set.insert(id);
+        resources.entry(id).or_default().push(d.resource.clone().unwrap_or_else(|| "*".into()));
+    }
+    let policy = policy_for_actions(catalog, &set, &resources, false);
+    skipped.sort();
+    skipped.dedup();
+    if g.is_json() {
+        let doc: serde_json::Value = serde_json::from_str(&to_canonical_json(&policy)).unwrap_or_default();
+        print_json(&serde_json::json!({ "policy": doc, "not_granted": skipped }));
+        return;
+    }
+    println!("{}", to_canonical_json(&policy));
+    for s in skipped {
+        eprintln!("warning: not granted: {s}");
+    }
+}
