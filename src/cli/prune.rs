@@ -3,7 +3,8 @@
 
 use super::progress::PruneProgress;
 use super::{print_json, CmdResult, Exit, Global};
-use iam_prune::prune::job::{default_run_dir, read_likely, run_scenario_job, RunDir, ScenarioJob};
+use iam_prune::prune::job::{default_run_dir, run_scenario_job, RunDir, ScenarioJob};
+use iam_prune::trail::read_likely;
 use iam_prune::prune::summary::Summary;
 use iam_prune::prune::StrategyKind;
 use iam_prune::workload::Scenario;

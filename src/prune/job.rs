@@ -146,19 +146,3 @@ fn write_outputs(dir: &Path, summary: &Summary, journal: &mut Journal) -> Result
 fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
-
-/// Reads `--likely` input: `{"actions": [...]}` or one action per line (`#` comments).
-pub fn read_likely(path: &Path) -> Result<Vec<String>, JobError> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read --likely file `{}`: {e}", path.display()))?;
-    if text.trim_start().starts_with('{') {
-        #[derive(serde::Deserialize)]
-        struct Likely {
-            actions: Vec<String>,
-        }
-        let l: Likely = serde_json::from_str(&text).map_err(|e| {
-            format!("{}:{}:{}: {e}\nhelp: write {{\"actions\": [\"svc:Action\", ...]}} or one action per line", path.display(), e.line(), e.column())
-        })?;
-        return Ok(l.actions);
-    }
-    Ok(text.lines().map(|l| l.split('#').next().unwrap_or_default().trim()).filter(|l| !l.is_empty()).map(String::from).collect())
-}
