@@ -223,3 +223,34 @@ async fn search<I: Future<Output = ()>>(
         _ = interrupt => Ok(None),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prune::StrategyKind;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        aws: AwsArgs,
+    }
+
+    #[test]
+    fn the_start_record_holds_what_resume_needs_and_no_dry_run() {
+        let cli = Cli::parse_from(["x", "--run", "make test", "--start", "IAMFullAccess", "--fixed", "AmazonEC2FullAccess", "--fail-if", "boom", "--endpoint-url", "http://127.0.0.1:1", "--dry-run"]);
+        let search = SearchSettings { strategy: StrategyKind::Group, parallel: 2, confirm: 2, max_trials: Some(9), deadline: None, likely: vec!["iam:PassRole".into()] };
+        let job = AwsJob { run_id: "r1".into(), aws: cli.aws, search };
+        let config = serde_json::to_value(&job).unwrap_or_default();
+        assert!(config["aws"].get("dry_run").is_none(), "a resumed run must not turn into a dry run: {config}");
+        let back: AwsJob = serde_json::from_value(config).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back.aws.run.as_deref(), Some("make test"));
+        assert_eq!(back.aws.fixed, vec!["AmazonEC2FullAccess".to_string()]);
+        assert_eq!(back.aws.fail_if.as_deref(), Some("boom"));
+        assert_eq!(back.aws.endpoint_url.as_deref(), Some("http://127.0.0.1:1"));
+        assert_eq!(back.aws.apply, ApplyMode::Auto);
+        assert!(!back.aws.dry_run);
+        assert_eq!(back.search.prune_config().confirm, 2);
+        assert_eq!(default_run_dir("r1"), PathBuf::from("reports/aws-r1"));
+    }
+}
