@@ -157,7 +157,16 @@ pub async fn run_aws_job<I: Future<Output = ()>>(
         }
         cost.leftovers_deleted = deleted.len();
     }
-    let setup = AwsPruneSetup::prepare(&job.aws, catalog, &job.run_id, &run_dir).await?;
+    let setup = match AwsPruneSetup::prepare(&job.aws, catalog, &job.run_id, &run_dir).await {
+        Ok(s) => s,
+        Err(e) => {
+            // A new run that never started leaves no directory behind (only an empty one goes).
+            if journal.is_none() {
+                let _ = std::fs::remove_dir(&run_dir);
+            }
+            return Err(Box::new(e));
+        }
+    };
     cost.apply = Some(setup.oracle.mode());
     cost.session_policies_ignored = setup.session_policies_ignored;
     let cfg = job.search.prune_config();
