@@ -11,3 +11,4 @@ mod eval;
 mod moto;
 mod prune;
 mod trail;
+mod scenarios;
