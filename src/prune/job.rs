@@ -1,5 +1,5 @@
 //! A whole pruning job on a scenario: load, search, scope resources, summarize, write the run
-//! directory (`journal.jsonl`, `policy.json`, `summary.json`). The `prune` command and the
+//! directory (`journal.jsonl`, `policy.json`, `summary.json`, the reports). The `prune` command and the
 //! scheduler both run jobs through here; they differ only in what they print.
 
 use super::summary::{summarize, Summary};
@@ -131,6 +131,8 @@ pub async fn run_scenario_job(dir: RunDir, job: Option<ScenarioJob>, progress: &
     let expected = scenario.acceptable_minimal_sets();
     let summary = summarize(&scenario.name, oracle.info(), &cfg, &result, &resources, Some(&expected));
     write_outputs(&run_dir, &summary, &mut journal)?;
+    // The reports are rebuilt from what was just written, exactly as `iam-prune report` does.
+    crate::report::write_reports(&run_dir)?;
     Ok(JobOutput { summary, dir: run_dir, scenario: job.scenario })
 }
 

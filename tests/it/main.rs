@@ -6,4 +6,5 @@ mod common;
 mod foundation;
 mod eval;
 mod moto;
+mod reports;
 mod trail;
