@@ -15,6 +15,7 @@ mod lint;
 mod sandbox;
 mod record;
 mod report;
+mod schedule;
 
 /// What a run of the command means, for scripts and schedulers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +103,8 @@ enum Command {
     Record(record::Args),
     /// Regenerate a run directory's reports (Markdown, HTML, JSON, DOT) from its journal.
     Report(report::Args),
+    /// Scheduled pruning: run jobs, keep a history, report drift (exit 0/10/20).
+    Schedule(schedule::Args),
 }
 
 /// Runs the parsed command line.
@@ -119,6 +122,7 @@ pub async fn run(cli: Cli) -> CmdResult {
         Command::Denied(a) => denied::run(a, &g),
         Command::Record(a) => record::run(a, &g),
         Command::Report(a) => report::run(a, &g),
+        Command::Schedule(a) => schedule::run(a, &g).await,
     }
 }
 

@@ -182,6 +182,21 @@ fn stamp() -> String {
         .unwrap_or_else(|_| "run".into())
 }
 
+/// A fresh `schedule-<UTC stamp>[-N]` directory under `out` (runs within one second get `-2`...).
+fn new_dir(out: &Path) -> Result<PathBuf, ScheduleError> {
+    std::fs::create_dir_all(out).map_err(|source| ScheduleError::Io { path: out.to_path_buf(), source })?;
+    let base = format!("schedule-{}", stamp());
+    for n in 1.. {
+        let dir = out.join(if n == 1 { base.clone() } else { format!("{base}-{n}") });
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(source) => return Err(ScheduleError::Io { path: dir, source }),
+        }
+    }
+    Ok(out.join(base))
+}
+
 /// Whether an abandoned run's directory can be resumed for this job: a journal with a start
 /// record for the same job inputs and no result yet.
 fn resumable(dir: &Path, job: &ScenarioJob) -> bool {
@@ -197,8 +212,7 @@ pub async fn run_schedule(file: &JobsFile, opts: &ScheduleOptions, progress: &dy
     let _lock = ScheduleLock::acquire(&opts.history, opts.wait)?;
     let mut db = History::open(&opts.history)?;
     let abandoned = db.abandon_stale()?;
-    let dir = opts.out.join(format!("schedule-{}", stamp()));
-    std::fs::create_dir_all(&dir).map_err(|source| ScheduleError::Io { path: dir.clone(), source })?;
+    let dir = new_dir(&opts.out)?;
     let schedule_id = db.begin_schedule(&file.path, &dir)?;
 
     // Record every job as running first, so a kill at any point leaves rows to recover.

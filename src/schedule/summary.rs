@@ -34,9 +34,10 @@ pub fn markdown(r: &ScheduleResult, jobs_file: &Path) -> String {
             (None, _) => "**failed**".to_string(),
         };
         let report = j.run_dir.strip_prefix(&r.dir).unwrap_or(&j.run_dir).join("report.md");
+        let link = if j.error.is_some() { "-".to_string() } else { format!("[{}]({})", report.display(), report.display()) };
         let _ = writeln!(
             o,
-            "| {} | {}{} | {} | {} | {} | {} | {} | [{}]({}) |",
+            "| {} | {}{} | {} | {} | {} | {} | {} | {} |",
             j.job,
             change,
             if j.resumed { " (resumed)" } else { "" },
@@ -45,8 +46,7 @@ pub fn markdown(r: &ScheduleResult, jobs_file: &Path) -> String {
             codes(&j.removed),
             j.trials,
             if j.error.is_some() { "-" } else if j.verified { "yes" } else { "**no**" },
-            report.display(),
-            report.display()
+            link
         );
     }
     let failed: Vec<_> = r.jobs.iter().filter_map(|j| j.error.as_ref().map(|e| (j, e))).collect();

@@ -7,4 +7,5 @@ mod foundation;
 mod eval;
 mod moto;
 mod reports;
+mod schedule;
 mod trail;

@@ -8,6 +8,8 @@
 //! double this test binary's build for a schema that needs none of it. The validator is itself
 //! checked below: it must reject reports with a missing field, a wrong type or an unknown field.
 
+#![allow(clippy::expect_used, clippy::unwrap_used, reason = "tests fail loudly on broken fixtures")]
+
 use crate::common::{iam_prune, root};
 use iam_prune::workload::Scenario;
 use serde_json::Value;
