@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 
 /// Why command jobs fail for now.
 pub const COMMAND_TODO: &str = "`kind = \"command\"` jobs (a real command on AWS) are not scheduled yet: \
-    TODO once the AWS backend exposes a whole-job entry point like `run_scenario_job`; run `iam-prune prune` on AWS from cron meanwhile";
+    TODO: wire `aws::job::run_aws_job` into the scheduler; run `iam-prune prune` on AWS from cron meanwhile";
 
 /// What a job prunes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]

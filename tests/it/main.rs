@@ -1,11 +1,16 @@
 //! The one integration-test binary: each module checks one area end to end, through the
 //! library and through the `iam-prune` binary.
 
+// Tests may unwrap: a panic is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod aws;
 mod common;
 mod foundation;
 mod eval;
 mod moto;
+mod prune;
 mod reports;
 mod schedule;
 mod trail;
+mod scenarios;
