@@ -195,6 +195,7 @@ fn print_summary(s: &Summary, dir: &Path, g: &Global, scenario: &Path) {
         println!("scenario expectation ({}): {}", scenario.display(), if m { "matched" } else { "NOT matched" });
     }
     println!("policy ({} characters): {}", s.policy_size, dir.join("policy.json").display());
+    println!("report: {} (also .md, .json)", dir.join("report.html").display());
     println!("run directory: {}", dir.display());
 }
 

@@ -1,5 +1,5 @@
 //! A whole pruning job on a scenario: load, search, scope resources, summarize, write the run
-//! directory (`journal.jsonl`, `policy.json`, `summary.json`). The `prune` command and the
+//! directory (`journal.jsonl`, `policy.json`, `summary.json`, the reports). The `prune` command and the
 //! scheduler both run jobs through here; they differ only in what they print.
 
 use super::summary::{summarize, Summary};
@@ -170,6 +170,8 @@ pub fn finish_run(dir: &Path, summary: &Summary, journal: &mut Journal) -> Resul
     std::fs::write(dir.join("summary.json"), serde_json::to_string_pretty(summary)? + "\n")
         .map_err(|e| format!("cannot write summary.json in `{}`: {e}", dir.display()))?;
     journal.append_value(&serde_json::json!({"type": "result", "summary": summary}))?;
+    // The reports are rebuilt from what was just written, exactly as `iam-prune report` does.
+    crate::report::write_reports(dir)?;
     Ok(())
 }
 

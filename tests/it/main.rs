@@ -10,5 +10,7 @@ mod foundation;
 mod eval;
 mod moto;
 mod prune;
+mod reports;
+mod schedule;
 mod trail;
 mod scenarios;
