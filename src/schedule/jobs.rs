@@ -20,7 +20,7 @@
 //! accepted but not run yet: see [`COMMAND_TODO`].
 
 use super::ScheduleError;
-use crate::prune::job::ScenarioJob;
+use crate::prune::job::{ScenarioJob, SearchSettings};
 use crate::prune::StrategyKind;
 use std::path::{Path, PathBuf};
 
@@ -134,12 +134,14 @@ impl JobsFile {
                     let scenario = resolve(&s);
                     let job = ScenarioJob {
                         scenario: scenario.clone(),
-                        strategy: j.strategy.unwrap_or(StrategyKind::Auto),
-                        parallel: j.parallel.unwrap_or(1).max(1),
-                        confirm: j.confirm.unwrap_or(1).max(1),
-                        max_trials: j.max_trials,
-                        deadline: j.deadline,
-                        likely: j.likely,
+                        search: SearchSettings {
+                            strategy: j.strategy.unwrap_or(StrategyKind::Auto),
+                            parallel: j.parallel.unwrap_or(1).max(1),
+                            confirm: j.confirm.unwrap_or(1).max(1),
+                            max_trials: j.max_trials,
+                            deadline: j.deadline,
+                            likely: j.likely,
+                        },
                     };
                     (scenario, Some(job))
                 }
