@@ -31,6 +31,13 @@ pub struct AwsJob {
     pub search: SearchSettings,
 }
 
+/// A fresh run id: seconds since the epoch and a few bits of the clock's nanoseconds, short
+/// enough for IAM names and unique enough for runs started by hand or by a scheduler.
+pub fn new_run_id() -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    format!("{}-{:04x}", now.as_secs(), now.subsec_nanos() & 0xffff)
+}
+
 /// How an AWS job ended.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AwsJobOutput {

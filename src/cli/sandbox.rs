@@ -62,10 +62,7 @@ enum Sub {
 }
 
 /// A run id from the clock: short, sortable, unique enough for one account.
-pub fn new_run_id() -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    format!("{}-{:04x}", now.as_secs(), now.subsec_nanos() & 0xffff)
-}
+pub use iam_prune::aws::job::new_run_id;
 
 pub async fn run(args: Args, g: &Global) -> CmdResult {
     match args.command {

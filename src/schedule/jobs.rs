@@ -16,17 +16,31 @@
 //! likely = ["iam:PassRole"]
 //! ```
 //!
-//! Paths in the file are relative to the file. `kind = "command"` (a real command on AWS) is
-//! accepted but not run yet: see [`COMMAND_TODO`].
+//! Paths in the file are relative to the file. A command job runs a real command on AWS in a
+//! sandbox, exactly as `iam-prune prune --run` does:
+//!
+//! ```toml
+//! [[job]]
+//! name = "flintrock-on-aws"
+//! command = "flintrock launch test"      # kind = "command" is implied
+//! start = "IAMFullAccess"                # managed policy, file or policy ARN (cloned)
+//! fixed = ["AmazonEC2FullAccess"]
+//! aws_args = ["--region", "us-east-1"]   # any other `prune --run` flag
+//! ```
 
 use super::ScheduleError;
 use crate::prune::job::{ScenarioJob, SearchSettings};
 use crate::prune::StrategyKind;
+use crate::aws::AwsArgs;
 use std::path::{Path, PathBuf};
 
-/// Why command jobs fail for now.
-pub const COMMAND_TODO: &str = "`kind = \"command\"` jobs (a real command on AWS) are not scheduled yet: \
-    TODO: wire `aws::job::run_aws_job` into the scheduler; run `iam-prune prune` on AWS from cron meanwhile";
+/// `prune --run`'s AWS flags, for parsing a command job's arguments.
+#[derive(clap::Parser)]
+struct AwsFlags {
+    #[command(flatten)]
+    aws: AwsArgs,
+}
+
 
 /// What a job prunes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
@@ -34,7 +48,7 @@ pub const COMMAND_TODO: &str = "`kind = \"command\"` jobs (a real command on AWS
 pub enum JobKind {
     /// An offline scenario file.
     Scenario,
-    /// A real command on AWS (TODO).
+    /// A real command on AWS, in a sandbox (`iam-prune prune --run`).
     Command,
 }
 
@@ -56,6 +70,12 @@ struct RawJob {
     scenario: Option<PathBuf>,
     command: Option<String>,
     role: Option<String>,
+    start: Option<String>,
+    #[serde(default)]
+    fixed: Vec<String>,
+    /// More `prune --run` flags: `["--region", "eu-west-1", "--pass-if", "launched"]`.
+    #[serde(default)]
+    aws_args: Vec<String>,
     strategy: Option<StrategyKind>,
     parallel: Option<usize>,
     confirm: Option<usize>,
@@ -75,12 +95,18 @@ pub struct JobSpec {
     /// The scenario file (resolved against the jobs file), or the command line for command jobs.
     pub scenario: PathBuf,
     job: Option<ScenarioJob>,
+    aws: Option<(AwsArgs, SearchSettings)>,
 }
 
 impl JobSpec {
     /// The pruning job, for scenario jobs.
     pub fn scenario_job(&self) -> Option<ScenarioJob> {
         self.job.clone()
+    }
+
+    /// The AWS flags and search settings, for command jobs.
+    pub fn aws_job(&self) -> Option<&(AwsArgs, SearchSettings)> {
+        self.aws.as_ref()
     }
 }
 
@@ -126,31 +152,45 @@ impl JobsFile {
                 return Err(invalid(format!("job `{}` appears twice", j.name), "give every job a unique name: the history compares runs by name"));
             }
             let kind = j.kind.unwrap_or(if j.command.is_some() { JobKind::Command } else { JobKind::Scenario });
-            let (scenario, job) = match kind {
+            let search = SearchSettings {
+                strategy: j.strategy.unwrap_or(StrategyKind::Auto),
+                parallel: j.parallel.unwrap_or(1).max(1),
+                confirm: j.confirm.unwrap_or(1).max(1),
+                max_trials: j.max_trials,
+                deadline: j.deadline,
+                likely: j.likely.clone(),
+            };
+            let (scenario, job, aws) = match kind {
                 JobKind::Scenario => {
                     let Some(s) = j.scenario else {
                         return Err(invalid(format!("job `{}` has no `scenario`", j.name), "set `scenario = \"path/to/scenario.toml\"`"));
                     };
                     let scenario = resolve(&s);
-                    let job = ScenarioJob {
-                        scenario: scenario.clone(),
-                        search: SearchSettings {
-                            strategy: j.strategy.unwrap_or(StrategyKind::Auto),
-                            parallel: j.parallel.unwrap_or(1).max(1),
-                            confirm: j.confirm.unwrap_or(1).max(1),
-                            max_trials: j.max_trials,
-                            deadline: j.deadline,
-                            likely: j.likely,
-                        },
-                    };
-                    (scenario, Some(job))
+                    let job = ScenarioJob { scenario: scenario.clone(), search };
+                    (scenario, Some(job), None)
                 }
                 JobKind::Command => {
-                    let _ = j.role;
-                    (PathBuf::from(j.command.unwrap_or_default()), None)
+                    let (Some(command), Some(start)) = (j.command.clone(), j.start.clone()) else {
+                        return Err(invalid(
+                            format!("command job `{}` needs `command` and `start`", j.name),
+                            "set `command = \"the workload\"` and `start = \"IAMFullAccess\"` (a managed policy, file or policy ARN)",
+                        ));
+                    };
+                    // The same flags as `iam-prune prune --run`, parsed by the same definitions.
+                    let mut argv = vec!["prune".to_string(), "--run".into(), command.clone(), "--start".into(), start];
+                    for f in &j.fixed {
+                        argv.push("--fixed".into());
+                        argv.push(f.clone());
+                    }
+                    argv.extend(j.aws_args.iter().cloned());
+                    let aws = <AwsFlags as clap::Parser>::try_parse_from(&argv)
+                        .map_err(|e| invalid(format!("job `{}`: {}", j.name, e.render().to_string().trim()), "`aws_args` takes the flags of `iam-prune prune --run`"))?
+                        .aws;
+                    let _ = &j.role;
+                    (PathBuf::from(command), None, Some((aws, search)))
                 }
             };
-            jobs.push(JobSpec { name: j.name, kind, scenario, job });
+            jobs.push(JobSpec { name: j.name, kind, scenario, job, aws });
         }
         Ok(JobsFile {
             path: path.to_path_buf(),

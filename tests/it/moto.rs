@@ -225,3 +225,35 @@ fn moto_interrupted_prunes_resume_to_the_same_result_without_losing_trials() {
     }
     assert_eq!(moto.fixture("snapshot"), before, "the user's roles and policies changed");
 }
+
+/// A scheduled job that runs the real command on AWS (moto here): the same pruning as
+/// `prune --run`, recorded in the history, no sandbox left behind.
+#[test]
+fn moto_schedule_runs_a_command_job() {
+    let moto = Moto::start();
+    let dir = run_dir("schedule");
+    std::fs::create_dir_all(&dir).unwrap();
+    let workload = format!("{} {}", python().display(), crate::common::root().join("tests/workloads/flintrock_launch.py").display());
+    let jobs = dir.join("jobs.toml");
+    std::fs::write(
+        &jobs,
+        format!(
+            "history = \"history.sqlite\"\nout = \"runs\"\n[[job]]\nname = \"flintrock-on-aws\"\ncommand = {workload:?}\nstart = \"IAMFullAccess\"\nfixed = [\"AmazonEC2FullAccess\"]\naws_args = [\"--endpoint-url\", {:?}]\n",
+            moto.endpoint
+        ),
+    )
+    .unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_iam-prune"));
+    cmd.args(["--output", "json", "schedule", "run", jobs.to_str().unwrap()])
+        .current_dir(crate::common::root())
+        .env("AWS_ACCESS_KEY_ID", &moto.key)
+        .env("AWS_SECRET_ACCESS_KEY", &moto.secret)
+        .env("AWS_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN");
+    let (code, v) = run_json(cmd);
+    assert_eq!(code, 0, "{v:#}");
+    let text = v.to_string();
+    assert!(text.contains("iam:GetInstanceProfile"), "{v:#}");
+    assert!(moto.leftovers().is_empty(), "sandbox left behind: {:?}", moto.leftovers());
+}
