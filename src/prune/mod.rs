@@ -188,6 +188,13 @@ pub async fn run(
                 k.discard_fail(&c);
             }
         }
+        // A failure of the whole start policy is re-run until `confirm` failures in a row.
+        if k.kept_trial.is_none() {
+            let obs = k.observations(universe);
+            if obs.last().is_some_and(|o| !o.passed) {
+                batch.push((universe.clone(), Purpose::Recheck));
+            }
+        }
         for c in k.pending_confirm() {
             if batch.len() < parallel && !batch.iter().any(|(b, _)| b == &c) {
                 batch.push((c, Purpose::Confirm));
@@ -258,13 +265,14 @@ pub async fn run(
             trials.push(Trial { record, candidate: req.candidate, replayed });
         }
         simulated += round_cost;
-        // The unpruned universe failing is not something pruning can fix.
+        // The unpruned universe failing (`confirm` times in a row, so that one flaky run is
+        // not taken for it) is not something pruning can fix.
         if k.kept_trial.is_none() {
-            if let Some(obs) = k.observations(universe).last() {
-                if !obs.passed {
-                    let denials = outcomes.get(&obs.trial).map(describe_denials).unwrap_or_default();
-                    return Err(PruneError::StartFails { universe: universe.len(), denials });
-                }
+            let obs = k.observations(universe);
+            let failing = obs.iter().rev().take_while(|o| !o.passed).count();
+            if failing >= cfg.confirm.max(1) {
+                let denials = obs.last().and_then(|o| outcomes.get(&o.trial)).map(describe_denials).unwrap_or_default();
+                return Err(PruneError::StartFails { universe: universe.len(), denials });
             }
         }
         progress.update(&ProgressStats {
