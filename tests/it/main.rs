@@ -7,3 +7,4 @@ mod foundation;
 mod eval;
 mod moto;
 mod trail;
+mod trail_live;
