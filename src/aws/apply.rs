@@ -21,7 +21,7 @@ use crate::policy::Policy;
 use std::time::{Duration, Instant};
 
 /// How candidates are applied (`--apply`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ApplyMode {
     /// Session policies only (fails for a candidate whose policy does not fit).
@@ -38,6 +38,19 @@ pub const MARKER_ACTIONS: &[&str] = &["sts:GetAccessKeyInfo", "iam:ListAccountAl
 
 /// Upper bound on a propagation wait before the trial is abandoned as an oracle error.
 pub const PROPAGATION_BOUND: Duration = Duration::from_secs(120);
+/// The shortest and longest wait before re-running a candidate (see [`recheck_wait`]).
+pub const RECHECK_WAIT_BOUNDS: (Duration, Duration) = (Duration::from_secs(2), Duration::from_secs(60));
+
+/// The wait before re-running a candidate: twice the longest settle time the propagation
+/// probe has measured in this run, within [`RECHECK_WAIT_BOUNDS`]. A confirmation or a
+/// contradiction re-check is asked for because a first result may be an artefact of IAM's
+/// eventual consistency (some endpoint still serving the previous version), which the probe
+/// seeing the new version twice cannot fully exclude.
+pub fn recheck_wait(longest_settle: Duration) -> Duration {
+    let (floor, ceiling) = RECHECK_WAIT_BOUNDS;
+    (longest_settle * 2).clamp(floor, ceiling)
+}
+
 /// Upper bound on waiting for a new role's trust policy to allow `AssumeRole`.
 pub const ASSUME_BOUND: Duration = Duration::from_secs(60);
 
@@ -69,6 +82,9 @@ pub struct Applied {
     pub settled_seconds: f64,
     /// Probe requests made.
     pub probes: u32,
+    /// Seconds waited before a re-run of a candidate (`TrialRequest.attempt` > 0), on top of
+    /// the probe: a re-run exists to rule out eventual consistency, so it gets extra time.
+    pub recheck_wait_seconds: f64,
     /// Why a session policy was not used, when it was not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback: Option<String>,
@@ -257,5 +273,17 @@ impl Candidates {
             return Err(format!("session policy would be {n} characters (limit {SESSION_POLICY_LIMIT})"));
         }
         Ok(doc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recheck_waits_twice_the_longest_settle_within_bounds() {
+        assert_eq!(recheck_wait(Duration::ZERO), Duration::from_secs(2));
+        assert_eq!(recheck_wait(Duration::from_secs(7)), Duration::from_secs(14));
+        assert_eq!(recheck_wait(Duration::from_secs(300)), Duration::from_secs(60));
     }
 }

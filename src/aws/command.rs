@@ -91,6 +91,8 @@ pub struct CommandOracle {
     pub(crate) judge: Judge,
     pub(crate) mode: ApplyMode,
     pub(crate) last_cost_ms: AtomicU64,
+    /// The longest settle time the propagation probe measured in this run (re-run waits).
+    pub(crate) longest_settle_ms: AtomicU64,
 }
 
 fn run_err(trial: u64, message: impl Into<String>, help: impl Into<String>) -> OracleError {
@@ -124,6 +126,7 @@ impl CommandOracle {
             judge,
             mode: ApplyMode::Session,
             last_cost_ms: AtomicU64::new(0),
+            longest_settle_ms: AtomicU64::new(0),
         }
     }
 
@@ -154,6 +157,7 @@ impl CommandOracle {
                 propagation_seconds: 0.0,
                 settled_seconds: 0.0,
                 probes: 0,
+                recheck_wait_seconds: 0.0,
                 fallback: None,
                 creds: Some(creds),
             })),
@@ -187,6 +191,7 @@ impl CommandOracle {
         let (first, settled, probes) = apply::wait_for_version(&self.conn, &fresh, &slot.marker, seq, apply::PROPAGATION_BOUND)
             .await
             .map_err(|e| run_err(req.id, e.to_string(), "retry the run; it resumes from the journal"))?;
+        self.longest_settle_ms.fetch_max((settled * 1000.0) as u64, Ordering::Relaxed);
         Ok(Applied {
             means: "policy-version",
             policy_chars: policy_doc::iam_chars(&doc),
@@ -195,6 +200,7 @@ impl CommandOracle {
             propagation_seconds: first,
             settled_seconds: settled,
             probes,
+            recheck_wait_seconds: 0.0,
             fallback: None,
             creds: Some(fresh),
         })
@@ -246,7 +252,7 @@ impl CommandOracle {
             }
         }
         let mut guard = None;
-        let applied = match applied {
+        let mut applied = match applied {
             Some(a) => a,
             None => {
                 let Some(slot) = &self.version else {
@@ -259,6 +265,11 @@ impl CommandOracle {
                 a
             }
         };
+        if req.attempt > 0 {
+            let wait = apply::recheck_wait(Duration::from_millis(self.longest_settle_ms.load(Ordering::Relaxed)));
+            tokio::time::sleep(wait).await;
+            applied.recheck_wait_seconds = wait.as_secs_f64();
+        }
         let Some(creds) = applied.creds.clone() else {
             return Err(run_err(req.id, "no credentials for the trial", "report this as a bug"));
         };

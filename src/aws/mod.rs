@@ -5,7 +5,8 @@
 //! cleanup and leftover discovery), `policy_doc` and `apply` (putting a candidate in force by
 //! session policy or policy version, with a measured propagation wait), `process` and
 //! `command` (running the workload and judging it: the [`CommandOracle`]), `hints` (denials
-//! in the output), `setup` (arguments to a ready oracle, and back to a clean account).
+//! in the output), `setup` (arguments to a ready oracle, and back to a clean account), `job` (a whole
+//! prune on AWS: run directory, journal, resume, cleanup on every way out).
 //! This module is async because AWS and processes are; nothing in the core depends on it.
 
 pub mod apply;
@@ -13,6 +14,7 @@ pub mod command;
 pub mod config;
 mod err;
 pub mod hints;
+pub mod job;
 pub mod policy_doc;
 pub mod process;
 pub mod sandbox;

@@ -16,8 +16,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Flags of the AWS backend, flattened into `iam-prune prune` (and `sandbox run`).
-#[derive(Debug, Clone, clap::Args)]
+/// Flags of the AWS backend, flattened into `iam-prune prune` (and `sandbox run`). An AWS
+/// prune stores them in its journal's start record, so `--resume` can rebuild the sandbox.
+#[derive(Debug, Clone, clap::Args, serde::Serialize, serde::Deserialize)]
 pub struct AwsArgs {
     /// The workload: a shell command run once per trial with the trial's AWS credentials.
     #[arg(long = "run", value_name = "COMMAND")]
@@ -51,6 +52,7 @@ pub struct AwsArgs {
     pub timeout: u64,
     /// Print the IAM calls that would be made, make none.
     #[arg(long)]
+    #[serde(skip)]
     pub dry_run: bool,
     /// How candidates are applied.
     #[arg(long, value_enum, default_value_t = ApplyMode::Auto)]
@@ -276,6 +278,7 @@ impl AwsPruneSetup {
             judge,
             mode,
             last_cost_ms: Default::default(),
+            longest_settle_ms: Default::default(),
         };
         Ok(AwsPruneSetup {
             oracle: Arc::new(oracle),

@@ -13,7 +13,6 @@ pub use expand::{Expansion, PolicySourceError};
 pub use err::CatalogError;
 
 use crate::policy::{parse_policy, Policy};
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::{OnceLock, RwLock};
 
@@ -150,7 +149,6 @@ pub struct Catalog {
     /// `prefix:action` lowercased, all actions concatenated; `lower_ends[i]` ends action i.
     lower: String,
     lower_ends: Vec<u32>,
-    by_name: OnceLock<HashMap<Box<str>, ActionId>>,
     managed: OnceLock<Vec<ManagedPolicy>>,
     unknown: RwLock<Vec<String>>,
 }
@@ -181,7 +179,6 @@ impl Catalog {
             actions: Vec::new(),
             lower: String::new(),
             lower_ends: Vec::new(),
-            by_name: OnceLock::new(),
             managed: OnceLock::new(),
             unknown: RwLock::new(Vec::new()),
         }
@@ -227,9 +224,10 @@ impl Catalog {
                     let condition_keys = f.next().unwrap_or_default();
                     let s = c.services.get_mut(si).ok_or_else(bad)?;
                     s.actions.end += 1;
-                    c.lower.push_str(&s.prefix.to_ascii_lowercase());
+                    // Lowercased in place: no allocation per action (loading is on every command's path).
+                    c.lower.extend(s.prefix.chars().map(|ch| ch.to_ascii_lowercase()));
                     c.lower.push(':');
-                    c.lower.push_str(&name.to_ascii_lowercase());
+                    c.lower.extend(name.chars().map(|ch| ch.to_ascii_lowercase()));
                     c.lower_ends.push(u32::try_from(c.lower.len()).map_err(|_| bad())?);
                     c.actions.push(ActionInfo { service: u16::try_from(si).map_err(|_| bad())?, name, level, resources, condition_keys });
                 }
@@ -323,15 +321,28 @@ impl Catalog {
         }
     }
 
-    fn by_name(&self) -> &HashMap<Box<str>, ActionId> {
-        self.by_name.get_or_init(|| {
-            (0..self.actions.len()).map(|i| (self.lower_name(ActionId::from_index(i)).into(), ActionId::from_index(i))).collect()
-        })
-    }
-
     /// A catalog action by name, case-insensitively (`iam:passrole` finds `iam:PassRole`).
+    /// Services are sorted by lowercased prefix and actions within a service by lowercased
+    /// name (a test checks both), so two binary searches find it without building a map.
     pub fn lookup(&self, name: &str) -> Option<ActionId> {
-        self.by_name().get(name.to_ascii_lowercase().as_str()).copied()
+        let (prefix, action) = name.split_once(':')?;
+        let svc = self
+            .services
+            .binary_search_by(|s| cmp_lower(s.prefix, prefix))
+            .ok()
+            .and_then(|i| self.services.get(i))?;
+        let skip = svc.prefix.len() + 1;
+        let (mut lo, mut hi) = (svc.actions.start, svc.actions.end);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let full = self.lower_name(ActionId::from_index(mid));
+            match cmp_lower(full.get(skip..).unwrap_or_default(), action) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Some(ActionId::from_index(mid)),
+            }
+        }
+        None
     }
 
     /// The id of an action, giving unknown actions an id of their own (stable for the process).
@@ -430,6 +441,11 @@ impl Catalog {
         scored.sort();
         scored.into_iter().take(3).map(|(_, n)| n).collect()
     }
+}
+
+/// Compares two ASCII names case-insensitively, as the catalog's sort order does.
+fn cmp_lower(a: &str, b: &str) -> std::cmp::Ordering {
+    a.bytes().map(|c| c.to_ascii_lowercase()).cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
 }
 
 /// Levenshtein distance over bytes (names are ASCII).

@@ -12,6 +12,13 @@ pub struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 enum Sub {
+    /// Wall-clock time of `iam-prune expand IAMFullAccess` as a fresh process (catalog load
+    /// included), over repeated runs.
+    Expand {
+        /// Runs.
+        #[arg(long, default_value_t = 50)]
+        runs: usize,
+    },
     /// Trials and rounds per strategy on generated workloads, next to the lower bound.
     Prune {
         /// Fewer seeds and no n = 5,000 (a minute instead of several).
@@ -31,6 +38,7 @@ enum Sub {
 
 pub fn run(args: Args, g: &Global) -> CmdResult {
     match args.command {
+        Sub::Expand { runs } => bench_expand(runs, g),
         Sub::Prune { quick, n, d, strategy } => bench_prune(quick, n, d, strategy, g),
     }
 }
@@ -147,4 +155,39 @@ fn check_floors(rows: &[Row]) -> Vec<serde_json::Value> {
     let dropped: usize = rows.iter().filter(|r| r.case.flaky > 0.0 && r.case.confirm >= 2).map(|r| r.dropped_needed).sum();
     out.push(serde_json::json!({"floor": format!("flaky 0.1 with --confirm 2: dropped necessary actions = {dropped}"), "ok": dropped == 0}));
     out
+}
+
+fn bench_expand(runs: usize, g: &Global) -> CmdResult {
+    let exe = std::env::current_exe()?;
+    let mut ms: Vec<f64> = Vec::with_capacity(runs);
+    for _ in 0..runs.max(1) {
+        let t = std::time::Instant::now();
+        let status = std::process::Command::new(&exe).args(["expand", "IAMFullAccess", "--quiet"]).stdout(std::process::Stdio::null()).status()?;
+        ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        if !status.success() {
+            return Err("`iam-prune expand IAMFullAccess` failed".into());
+        }
+    }
+    ms.sort_by(f64::total_cmp);
+    let pick = |q: f64| ms.get(((ms.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or(0.0);
+    // In-process phases of the same work, once (this process has not loaded the catalog yet).
+    let t = std::time::Instant::now();
+    let c = iam_prune::catalog::Catalog::embedded();
+    let load = t.elapsed().as_secs_f64() * 1000.0;
+    let t = std::time::Instant::now();
+    let (_, policy) = c.load_policy("IAMFullAccess")?;
+    let managed = t.elapsed().as_secs_f64() * 1000.0;
+    let t = std::time::Instant::now();
+    let n = c.expand_policy(&policy).allowed.len();
+    let expand = t.elapsed().as_secs_f64() * 1000.0;
+    let v = serde_json::json!({"runs": ms.len(), "min_ms": pick(0.0), "median_ms": pick(0.5), "p90_ms": pick(0.9),
+        "in_process_ms": {"catalog_load": load, "managed_policy": managed, "expand": expand}, "actions": n});
+    if g.is_json() {
+        print_json(&v);
+    } else {
+        println!("iam-prune expand IAMFullAccess ({n} actions), {} runs as a fresh process:", ms.len());
+        println!("  wall clock: min {:.1} ms, median {:.1} ms, p90 {:.1} ms (floor: 20 ms)", pick(0.0), pick(0.5), pick(0.9));
+        println!("  in process: catalog load {load:.2} ms, managed policy {managed:.2} ms, expansion {expand:.2} ms");
+    }
+    Ok(if pick(0.5) < 20.0 { Exit::Ok } else { Exit::Error })
 }

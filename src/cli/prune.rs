@@ -1,9 +1,12 @@
 //! `iam-prune prune`: the main job. Load the start policy, search, verify, write the minimal
-//! policy and the run directory, print the result.
+//! policy and the run directory, print the result. The workload is a scenario file, or with
+//! `--run "COMMAND"` the user's real program on AWS in a sandbox (`iam_prune::aws::job`).
 
 use super::progress::PruneProgress;
 use super::{print_json, CmdResult, Exit, Global};
-use iam_prune::prune::job::{default_run_dir, run_scenario_job, RunDir, ScenarioJob};
+use iam_prune::aws::job::{is_aws_run, run_aws_job, AwsJob};
+use iam_prune::aws::AwsArgs;
+use iam_prune::prune::job::{default_run_dir, run_scenario_job, RunDir, ScenarioJob, SearchSettings};
 use iam_prune::trail::read_likely;
 use iam_prune::prune::summary::Summary;
 use iam_prune::prune::StrategyKind;
@@ -12,8 +15,8 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The workload scenario (`scenarios/*.toml`).
-    #[arg(required_unless_present = "resume")]
+    /// The workload scenario (`scenarios/*.toml`); with `--run`, none.
+    #[arg(required_unless_present_any = ["resume", "run"], conflicts_with = "run")]
     scenario: Option<PathBuf>,
     /// Search strategy.
     #[arg(long, value_enum, default_value_t = StrategyKind::Auto)]
@@ -38,11 +41,17 @@ pub struct Args {
     #[arg(long)]
     out: Option<PathBuf>,
     /// Continue a killed run from its directory, without re-running recorded trials.
-    #[arg(long, conflicts_with = "out")]
+    #[arg(long, conflicts_with_all = ["out", "run"])]
     resume: Option<PathBuf>,
+    /// The AWS backend: `--run COMMAND --start POLICY [--fixed POLICY ...]` and its flags.
+    #[command(flatten)]
+    aws: AwsArgs,
 }
 
 pub async fn run_cmd(args: Args, g: &Global) -> CmdResult {
+    if args.aws.run.is_some() || args.resume.as_deref().is_some_and(is_aws_run) {
+        return run_on_aws(args, g).await;
+    }
     let (dir, job) = match &args.resume {
         Some(d) => (RunDir::Resume(d.clone()), None),
         None => {
@@ -74,6 +83,86 @@ pub async fn run_cmd(args: Args, g: &Global) -> CmdResult {
     let out = out?;
     print_summary(&out.summary, &out.dir, g, &out.scenario);
     Ok(Exit::Ok)
+}
+
+async fn run_on_aws(args: Args, g: &Global) -> CmdResult {
+    let (dir, job) = match &args.resume {
+        Some(d) => (RunDir::Resume(d.clone()), None),
+        None => {
+            let run_id = super::sandbox::new_run_id();
+            if args.aws.dry_run {
+                return super::sandbox::print_dry_run(&args.aws, &run_id, g).await;
+            }
+            let likely = match &args.likely {
+                Some(p) => read_likely(p)?,
+                None => Vec::new(),
+            };
+            let search = SearchSettings {
+                strategy: args.strategy,
+                parallel: args.parallel.max(1),
+                confirm: args.confirm.max(1),
+                max_trials: args.max_trials,
+                deadline: args.deadline,
+                likely,
+            };
+            let out = args.out.clone().unwrap_or_else(|| iam_prune::aws::job::default_run_dir(&run_id));
+            (RunDir::New(out), Some(AwsJob { run_id, aws: args.aws.clone(), search }))
+        }
+    };
+    // Listen before the sandbox exists: a Ctrl-C while it is being made is remembered (not
+    // fatal) and honoured as soon as the search starts, so the cleanup always runs.
+    let mut signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let interrupt = async move {
+        signal.recv().await;
+    };
+    let progress = PruneProgress::new(g, 0, 60.0, args.parallel);
+    let out = run_aws_job(dir, job, Some(&args.aws), &progress, interrupt).await;
+    progress.finish();
+    let out = out?;
+    for f in &out.cleanup_failed {
+        eprintln!("error: cleanup: {f}");
+    }
+    let cleanup_help = if out.cleanup_failed.is_empty() {
+        String::new()
+    } else {
+        format!("; delete what is left with `iam-prune sandbox cleanup --run-id {}`", out.run_id)
+    };
+    let Some(summary) = &out.summary else {
+        eprintln!(
+            "interrupted after {} trials in the journal; sandbox {} {}{cleanup_help}\ncontinue with `iam-prune prune --resume {}`",
+            iam_prune::prune::Journal::read(&out.dir.join("journal.jsonl")).map(|j| j.previous.len()).unwrap_or(0),
+            out.run_id,
+            if out.cleanup_failed.is_empty() { "deleted" } else { "NOT fully deleted" },
+            out.dir.display()
+        );
+        return Ok(Exit::Error);
+    };
+    if g.is_json() {
+        let mut v = serde_json::to_value(summary).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            o.insert("run_dir".into(), serde_json::json!(out.dir.display().to_string()));
+            o.insert("run_id".into(), serde_json::json!(out.run_id));
+            o.insert("aws".into(), serde_json::to_value(&out.aws).unwrap_or_default());
+            o.insert("cleanup_failed".into(), serde_json::json!(out.cleanup_failed));
+        }
+        print_json(&v);
+    } else {
+        print_summary(summary, &out.dir, g, Path::new(""));
+        let a = &out.aws;
+        println!(
+            "sandbox {}: {} trials run ({} replayed from the journal), applied by {}; {:.1}s per trial ({:.2}s IAM, {:.2}s propagation, {:.1}s workload), {}",
+            out.run_id,
+            a.trials_run,
+            a.trials_replayed,
+            a.means.keys().cloned().collect::<Vec<_>>().join(" and "),
+            a.trial_seconds_mean,
+            a.apply_seconds_mean,
+            a.settled_seconds_mean,
+            a.workload_seconds_mean,
+            if out.cleanup_failed.is_empty() { "deleted".to_string() } else { format!("NOT fully deleted{cleanup_help}") }
+        );
+    }
+    Ok(if out.cleanup_failed.is_empty() { Exit::Ok } else { Exit::Error })
 }
 
 fn print_summary(s: &Summary, dir: &Path, g: &Global, scenario: &Path) {

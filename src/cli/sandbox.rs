@@ -105,20 +105,25 @@ pub async fn run(args: Args, g: &Global) -> CmdResult {
     }
 }
 
+/// `--dry-run`: prints the IAM calls a run would make (`sandbox run` and `prune --run`).
+pub async fn print_dry_run(aws: &AwsArgs, run_id: &str, g: &Global) -> CmdResult {
+    let calls = iam_prune::aws::setup::dry_run(aws, Catalog::embedded(), run_id).await?;
+    if g.is_json() {
+        let v: Vec<_> = calls.iter().map(|c| serde_json::json!({"action": c.action, "detail": c.detail})).collect();
+        print_json(&serde_json::json!({ "run_id": run_id, "calls": v }));
+    } else {
+        for c in &calls {
+            println!("{}\t{}", c.action, c.detail);
+        }
+    }
+    Ok(Exit::Ok)
+}
+
 async fn run_once(aws: AwsArgs, without: Vec<String>, run_id: Option<String>, out: Option<PathBuf>, g: &Global) -> CmdResult {
     let catalog = Catalog::embedded();
     let run_id = run_id.unwrap_or_else(new_run_id);
     if aws.dry_run {
-        let calls = iam_prune::aws::setup::dry_run(&aws, catalog, &run_id).await?;
-        if g.is_json() {
-            let v: Vec<_> = calls.iter().map(|c| serde_json::json!({"action": c.action, "detail": c.detail})).collect();
-            print_json(&serde_json::json!({ "run_id": run_id, "calls": v }));
-        } else {
-            for c in &calls {
-                println!("{}\t{}", c.action, c.detail);
-            }
-        }
-        return Ok(Exit::Ok);
+        return print_dry_run(&aws, &run_id, g).await;
     }
     let out = out.unwrap_or_else(|| PathBuf::from("reports").join(format!("sandbox-{run_id}")));
     // Listen before creating anything: a Ctrl-C while the sandbox is being made is then

@@ -27,6 +27,15 @@ impl<'s> ScenarioOracle<'s> {
         &self.replay
     }
 
+    /// Do most steps that pruning can deny (those needing an action of the universe) name the
+    /// denied action in their error?
+    fn names_denials(&self) -> bool {
+        let prunable: Vec<&crate::workload::Step> =
+            self.scenario.steps.iter().filter(|s| s.calls.iter().any(|c| self.scenario.universe.contains(c.id))).collect();
+        let named = prunable.iter().filter(|s| s.denial == DenialStyle::Named).count();
+        !prunable.is_empty() && named * 2 >= prunable.len()
+    }
+
     /// One trial, synchronously.
     pub fn decide(&self, request: &TrialRequest) -> Result<Outcome, OracleError> {
         let r = &self.scenario.realism;
@@ -65,7 +74,7 @@ impl Oracle for ScenarioOracle<'_> {
             name: self.scenario.name.clone(),
             trial_seconds: self.scenario.realism.trial_seconds,
             max_parallel: None,
-            names_denials: self.scenario.steps.iter().filter(|s| s.denial == DenialStyle::Named).count() * 2 > self.scenario.steps.len(),
+            names_denials: self.names_denials(),
         }
     }
 

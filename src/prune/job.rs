@@ -37,6 +37,52 @@ impl ScenarioJob {
     pub fn new(scenario: PathBuf) -> ScenarioJob {
         ScenarioJob { scenario, strategy: StrategyKind::Auto, parallel: 1, confirm: 1, max_trials: None, deadline: None, likely: Vec::new() }
     }
+
+    /// The job's search settings.
+    pub fn search(&self) -> SearchSettings {
+        SearchSettings {
+            strategy: self.strategy,
+            parallel: self.parallel,
+            confirm: self.confirm,
+            max_trials: self.max_trials,
+            deadline: self.deadline,
+            likely: self.likely.clone(),
+        }
+    }
+}
+
+/// How a job searches (the `prune` flags), whatever its oracle: scenario jobs and AWS jobs
+/// (`aws::job`) turn it into a [`PruneConfig`] the same way.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SearchSettings {
+    /// Strategy.
+    pub strategy: StrategyKind,
+    /// Trials per round.
+    pub parallel: usize,
+    /// `--confirm`.
+    pub confirm: usize,
+    /// Trial budget.
+    pub max_trials: Option<u64>,
+    /// Wall-clock budget in seconds.
+    pub deadline: Option<u64>,
+    /// Priors.
+    pub likely: Vec<String>,
+}
+
+impl SearchSettings {
+    /// The engine's configuration.
+    pub fn prune_config(&self) -> PruneConfig {
+        let catalog = Catalog::embedded();
+        PruneConfig {
+            strategy: self.strategy,
+            parallel: self.parallel.max(1),
+            confirm: self.confirm.max(1),
+            max_trials: self.max_trials,
+            deadline: self.deadline.map(Duration::from_secs),
+            likely: self.likely.iter().map(|a| catalog.intern(a)).collect::<ActionSet>(),
+            order: Vec::new(),
+        }
+    }
 }
 
 /// Where a job writes.
@@ -107,15 +153,7 @@ pub async fn run_scenario_job(dir: RunDir, job: Option<ScenarioJob>, progress: &
             (job, journal, dir, scenario)
         }
     };
-    let cfg = PruneConfig {
-        strategy: job.strategy,
-        parallel: job.parallel.max(1),
-        confirm: job.confirm.max(1),
-        max_trials: job.max_trials,
-        deadline: job.deadline.map(Duration::from_secs),
-        likely: job.likely.iter().map(|a| catalog.intern(a)).collect::<ActionSet>(),
-        order: Vec::new(),
-    };
+    let cfg = job.search().prune_config();
     let oracle = ScenarioOracle::new(&scenario);
     let result = run(&oracle, &scenario.universe, &cfg, &mut journal, progress).await?;
     // Resources: what the replay of the result requests, per action.
@@ -130,11 +168,13 @@ pub async fn run_scenario_job(dir: RunDir, job: Option<ScenarioJob>, progress: &
     }
     let expected = scenario.acceptable_minimal_sets();
     let summary = summarize(&scenario.name, oracle.info(), &cfg, &result, &resources, Some(&expected));
-    write_outputs(&run_dir, &summary, &mut journal)?;
+    finish_run(&run_dir, &summary, &mut journal)?;
     Ok(JobOutput { summary, dir: run_dir, scenario: job.scenario })
 }
 
-fn write_outputs(dir: &Path, summary: &Summary, journal: &mut Journal) -> Result<(), JobError> {
+/// Writes a finished run's outputs: `policy.json`, `summary.json`, and the journal's `result`
+/// record. Every kind of job (scenario, AWS) ends here.
+pub fn finish_run(dir: &Path, summary: &Summary, journal: &mut Journal) -> Result<(), JobError> {
     let policy = serde_json::to_string_pretty(&summary.policy)? + "\n";
     std::fs::write(dir.join("policy.json"), policy).map_err(|e| format!("cannot write policy.json in `{}`: {e}", dir.display()))?;
     std::fs::write(dir.join("summary.json"), serde_json::to_string_pretty(summary)? + "\n")
@@ -143,6 +183,7 @@ fn write_outputs(dir: &Path, summary: &Summary, journal: &mut Journal) -> Result
     Ok(())
 }
 
-fn now_rfc3339() -> String {
+/// The current time, RFC 3339 (the start record's `started`).
+pub fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }

@@ -400,7 +400,8 @@ mod trace_tests {
         let ids: Vec<ActionId> = (0..200).map(ActionId::from_index).collect();
         let u: ActionSet = ids.iter().copied().collect();
         let d: usize = std::env::var("TRACE_D").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
-        let mut o = SyntheticOracle::generate(&ids, d, 0.0, 3);
+        let seed: u64 = std::env::var("TRACE_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
+        let mut o = SyntheticOracle::generate(&ids, d, 0.0, seed);
         o.named = std::env::var("TRACE_NAMED").is_ok();
         let strategy = if std::env::var("TRACE_AUTO").is_ok() { StrategyKind::Auto } else { StrategyKind::Group };
         let cfg = PruneConfig { strategy, ..PruneConfig::default() };

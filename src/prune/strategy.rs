@@ -192,27 +192,8 @@ impl Strategy for GroupTesting {
         if &base != kept {
             push(base.clone(), &mut out);
         }
-        let open: Vec<&ActionSet> = groups.iter().map(|(g, _)| g).filter(|g| g.len() > 1).collect();
-        // Split each positive group in half: one bit per trial.
-        for g in &open {
-            if out.len() >= slots {
-                break;
-            }
-            let g = g.intersection(&base);
-            let ids: Vec<ActionId> = self.ordered(&g);
-            let half = ids.len() / 2;
-            if half == 0 {
-                continue;
-            }
-            let first: ActionSet = ids.iter().take(half).copied().collect();
-            let second: ActionSet = ids.iter().skip(half).copied().collect();
-            let before = out.len();
-            push(base.difference(&first), &mut out);
-            if out.len() == before {
-                push(base.difference(&second), &mut out);
-            }
-        }
-        // Fresh groups from the actions nothing is known about yet.
+        let open: Vec<ActionSet> =
+            groups.iter().map(|(g, _)| g.intersection(&base)).filter(|g| g.len() > 1).collect();
         let mut in_groups = ActionSet::new();
         for g in &open {
             in_groups.union_with(g);
@@ -240,62 +221,150 @@ impl Strategy for GroupTesting {
         let found = necessary.len() + open.len();
         let dropped = k.universe.len().saturating_sub(kept.len());
         let m = pool.len();
-        // Needed actions left in the pool, estimated from the density seen so far. Until one is
-        // found, assume one (Hwang's first group is then half the pool); once the estimate drops
-        // to one or less, test the whole pool: with d unknown, one trial must show none is left.
-        let size = if found == 0 || dropped + found == 0 {
-            gbs_group_size(m, 1)
+        // Needed actions left in the pool, estimated from the density seen so far (None until
+        // one is found: Hwang's first group is then half the pool).
+        // Capped at 2k - 1 after k finds: a few lucky early finds over few classified actions
+        // would otherwise suggest a dense pool and cost many small tests (a doubling bound, as
+        // in group testing with unknown d).
+        let r_hat = (found > 0 && dropped + found > 0)
+            .then(|| ((found as f64) * (m as f64) / ((dropped + found) as f64)).min(2.0 * found as f64 - 1.0));
+
+        // Slots: positive groups first (each split is about one bit), the rest to fresh actions.
+        let free = slots.saturating_sub(out.len());
+        let group_budget = if open.is_empty() {
+            0
+        } else if pool.is_empty() {
+            free
         } else {
-            let r = (found as f64) * (m as f64) / ((dropped + found) as f64);
-            if r <= 1.0 {
-                m
-            } else {
-                gbs_group_size_f(m, r)
-            }
+            open.len().min(free).max(free / 2)
         };
-        // Auto: the first fresh group is every service no evidence touches (one trial for
-        // all the untouched services).
-        let mut start = 0;
-        if self.use_evidence && dropped == 0 && out.len() < slots {
-            let touched: HashSet<String> = ev
-                .likely
-                .iter()
-                .chain(ev.named.iter().flat_map(|(_, n)| n.iter().copied()))
-                .map(|a| crate::catalog::Catalog::embedded().prefix_of(a))
-                .collect();
-            if !touched.is_empty() {
-                let untouched: ActionSet =
-                    pool.iter().copied().filter(|&a| !touched.contains(&crate::catalog::Catalog::embedded().prefix_of(a))).collect();
-                if !untouched.is_empty() && untouched.len() < pool.len() {
-                    push(base.difference(&untouched), &mut out);
+        let mut pieces: Vec<usize> = open.iter().map(|_| 1).collect();
+        let mut budget = group_budget;
+        // One test per group first, then more pieces round-robin.
+        'alloc: loop {
+            let mut progressed = false;
+            for (i, g) in open.iter().enumerate() {
+                if budget == 0 {
+                    break 'alloc;
+                }
+                if let Some(p) = pieces.get_mut(i) {
+                    if *p < g.len() {
+                        *p += 1;
+                        budget -= 1;
+                        progressed = true;
+                    }
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+        let mut finishers = Vec::new();
+        for (g, &p) in open.iter().zip(&pieces) {
+            if p < 2 {
+                continue;
+            }
+            let ids = self.ordered(g);
+            let parts = split_even(&ids, p);
+            // p pieces: test p - 1 of them; if all pass, the last one holds the needed action.
+            for part in parts.iter().take(p - 1) {
+                push(base.difference(part), &mut out);
+            }
+            // A group cut into single actions: also try keeping each one alone, so the
+            // round that finds the needed action also verifies the set without the others.
+            if p == ids.len() && ids.len() <= 4 {
+                for &a in &ids {
+                    let mut others = g.clone();
+                    others.remove(a);
+                    finishers.push(base.difference(&others));
                 }
             }
         }
-        while out.len() < slots && start < pool.len() && size > 0 {
-            let chunk: ActionSet = pool.iter().skip(start).take(size).copied().collect();
-            start += size;
-            push(base.difference(&chunk), &mut out);
-        }
-        // Spare slots: split open groups further (several pieces of one group in one round).
-        if out.len() < slots {
-            for g in &open {
-                let ids = self.ordered(&g.intersection(&base));
-                if ids.len() < 4 {
-                    continue;
-                }
-                let quarter = ids.len() / 4;
-                for q in 1..4 {
-                    if out.len() >= slots {
-                        break;
+        // Fresh actions.
+        let free = slots.saturating_sub(out.len());
+        if free > 0 && m > 0 {
+            // Auto: the first fresh group is every service no evidence touches.
+            if self.use_evidence && dropped == 0 {
+                let touched: HashSet<String> = ev
+                    .likely
+                    .iter()
+                    .chain(ev.named.iter().flat_map(|(_, n)| n.iter().copied()))
+                    .map(|a| crate::catalog::Catalog::embedded().prefix_of(a))
+                    .collect();
+                if !touched.is_empty() {
+                    let untouched: ActionSet =
+                        pool.iter().copied().filter(|&a| !touched.contains(&crate::catalog::Catalog::embedded().prefix_of(a))).collect();
+                    if !untouched.is_empty() && untouched.len() < pool.len() {
+                        push(base.difference(&untouched), &mut out);
                     }
-                    let piece: ActionSet = ids.iter().skip(q * quarter).take(quarter).copied().collect();
-                    push(base.difference(&piece), &mut out);
                 }
+            }
+            let free = slots.saturating_sub(out.len());
+            let sparse = r_hat.is_none_or(|r| r <= 1.0);
+            if free >= 3 && sparse && m > free {
+                // Few needed actions expected and several slots: a constant-weight code design.
+                // Each test removes the actions whose code has its bit set; with one needed
+                // action, the failing tests spell its code, and no code contains another.
+                for part in code_design(&pool, free.min(16)) {
+                    push(base.difference(&part), &mut out);
+                }
+            } else {
+                let size = match r_hat {
+                    None => gbs_group_size(m, 1),
+                    Some(r) if r <= 1.0 => m,
+                    Some(r) => gbs_group_size_f(m, r),
+                };
+                // Fill every slot: smaller chunks when there are more slots than chunks.
+                let size = size.min(m.div_ceil(free.max(1))).max(1);
+                let mut start = 0;
+                while out.len() < slots && start < m {
+                    let chunk: ActionSet = pool.iter().skip(start).take(size).copied().collect();
+                    start += size;
+                    push(base.difference(&chunk), &mut out);
+                }
+            }
+        }
+        for f in finishers {
+            if out.len() < slots {
+                push(f, &mut out);
             }
         }
         out.truncate(slots.max(1));
         out
     }
+}
+
+/// Splits `ids` into `p` contiguous parts of nearly equal size.
+fn split_even(ids: &[ActionId], p: usize) -> Vec<ActionSet> {
+    let p = p.max(1);
+    (0..p).map(|i| ids.get(i * ids.len() / p..(i + 1) * ids.len() / p).unwrap_or_default().iter().copied().collect()).collect()
+}
+
+/// A constant-weight code design over `pool` with `f` tests: action i gets the (i mod N)-th
+/// code of weight f/2 (N = C(f, f/2)); test j removes the actions whose code has bit j.
+fn code_design(pool: &[ActionId], f: usize) -> Vec<ActionSet> {
+    let w = (f / 2).max(1);
+    let mut codes: Vec<u32> = Vec::new();
+    let limit = pool.len();
+    for c in 0u32..(1u32 << f.min(20)) {
+        if c.count_ones() as usize == w {
+            codes.push(c);
+            if codes.len() >= limit {
+                break;
+            }
+        }
+    }
+    let mut tests: Vec<ActionSet> = (0..f).map(|_| ActionSet::new()).collect();
+    for (i, &a) in pool.iter().enumerate() {
+        let Some(&code) = codes.get(i % codes.len().max(1)) else { continue };
+        for (j, t) in tests.iter_mut().enumerate() {
+            if code & (1 << j) != 0 {
+                t.insert(a);
+            }
+        }
+    }
+    tests.retain(|t| !t.is_empty());
+    tests
 }
 
 impl GroupTesting {

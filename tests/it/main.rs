@@ -1,10 +1,15 @@
 //! The one integration-test binary: each module checks one area end to end, through the
 //! library and through the `iam-prune` binary.
 
+// Tests may unwrap: a panic is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod aws;
 mod common;
 mod foundation;
 mod eval;
 mod moto;
+mod prune;
 mod trail;
 mod trail_live;
+mod scenarios;

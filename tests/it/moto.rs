@@ -1,6 +1,7 @@
 //! A moto server for end-to-end tests: started on 127.0.0.1 on a free port with IAM
 //! enforcement on, set up with an admin user and the user's own role, stopped on drop.
 //! `scripts/test.sh` installs moto into `.venv`; without it these tests fail, never skip.
+//! Below it, `prune --run` end to end: a whole prune, and prunes interrupted and resumed.
 
 // Test helpers panic on purpose: a broken fixture should fail the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -97,4 +98,130 @@ impl Drop for Moto {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+// ---- `prune --run` end to end: the whole loop against moto (policy-version path) ----
+
+/// The Flintrock-like workload as a `--run` command.
+fn flintrock() -> String {
+    format!("{} tests/workloads/flintrock_launch.py", python().display())
+}
+
+/// `prune --run` arguments for an IAMFullAccess clone with EC2 full access fixed.
+fn prune_args<'a>(out: &'a str, workload: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec!["--output", "json", "prune", "--start", "IAMFullAccess", "--fixed", "AmazonEC2FullAccess", "--run", workload, "--out", out];
+    v.extend_from_slice(extra);
+    v
+}
+
+/// Runs an `iam-prune` command to the end; returns its exit code and JSON stdout.
+fn run_json(mut cmd: Command) -> (i32, serde_json::Value) {
+    let out = cmd.output().expect("run iam-prune");
+    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("stdout is not JSON ({e}): {}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    });
+    (out.status.code().unwrap_or(-1), v)
+}
+
+/// Complete trial records in a run's journal.
+fn journaled_trials(dir: &std::path::Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(dir.join("journal.jsonl")).unwrap_or_default();
+    text.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).filter(|v| v["type"] == "trial").collect()
+}
+
+fn run_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("iam-prune-it-moto-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+#[test]
+fn moto_prune_of_iam_full_access_finds_what_the_launch_calls_and_leaves_no_trace() {
+    let moto = Moto::start();
+    let before = moto.fixture("snapshot");
+    let dir = run_dir("full");
+    let w = flintrock();
+    // --confirm 2: every deciding result is re-run, which must wait for propagation first.
+    let (code, s) = run_json(moto.iam_prune(&prune_args(dir.to_str().unwrap(), &w, &["--confirm", "2"])));
+    assert_eq!(code, 0, "{s:#}");
+    // Real AWS also needs iam:PassRole (RunInstances with an instance profile passes its
+    // role). moto 5.2.5 does not check PassRole on RunInstances, so against moto the launch
+    // needs only iam:GetInstanceProfile; the scenario `flintrock-launch` models real AWS.
+    assert_eq!(s["minimal"], serde_json::json!(["iam:GetInstanceProfile"]), "{s:#}");
+    assert_eq!(s["verified"], true);
+    assert_eq!(s["minimal_proven"], true);
+    assert_eq!(s["aws"]["apply"], "version", "auto must notice moto ignores session policies");
+    assert_eq!(s["aws"]["trials_replayed"], 0);
+    let trials = journaled_trials(&dir);
+    assert_eq!(trials.len() as u64, s["trials"].as_u64().unwrap());
+    let reruns: Vec<_> = trials.iter().filter(|t| t["purpose"] == "confirm").collect();
+    assert!(!reruns.is_empty(), "--confirm 2 re-ran nothing");
+    for t in reruns {
+        assert!(t["outcome"]["detail"]["apply"]["recheck_wait_seconds"].as_f64().unwrap() >= 2.0, "a re-run did not wait: {t:#}");
+    }
+    // The run directory, as for scenario jobs; the policy grants exactly the result.
+    let policy = std::fs::read_to_string(dir.join("policy.json")).unwrap();
+    assert!(policy.contains("iam:GetInstanceProfile") && !policy.contains("PassRole"), "{policy}");
+    for f in ["summary.json", "aws.json", "trial-0001.stderr.log"] {
+        assert!(dir.join(f).exists(), "no {f} in the run directory");
+    }
+    assert!(moto.leftovers().is_empty(), "sandbox left behind: {:?}", moto.leftovers());
+    assert_eq!(moto.fixture("snapshot"), before, "the user's roles and policies changed");
+}
+
+/// Starts a prune, waits until `trials` trials are journaled, sends `signal`, waits for exit.
+fn interrupt_after(moto: &Moto, dir: &std::path::Path, workload: &str, trials: usize, signal: i32) -> std::process::ExitStatus {
+    let mut child = moto
+        .iam_prune(&prune_args(dir.to_str().unwrap(), workload, &["--strategy", "group"]))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn prune");
+    let started = Instant::now();
+    while journaled_trials(dir).len() < trials {
+        assert!(started.elapsed() < Duration::from_secs(120), "the prune never journaled {trials} trials");
+        assert!(child.try_wait().expect("try_wait").is_none(), "the prune ended before it could be interrupted");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // SAFETY: kill has no memory-safety preconditions; the pid is our child's.
+    unsafe { libc::kill(child.id() as i32, signal) };
+    let status = child.wait().expect("wait");
+    assert!(started.elapsed() < Duration::from_secs(150), "the interrupt was not prompt");
+    status
+}
+
+#[test]
+fn moto_interrupted_prunes_resume_to_the_same_result_without_losing_trials() {
+    let moto = Moto::start();
+    let before = moto.fixture("snapshot");
+    let w = flintrock();
+    // The group strategy takes ~10 trials here (auto takes 2: the denial names the action),
+    // enough to interrupt in the middle.
+    let reference = run_dir("reference");
+    let (code, want) = run_json(moto.iam_prune(&prune_args(reference.to_str().unwrap(), &w, &["--strategy", "group"])));
+    assert_eq!(code, 0, "{want:#}");
+    for signal in [libc::SIGINT, libc::SIGKILL] {
+        let dir = run_dir(if signal == libc::SIGINT { "sigint" } else { "sigkill" });
+        let status = interrupt_after(&moto, &dir, &w, 3, signal);
+        assert!(!status.success());
+        let recorded = journaled_trials(&dir).len();
+        if signal == libc::SIGINT {
+            assert!(moto.leftovers().is_empty(), "Ctrl-C left {:?}", moto.leftovers());
+        } else {
+            assert!(!moto.leftovers().is_empty(), "kill -9 cannot clean up; the leftovers must be findable");
+        }
+        let (code, got) = run_json(moto.iam_prune(&["--output", "json", "prune", "--resume", dir.to_str().unwrap()]));
+        assert_eq!(code, 0, "{got:#}");
+        assert_eq!(got["minimal"], want["minimal"], "{got:#}");
+        assert_eq!(got["trials"], want["trials"], "the resumed run took a different path: {got:#}");
+        assert_eq!(got["aws"]["trials_replayed"].as_u64().unwrap() as usize, recorded, "recorded trials ran again: {got:#}");
+        assert_eq!(journaled_trials(&dir).len() as u64, got["trials"].as_u64().unwrap(), "a trial is missing from or doubled in the journal");
+        if signal == libc::SIGKILL {
+            assert!(got["aws"]["leftovers_deleted"].as_u64().unwrap() > 0, "resume did not delete the killed run's sandbox: {got:#}");
+            let out = moto.iam_prune(&["sandbox", "cleanup"]).output().expect("cleanup");
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        }
+        assert!(moto.leftovers().is_empty(), "left {:?}", moto.leftovers());
+    }
+    assert_eq!(moto.fixture("snapshot"), before, "the user's roles and policies changed");
 }

@@ -1,0 +1,265 @@
+//! A prune on AWS as a job: the same run directory as a scenario job (`journal.jsonl`,
+//! `policy.json`, `summary.json`), plus the workload's output per trial and `aws.json` (the
+//! sandbox and what applying candidates cost).
+//!
+//! The sandbox exists only while trials run: it is created after the run directory is
+//! checked, and deleted on every way out (success, error, and the caller's interrupt, usually
+//! Ctrl-C). `--resume` rebuilds the sandbox from the start record's configuration, first
+//! deleting what a killed process of the same run left behind, and the journal answers the
+//! recorded trials, so none runs twice.
+
+use super::setup::{AwsArgs, AwsPruneSetup};
+use super::{sandbox, ApplyMode, Connection};
+use crate::catalog::Catalog;
+use crate::oracle::Oracle;
+use crate::prune::job::{finish_run, now_rfc3339, JobError, RunDir, SearchSettings};
+use crate::prune::summary::{summarize, Summary};
+use crate::prune::{run, Journal, Progress, PruneError, PruneResult, StartRecord};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+
+/// An AWS job's inputs; stored as the journal start record's `config`, so `--resume` needs
+/// nothing else (credentials excepted: they are never stored).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct AwsJob {
+    /// The sandbox's run id (in its IAM names and its `iam-prune:run-id` tag).
+    pub run_id: String,
+    /// The AWS flags: workload, start and fixed policies, judging, connection.
+    pub aws: AwsArgs,
+    /// How to search.
+    pub search: SearchSettings,
+}
+
+/// How an AWS job ended.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AwsJobOutput {
+    /// The run directory.
+    pub dir: PathBuf,
+    /// The sandbox's run id.
+    pub run_id: String,
+    /// The summary (also in `summary.json`); `None` when interrupted.
+    pub summary: Option<Summary>,
+    /// How candidates were applied and what it cost (also in `aws.json`).
+    pub aws: AwsCost,
+    /// Sandbox objects that could not be deleted (`iam-prune sandbox cleanup` retries by tag).
+    pub cleanup_failed: Vec<String>,
+}
+
+/// What the AWS side of a run cost, from the trials' `detail.apply` records.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct AwsCost {
+    /// `--apply` after the session-policy check (`version` on moto).
+    pub apply: Option<ApplyMode>,
+    /// `--apply auto` found session policies not enforced.
+    pub session_policies_ignored: bool,
+    /// Trials run by this process.
+    pub trials_run: u64,
+    /// Trials answered by the journal of an earlier process (resume).
+    pub trials_replayed: u64,
+    /// Trials per means of application (`session-policy`, `policy-version`).
+    pub means: BTreeMap<String, u64>,
+    /// Mean seconds per trial run by this process, everything included.
+    pub trial_seconds_mean: f64,
+    /// Mean seconds of IAM/STS calls per trial.
+    pub apply_seconds_mean: f64,
+    /// Mean and longest seconds until the propagation probe saw a version settled.
+    pub settled_seconds_mean: f64,
+    /// The longest.
+    pub settled_seconds_max: f64,
+    /// Mean seconds the workload ran.
+    pub workload_seconds_mean: f64,
+    /// Sandbox objects of a killed process of this run, deleted before resuming.
+    pub leftovers_deleted: usize,
+}
+
+impl AwsCost {
+    fn measure(&mut self, result: &PruneResult) {
+        let ran: Vec<_> = result.trials.iter().filter(|t| !t.replayed).collect();
+        self.trials_run = ran.len() as u64;
+        self.trials_replayed = result.trials.len() as u64 - self.trials_run;
+        let n = ran.len().max(1) as f64;
+        let field = |t: &crate::prune::Trial, path: &[&str]| {
+            path.iter().try_fold(&t.record.outcome.detail, |v, k| v.get(k)).and_then(|v| v.as_f64()).unwrap_or(0.0)
+        };
+        for t in &ran {
+            let means = t.record.outcome.detail["apply"]["means"].as_str().unwrap_or("none").to_string();
+            *self.means.entry(means).or_default() += 1;
+            self.settled_seconds_max = self.settled_seconds_max.max(field(t, &["apply", "settled_seconds"]));
+        }
+        self.trial_seconds_mean = ran.iter().map(|t| t.record.outcome.cost_seconds).sum::<f64>() / n;
+        self.apply_seconds_mean = ran.iter().map(|t| field(t, &["apply", "apply_seconds"])).sum::<f64>() / n;
+        self.settled_seconds_mean = ran.iter().map(|t| field(t, &["apply", "settled_seconds"])).sum::<f64>() / n;
+        self.workload_seconds_mean = ran.iter().map(|t| field(t, &["run", "seconds"])).sum::<f64>() / n;
+    }
+}
+
+/// The default run directory of an AWS job: `reports/aws-<run id>`, named after the sandbox
+/// so that a leftover's tag leads to its run.
+pub fn default_run_dir(run_id: &str) -> PathBuf {
+    PathBuf::from("reports").join(format!("aws-{run_id}"))
+}
+
+/// True when the run directory holds an AWS job's journal (its start record has `aws`).
+pub fn is_aws_run(dir: &Path) -> bool {
+    Journal::read(&dir.join("journal.jsonl"))
+        .ok()
+        .and_then(|j| j.start)
+        .is_some_and(|s| s.config.get("aws").is_some() && s.config.get("run_id").is_some())
+}
+
+/// Runs (or resumes) an AWS job. `job` is required for a new run and ignored on resume (the
+/// journal's start record says what the run was), except that `reconnect`'s `--profile`,
+/// `--region` and `--endpoint-url`, when given, replace the recorded ones. `interrupt`
+/// resolving stops the search: the sandbox is deleted and the journal left to resume from.
+pub async fn run_aws_job<I: Future<Output = ()>>(
+    dir: RunDir,
+    job: Option<AwsJob>,
+    reconnect: Option<&AwsArgs>,
+    progress: &dyn Progress,
+    interrupt: I,
+) -> Result<AwsJobOutput, JobError> {
+    let catalog = Catalog::embedded();
+    let (job, mut journal, run_dir) = match dir {
+        RunDir::Resume(dir) => {
+            let journal = Journal::resume(&dir.join("journal.jsonl"))?;
+            let start = journal.start.as_ref().ok_or_else(|| PruneError::ResumeMismatch("the journal has no start record".into()))?;
+            let mut job: AwsJob = serde_json::from_value(start.config.clone())
+                .map_err(|e| PruneError::ResumeMismatch(format!("the journal's start record is not an AWS run: {e}")))?;
+            if let Some(r) = reconnect {
+                job.aws.profile = r.profile.clone().or(job.aws.profile);
+                job.aws.region = r.region.clone().or(job.aws.region);
+                job.aws.endpoint_url = r.endpoint_url.clone().or(job.aws.endpoint_url);
+            }
+            (job, Some(journal), dir)
+        }
+        RunDir::New(dir) => {
+            let job = job.ok_or("a new AWS run needs a job")?;
+            if dir.join("journal.jsonl").exists() {
+                return Err(Box::new(PruneError::Journal {
+                    path: dir.join("journal.jsonl"),
+                    message: "a run directory with a journal already exists".into(),
+                    help: "choose a new run directory with --out, or continue the run with --resume".into(),
+                }));
+            }
+            std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create run directory `{}`: {e}", dir.display()))?;
+            (job, None, dir)
+        }
+    };
+    let mut cost = AwsCost::default();
+    if journal.is_some() {
+        // A killed process of this run may have left its sandbox; the new one takes its names.
+        let a = &job.aws;
+        let conn = Connection::load(a.profile.as_deref(), a.region.as_deref(), a.endpoint_url.as_deref()).await;
+        let (deleted, failed) = sandbox::cleanup_leftovers(&conn, Some(&job.run_id)).await?;
+        if !failed.is_empty() {
+            return Err(format!("cannot delete the sandbox left by the interrupted run: {}", failed.join("; ")).into());
+        }
+        cost.leftovers_deleted = deleted.len();
+    }
+    let setup = match AwsPruneSetup::prepare(&job.aws, catalog, &job.run_id, &run_dir).await {
+        Ok(s) => s,
+        Err(e) => {
+            // A new run that never started leaves no directory behind (only an empty one goes).
+            if journal.is_none() {
+                let _ = std::fs::remove_dir(&run_dir);
+            }
+            return Err(Box::new(e));
+        }
+    };
+    cost.apply = Some(setup.oracle.mode());
+    cost.session_policies_ignored = setup.session_policies_ignored;
+    let cfg = job.search.prune_config();
+    // From here on every way out goes through the cleanup below.
+    let searched = search(&setup, &job, &mut journal, &run_dir, progress, interrupt).await;
+    let cleanup_failed = setup.cleanup().await;
+    let result = match searched {
+        Ok(r) => r,
+        Err(e) if cleanup_failed.is_empty() => return Err(e),
+        Err(e) => return Err(format!("{e}\nand the sandbox could not be deleted: {}", cleanup_failed.join("; ")).into()),
+    };
+    let mut out = AwsJobOutput { dir: run_dir, run_id: job.run_id.clone(), summary: None, aws: cost, cleanup_failed };
+    let (Some(result), Some(journal)) = (result, journal.as_mut()) else { return Ok(out) };
+    out.aws.measure(&result);
+    let summary = summarize(&setup.start_name, setup.oracle.info(), &cfg, &result, &BTreeMap::new(), None);
+    finish_run(&out.dir, &summary, journal)?;
+    let sandbox: Vec<&str> = setup.plan.roles.iter().map(|r| r.name.as_str()).chain(setup.plan.policies.iter().map(|p| p.name.as_str())).collect();
+    let aws_json = serde_json::json!({"run_id": out.run_id, "sandbox": sandbox, "cost": out.aws, "cleanup_failed": out.cleanup_failed});
+    std::fs::write(out.dir.join("aws.json"), serde_json::to_string_pretty(&aws_json)? + "\n")
+        .map_err(|e| format!("cannot write aws.json in `{}`: {e}", out.dir.display()))?;
+    out.summary = Some(summary);
+    Ok(out)
+}
+
+/// Opens or checks the journal, then searches until done or interrupted (`Ok(None)`).
+async fn search<I: Future<Output = ()>>(
+    setup: &AwsPruneSetup,
+    job: &AwsJob,
+    journal: &mut Option<Journal>,
+    run_dir: &Path,
+    progress: &dyn Progress,
+    interrupt: I,
+) -> Result<Option<PruneResult>, JobError> {
+    let universe = setup.universe.names(Catalog::embedded());
+    let journal = match journal {
+        Some(j) => {
+            let recorded = j.start.as_ref().map(|s| &s.universe);
+            if recorded != Some(&universe) {
+                return Err(Box::new(PruneError::ResumeMismatch(format!(
+                    "the start and fixed policies now give {} actions to prune, the journal's run had {}",
+                    universe.len(),
+                    recorded.map(Vec::len).unwrap_or_default()
+                ))));
+            }
+            j
+        }
+        None => {
+            let start = StartRecord {
+                kind: "start".into(),
+                version: 1,
+                name: setup.start_name.clone(),
+                config: serde_json::to_value(job)?,
+                universe,
+                started: now_rfc3339(),
+            };
+            journal.insert(Journal::create(&run_dir.join("journal.jsonl"), start)?)
+        }
+    };
+    let cfg = job.search.prune_config();
+    let interrupt = std::pin::pin!(interrupt);
+    tokio::select! {
+        r = run(&*setup.oracle, &setup.universe, &cfg, journal, progress) => Ok(Some(r?)),
+        _ = interrupt => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prune::StrategyKind;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        aws: AwsArgs,
+    }
+
+    #[test]
+    fn the_start_record_holds_what_resume_needs_and_no_dry_run() {
+        let cli = Cli::parse_from(["x", "--run", "make test", "--start", "IAMFullAccess", "--fixed", "AmazonEC2FullAccess", "--fail-if", "boom", "--endpoint-url", "http://127.0.0.1:1", "--dry-run"]);
+        let search = SearchSettings { strategy: StrategyKind::Group, parallel: 2, confirm: 2, max_trials: Some(9), deadline: None, likely: vec!["iam:PassRole".into()] };
+        let job = AwsJob { run_id: "r1".into(), aws: cli.aws, search };
+        let config = serde_json::to_value(&job).unwrap_or_default();
+        assert!(config["aws"].get("dry_run").is_none(), "a resumed run must not turn into a dry run: {config}");
+        let back: AwsJob = serde_json::from_value(config).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back.aws.run.as_deref(), Some("make test"));
+        assert_eq!(back.aws.fixed, vec!["AmazonEC2FullAccess".to_string()]);
+        assert_eq!(back.aws.fail_if.as_deref(), Some("boom"));
+        assert_eq!(back.aws.endpoint_url.as_deref(), Some("http://127.0.0.1:1"));
+        assert_eq!(back.aws.apply, ApplyMode::Auto);
+        assert!(!back.aws.dry_run);
+        assert_eq!(back.search.prune_config().confirm, 2);
+        assert_eq!(default_run_dir("r1"), PathBuf::from("reports/aws-r1"));
+    }
+}

@@ -1,0 +1,126 @@
+//! Issue 5: the main job end to end through the binary: results, output format, trial
+//! budgets, resume after an interrupted run.
+
+use crate::common::*;
+use std::path::Path;
+
+fn tmpdir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("iam-prune-it-prune-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn trial_lines(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("journal.jsonl"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["type"] == "trial")
+        .collect()
+}
+
+#[test]
+fn flintrock_prunes_to_get_instance_profile_and_pass_role_in_at_most_six_trials() {
+    let out = tmpdir("flintrock");
+    let (code, v) = iam_prune_json(&["prune", "scenarios/flintrock-launch.toml", "--out", out.to_str().unwrap(), "--output", "json"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["minimal"], serde_json::json!(["iam:GetInstanceProfile", "iam:PassRole"]));
+    assert_eq!(v["universe"], 200);
+    assert_eq!(v["verified"], true);
+    assert_eq!(v["minimal_proven"], true);
+    assert_eq!(v["expected_match"], true);
+    assert!(v["trials"].as_u64().unwrap() <= 6, "auto took {} trials", v["trials"]);
+    // The minimal policy is scoped to the resources the launch used, and valid.
+    let policy = std::fs::read_to_string(out.join("policy.json")).unwrap();
+    assert!(policy.contains("arn:aws:iam::690534650866:role/EMR_EC2_DefaultRole"), "{policy}");
+    iam_prune::policy::parse_policy(&policy, "policy.json").unwrap();
+    assert!(out.join("summary.json").exists());
+    assert_eq!(trial_lines(&out).len() as u64, v["trials"].as_u64().unwrap());
+}
+
+#[test]
+fn every_strategy_reaches_the_same_minimal_set() {
+    for strategy in ["auto", "group", "ddmin", "linear"] {
+        let out = tmpdir(&format!("strategy-{strategy}"));
+        let (code, v) = iam_prune_json(&[
+            "prune", "scenarios/flintrock-launch.toml", "--strategy", strategy, "--parallel", "4", "--out", out.to_str().unwrap(), "--output", "json",
+        ]);
+        assert_eq!(code, 0);
+        assert_eq!(v["minimal"], serde_json::json!(["iam:GetInstanceProfile", "iam:PassRole"]), "{strategy}");
+        assert!(v["rounds"].as_u64().unwrap() <= v["trials"].as_u64().unwrap());
+    }
+}
+
+#[test]
+fn a_trial_budget_stops_with_a_verified_sufficient_set_and_says_what_is_undecided() {
+    let out = tmpdir("budget");
+    let (code, v) = iam_prune_json(&[
+        "prune", "scenarios/flintrock-launch.toml", "--strategy", "group", "--max-trials", "3", "--out", out.to_str().unwrap(), "--output", "json",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(v["trials"], 3);
+    assert!(v["stopped"].as_str().unwrap().contains("budget"), "{v}");
+    let minimal: Vec<&str> = v["minimal"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    assert!(minimal.contains(&"iam:GetInstanceProfile") && minimal.contains(&"iam:PassRole"), "a budget must never drop a needed action");
+    assert!(!v["undecided"].as_array().unwrap().is_empty());
+    assert_eq!(v["minimal_proven"], false);
+}
+
+/// A run killed after some trials (journal cut mid-line, as kill -9 during a write leaves it)
+/// resumes without re-running the recorded trials and reaches the same result.
+#[test]
+fn resume_after_a_killed_run_reuses_recorded_trials() {
+    let full = tmpdir("resume-full");
+    let (_, whole) = iam_prune_json(&[
+        "prune", "scenarios/flintrock-launch.toml", "--strategy", "group", "--out", full.to_str().unwrap(), "--output", "json",
+    ]);
+    let total = whole["trials"].as_u64().unwrap();
+    assert!(total > 6, "the group strategy should need several trials here ({total})");
+    // Simulate the kill: keep the start record and the first 5 trials, then a torn line.
+    let cut = tmpdir("resume-cut");
+    std::fs::create_dir_all(&cut).unwrap();
+    let text = std::fs::read_to_string(full.join("journal.jsonl")).unwrap();
+    let mut kept: Vec<&str> = text.lines().take(6).collect();
+    let torn = &text.lines().nth(6).unwrap()[..40];
+    kept.push(torn);
+    std::fs::write(cut.join("journal.jsonl"), kept.join("\n")).unwrap();
+    let (code, resumed) = iam_prune_json(&["prune", "--resume", cut.to_str().unwrap(), "--output", "json"]);
+    assert_eq!(code, 0, "{resumed}");
+    assert_eq!(resumed["minimal"], whole["minimal"]);
+    assert_eq!(resumed["trials"], whole["trials"], "the resumed run must count replayed trials and reach the same result");
+    // The first five trials were not run again: the journal holds each trial id once.
+    let ids: Vec<u64> = trial_lines(&cut).iter().map(|t| t["id"].as_u64().unwrap()).collect();
+    let mut sorted = ids.clone();
+    sorted.dedup();
+    assert_eq!(ids, sorted, "a trial was journaled twice: {ids:?}");
+    assert_eq!(ids.len() as u64, total);
+}
+
+#[test]
+fn a_broken_scenario_is_reported_with_its_position() {
+    let dir = tmpdir("broken");
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("bad.toml");
+    std::fs::write(
+        &f,
+        "source = \"x\"\n[start]\nmanaged = [\"IAMFullAccess\"]\n[principal]\narn = \"arn:aws:iam::1:user/u\"\n[[steps]]\nid = \"a\"\naction = \"iam:GetInstanceProfil\"\n[expect]\nminimal = []\n",
+    )
+    .unwrap();
+    let out = iam_prune(&["prune", f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.toml:8:10"), "{err}");
+    assert!(err.contains("did you mean iam:GetInstanceProfile"), "{err}");
+}
+
+#[test]
+fn bench_prune_runs_a_small_grid() {
+    let (code, v) = iam_prune_json(&["bench", "prune", "--quick", "--n", "200", "--d", "2", "--strategy", "group", "--output", "json"]);
+    assert!(code == 0 || code == 1);
+    let rows = v["rows"].as_array().unwrap();
+    assert!(!rows.is_empty());
+    for r in rows {
+        assert_eq!(r["dropped_needed"], 0, "{r}");
+        assert_eq!(r["lower_bound"], 15);
+    }
+}
