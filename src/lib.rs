@@ -12,6 +12,8 @@ pub mod oracle;
 pub mod pattern;
 pub mod policy;
 pub mod prune;
+pub mod report;
+pub mod schedule;
 pub mod workload;
 pub mod trail;
 

@@ -14,6 +14,8 @@ mod expand;
 mod lint;
 mod sandbox;
 mod record;
+mod report;
+mod schedule;
 
 /// What a run of the command means, for scripts and schedulers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +101,10 @@ enum Command {
     Denied(denied::Args),
     /// A principal's recorded CloudTrail activity as likely-needed actions.
     Record(record::Args),
+    /// Regenerate a run directory's reports (Markdown, HTML, JSON, DOT) from its journal.
+    Report(report::Args),
+    /// Scheduled pruning: run jobs, keep a history, report drift (exit 0/10/20).
+    Schedule(schedule::Args),
 }
 
 /// Runs the parsed command line.
@@ -115,6 +121,8 @@ pub async fn run(cli: Cli) -> CmdResult {
         Command::Sandbox(a) => sandbox::run(a, &g).await,
         Command::Denied(a) => denied::run(a, &g).await,
         Command::Record(a) => record::run(a, &g).await,
+        Command::Report(a) => report::run(a, &g),
+        Command::Schedule(a) => schedule::run(a, &g).await,
     }
 }
 

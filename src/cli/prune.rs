@@ -56,19 +56,7 @@ pub async fn run_cmd(args: Args, g: &Global) -> CmdResult {
         Some(d) => (RunDir::Resume(d.clone()), None),
         None => {
             let Some(scenario) = &args.scenario else { return Ok(Exit::Usage) };
-            let likely = match &args.likely {
-                Some(p) => read_likely(p)?,
-                None => Vec::new(),
-            };
-            let job = ScenarioJob {
-                scenario: scenario.clone(),
-                strategy: args.strategy,
-                parallel: args.parallel.max(1),
-                confirm: args.confirm.max(1),
-                max_trials: args.max_trials,
-                deadline: args.deadline,
-                likely,
-            };
+            let job = ScenarioJob { scenario: scenario.clone(), search: search_settings(&args)? };
             // The default directory is named after the scenario, so load it once for the name.
             let out = match &args.out {
                 Some(o) => o.clone(),
@@ -85,6 +73,22 @@ pub async fn run_cmd(args: Args, g: &Global) -> CmdResult {
     Ok(Exit::Ok)
 }
 
+/// The search flags, resolved once for either kind of job.
+fn search_settings(args: &Args) -> Result<SearchSettings, Box<dyn std::error::Error + Send + Sync>> {
+    let likely = match &args.likely {
+        Some(p) => read_likely(p)?,
+        None => Vec::new(),
+    };
+    Ok(SearchSettings {
+        strategy: args.strategy,
+        parallel: args.parallel.max(1),
+        confirm: args.confirm.max(1),
+        max_trials: args.max_trials,
+        deadline: args.deadline,
+        likely,
+    })
+}
+
 async fn run_on_aws(args: Args, g: &Global) -> CmdResult {
     let (dir, job) = match &args.resume {
         Some(d) => (RunDir::Resume(d.clone()), None),
@@ -93,18 +97,7 @@ async fn run_on_aws(args: Args, g: &Global) -> CmdResult {
             if args.aws.dry_run {
                 return super::sandbox::print_dry_run(&args.aws, &run_id, g).await;
             }
-            let likely = match &args.likely {
-                Some(p) => read_likely(p)?,
-                None => Vec::new(),
-            };
-            let search = SearchSettings {
-                strategy: args.strategy,
-                parallel: args.parallel.max(1),
-                confirm: args.confirm.max(1),
-                max_trials: args.max_trials,
-                deadline: args.deadline,
-                likely,
-            };
+            let search = search_settings(&args)?;
             let out = args.out.clone().unwrap_or_else(|| iam_prune::aws::job::default_run_dir(&run_id));
             (RunDir::New(out), Some(AwsJob { run_id, aws: args.aws.clone(), search }))
         }
@@ -202,6 +195,7 @@ fn print_summary(s: &Summary, dir: &Path, g: &Global, scenario: &Path) {
         println!("scenario expectation ({}): {}", scenario.display(), if m { "matched" } else { "NOT matched" });
     }
     println!("policy ({} characters): {}", s.policy_size, dir.join("policy.json").display());
+    println!("report: {} (also .md, .json)", dir.join("report.html").display());
     println!("run directory: {}", dir.display());
 }
 

@@ -1,5 +1,5 @@
 //! A whole pruning job on a scenario: load, search, scope resources, summarize, write the run
-//! directory (`journal.jsonl`, `policy.json`, `summary.json`). The `prune` command and the
+//! directory (`journal.jsonl`, `policy.json`, `summary.json`, the reports). The `prune` command and the
 //! scheduler both run jobs through here; they differ only in what they print.
 
 use super::summary::{summarize, Summary};
@@ -18,36 +18,20 @@ use std::time::Duration;
 pub struct ScenarioJob {
     /// The scenario file.
     pub scenario: PathBuf,
-    /// Strategy.
-    pub strategy: StrategyKind,
-    /// Trials per round.
-    pub parallel: usize,
-    /// `--confirm`.
-    pub confirm: usize,
-    /// Trial budget.
-    pub max_trials: Option<u64>,
-    /// Wall-clock budget in seconds.
-    pub deadline: Option<u64>,
-    /// Priors.
-    pub likely: Vec<String>,
+    /// How to search.
+    #[serde(flatten)]
+    pub search: SearchSettings,
 }
 
 impl ScenarioJob {
     /// A job with default search settings.
     pub fn new(scenario: PathBuf) -> ScenarioJob {
-        ScenarioJob { scenario, strategy: StrategyKind::Auto, parallel: 1, confirm: 1, max_trials: None, deadline: None, likely: Vec::new() }
+        ScenarioJob { scenario, search: SearchSettings::default() }
     }
 
     /// The job's search settings.
     pub fn search(&self) -> SearchSettings {
-        SearchSettings {
-            strategy: self.strategy,
-            parallel: self.parallel,
-            confirm: self.confirm,
-            max_trials: self.max_trials,
-            deadline: self.deadline,
-            likely: self.likely.clone(),
-        }
+        self.search.clone()
     }
 }
 
@@ -67,6 +51,12 @@ pub struct SearchSettings {
     pub deadline: Option<u64>,
     /// Priors.
     pub likely: Vec<String>,
+}
+
+impl Default for SearchSettings {
+    fn default() -> Self {
+        SearchSettings { strategy: StrategyKind::Auto, parallel: 1, confirm: 1, max_trials: None, deadline: None, likely: Vec::new() }
+    }
 }
 
 impl SearchSettings {
@@ -180,6 +170,8 @@ pub fn finish_run(dir: &Path, summary: &Summary, journal: &mut Journal) -> Resul
     std::fs::write(dir.join("summary.json"), serde_json::to_string_pretty(summary)? + "\n")
         .map_err(|e| format!("cannot write summary.json in `{}`: {e}", dir.display()))?;
     journal.append_value(&serde_json::json!({"type": "result", "summary": summary}))?;
+    // The reports are rebuilt from what was just written, exactly as `iam-prune report` does.
+    crate::report::write_reports(dir)?;
     Ok(())
 }
 

@@ -404,11 +404,12 @@ mod trace_tests {
         let mut o = SyntheticOracle::generate(&ids, d, 0.0, seed);
         o.named = std::env::var("TRACE_NAMED").is_ok();
         let strategy = if std::env::var("TRACE_AUTO").is_ok() { StrategyKind::Auto } else { StrategyKind::Group };
-        let cfg = PruneConfig { strategy, ..PruneConfig::default() };
+        let parallel: usize = std::env::var("TRACE_K").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+        let cfg = PruneConfig { strategy, parallel, ..PruneConfig::default() };
         let r = futures::executor::block_on(run(&o, &u, &cfg, &mut Journal::in_memory(), &NoProgress)).unwrap();
         eprintln!("needed {:?}", o.requirements);
         for t in &r.trials {
-            eprintln!("#{} {:?} removed={} size={} pass={} named={:?}", t.record.id, t.record.purpose, t.record.removed, t.candidate.len(), t.record.outcome.is_pass(), t.record.outcome.denied.first().and_then(|d| d.action.clone()));
+            eprintln!("#{} r{} {:?} removed={} size={} pass={} named={:?}", t.record.id, t.record.round, t.record.purpose, t.record.removed, t.candidate.len(), t.record.outcome.is_pass(), t.record.outcome.denied.first().and_then(|d| d.action.clone()));
         }
     }
 }

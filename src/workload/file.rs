@@ -164,6 +164,9 @@ struct RawExpect {
     resources: BTreeMap<String, Vec<String>>,
 }
 
+/// A call as written: action (with its span), resource, call-level context.
+type RawCallRef<'a> = (&'a Spanned<String>, Option<&'a String>, &'a BTreeMap<String, RawValue>);
+
 /// Line and column of a byte offset.
 pub(crate) fn pos_of(text: &str, offset: usize) -> Pos {
     let before = text.get(..offset.min(text.len())).unwrap_or_default();
@@ -228,7 +231,7 @@ pub(super) fn load(path: &Path, catalog: &Catalog) -> Result<Scenario, WorkloadE
     for spanned in &raw.steps {
         let step_pos = pos_of(&text, spanned.span().start);
         let rs = spanned.get_ref();
-        let mut raw_calls: Vec<(&Spanned<String>, Option<&String>, &BTreeMap<String, RawValue>)> =
+        let mut raw_calls: Vec<RawCallRef<'_>> =
             rs.calls.iter().map(|c| (&c.action, c.resource.as_ref(), &c.context)).collect();
         let empty = BTreeMap::new();
         if let Some(a) = &rs.action {

@@ -150,7 +150,10 @@ fn workload() -> String {
 
 fn sandbox_run(moto: &Moto, extra: &[&str]) -> serde_json::Value {
     let w = workload();
-    let mut args = vec!["--output", "json", "sandbox", "run", "--start", "IAMFullAccess", "--fixed", "AmazonEC2FullAccess", "--run", &w];
+    // Trial logs go to a temporary directory, not into the repository's reports/.
+    let out = std::env::temp_dir().join(format!("iam-prune-it-sandbox-{}-{}", std::process::id(), extra.len()));
+    let out = out.to_string_lossy().into_owned();
+    let mut args = vec!["--output", "json", "sandbox", "run", "--start", "IAMFullAccess", "--fixed", "AmazonEC2FullAccess", "--run", &w, "--out", &out];
     args.extend_from_slice(extra);
     let out = moto.iam_prune(&args).output().expect("sandbox run");
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
@@ -175,8 +178,9 @@ fn moto_interrupts_leave_nothing_behind() {
     let moto = Moto::start();
     let before = moto.fixture("snapshot");
     for signal in [libc::SIGINT, libc::SIGKILL] {
+        let interrupted_out = std::env::temp_dir().join(format!("iam-prune-it-interrupt-{}-{signal}", std::process::id())).to_string_lossy().into_owned();
         let mut child = moto
-            .iam_prune(&["sandbox", "run", "--start", "IAMFullAccess", "--run", "sleep 20", "--apply", "version"])
+            .iam_prune(&["sandbox", "run", "--start", "IAMFullAccess", "--run", "sleep 20", "--apply", "version", "--out", &interrupted_out])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()

@@ -10,6 +10,8 @@ mod foundation;
 mod eval;
 mod moto;
 mod prune;
+mod reports;
+mod schedule;
 mod trail;
 mod trail_live;
 mod scenarios;

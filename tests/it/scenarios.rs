@@ -184,7 +184,7 @@ async fn prune(name: &str, strategy: StrategyKind) {
     let s = load(name);
     let dir = TempDir::new(&format!("prune-{name}"));
     let mut job = ScenarioJob::new(scenario_dir().join(format!("{name}.toml")));
-    job.strategy = strategy;
+    job.search.strategy = strategy;
     let out = run_scenario_job(RunDir::New(dir.0.join("run")), Some(job), &NoProgress).await.unwrap_or_else(|e| panic!("{name}: {e}"));
     let found = set(&out.summary.minimal);
     assert!(

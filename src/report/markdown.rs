@@ -1,0 +1,243 @@
+//! `report.md`: the report as GitHub renders it, for pull requests that change a policy and
+//! for the `reports/` folder of the repository. Tables over prose, so a reviewer can scan it.
+
+use super::model::{denial_label, Breakdown, Report};
+use crate::oracle::Verdict;
+use std::fmt::Write;
+
+/// Escapes text for a Markdown table cell.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn code_list(items: &[String]) -> String {
+    if items.is_empty() {
+        return "none".into();
+    }
+    items.iter().map(|s| format!("`{}`", cell(s))).collect::<Vec<_>>().join(", ")
+}
+
+fn pct(part: usize, whole: usize) -> String {
+    if whole == 0 {
+        return "0%".into();
+    }
+    format!("{:.1}%", part as f64 * 100.0 / whole as f64)
+}
+
+/// Headline verdict lines shared by Markdown and HTML.
+pub(crate) fn headline(r: &Report) -> String {
+    let res = &r.result;
+    let mut s = format!(
+        "{} of {} actions needed ({} removed, {}).",
+        res.minimal.len(),
+        res.universe,
+        res.removed,
+        pct(res.removed, res.universe)
+    );
+    match r.trust.verified_by {
+        Some(t) => {
+            let _ = write!(s, " Verified by trial {t}");
+        }
+        None => s.push_str(" NOT verified"),
+    }
+    s.push_str(if r.trust.minimal_proven { "; every kept action proven necessary." } else { "; minimality NOT proven (see undecided actions)." });
+    if let Some(stop) = &res.stopped {
+        let _ = write!(s, " Stopped early: {stop}.");
+    }
+    s
+}
+
+fn breakdown_table(out: &mut String, title: &str, rows: &[Breakdown]) {
+    let _ = writeln!(out, "| {title} | Before | After | Removed |\n|---|---:|---:|---:|");
+    for b in rows {
+        let _ = writeln!(out, "| {} | {} | {} | {} |", cell(&b.key), b.before, b.after, b.removed);
+    }
+    out.push('\n');
+}
+
+/// Renders the report as Markdown.
+pub fn render(r: &Report) -> String {
+    let mut o = String::new();
+    let res = &r.result;
+    let run = &r.run;
+    let _ = writeln!(o, "# iam-prune report: {}\n", r.name);
+    let _ = writeln!(o, "**Result:** {}\n", headline(r));
+    if let Some(m) = res.expected_match {
+        let _ = writeln!(o, "Scenario expectation: {}.\n", if m { "matched" } else { "**NOT matched**" });
+    }
+
+    o.push_str("## What was pruned, and how\n\n");
+    let _ = writeln!(o, "| | |\n|---|---|");
+    let _ = writeln!(o, "| Workload | `{}` ({} oracle) |", cell(&run.oracle.name), cell(&run.oracle.kind));
+    let _ = writeln!(o, "| Started | {} |", cell(&r.started));
+    let _ = writeln!(o, "| Start policy | {} actions in {} services |", res.universe, r.services.len());
+    let _ = writeln!(o, "| Strategy | `{}`, {} trial(s) at once, confirm {} |", cell(&run.strategy), run.parallel, run.confirm);
+    let _ = writeln!(
+        o,
+        "| Trials | {} in {} rounds (information-theoretic lower bound: {} trials) |",
+        res.trials, res.rounds, res.lower_bound
+    );
+    let _ = writeln!(o, "| Workload time | {:.0} s ({:.0} s per trial on this oracle) |", res.simulated_seconds, run.oracle.trial_seconds);
+    let _ = writeln!(o, "| Generator | {} |\n", cell(&r.generator));
+
+    o.push_str("## Result\n\n| Action | Resources | Proof: fails without it |\n|---|---|---|\n");
+    for p in &r.trust.proofs {
+        let resources = resources_of(r, &p.action);
+        let _ = writeln!(o, "| `{}` | {} | trial {} (denied: {}) |", p.action, code_list(&resources), p.trial, cell(&p.denied.join(", ")));
+    }
+    for u in &r.trust.undecided {
+        let _ = writeln!(o, "| `{}` | {} | **undecided** |", u, code_list(&resources_of(r, u)));
+    }
+    o.push('\n');
+    o.push_str("### Before and after, per service\n\n");
+    breakdown_table(&mut o, "Service", &r.services);
+
+    o.push_str("## Why trust it\n\n");
+    let t = &r.trust;
+    let _ = writeln!(
+        o,
+        "- **Verification:** {}",
+        match t.verified_by {
+            Some(v) => format!("trial {v} ran the workload under exactly the minimal set and passed."),
+            None => "no trial ran the final set on its own; do not apply it unverified.".into(),
+        }
+    );
+    let _ = writeln!(
+        o,
+        "- **1-minimality:** {} of {} kept actions have a failing trial without them (table above); for a monotone workload that makes the set minimal.",
+        t.proofs.len(),
+        res.minimal.len()
+    );
+    let _ = writeln!(
+        o,
+        "- **Flakiness:** {} candidate(s) with disagreeing runs; {} monotonicity violation(s){}.",
+        t.flaky.len(),
+        t.violations.len(),
+        if t.violations.is_empty() { String::new() } else { format!(" ({})", t.violations.iter().map(|v| format!("trial {} passed, superset trial {} failed", v.passed, v.failed)).collect::<Vec<_>>().join("; ")) }
+    );
+    if !t.undecided.is_empty() {
+        let _ = writeln!(o, "- **Undecided:** {} (kept, not proven needed).", code_list(&t.undecided));
+    }
+    if t.journal_lines_skipped > 0 {
+        let _ = writeln!(o, "- **Journal:** {} unreadable line(s) skipped (a killed run's torn last line).", t.journal_lines_skipped);
+    }
+    o.push('\n');
+
+    render_risk(&mut o, r);
+
+    o.push_str("## Denials\n\n");
+    if r.denials.is_empty() {
+        o.push_str("No trial failed with a denial.\n\n");
+    } else {
+        o.push_str("| Trial | Denied | Resource | Message |\n|---:|---|---|---|\n");
+        for d in &r.denials {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} |",
+                d.trial,
+                cell(&denial_label(&d.denial)),
+                cell(d.denial.resource.as_deref().unwrap_or("")),
+                cell(&d.denial.message)
+            );
+        }
+        o.push('\n');
+    }
+    let _ = writeln!(
+        o,
+        "Tolerated in the verifying run: {}\n",
+        if r.tolerated.is_empty() { "none".to_string() } else { r.tolerated.iter().map(|d| format!("`{}`", cell(&denial_label(d)))).collect::<Vec<_>>().join(", ") }
+    );
+
+    o.push_str("## Trials\n\n| # | Round | Purpose | Candidate | Removed | Verdict | Cost (s) | Denied |\n|---:|---:|---|---:|---:|---|---:|---|\n");
+    for tr in &r.trials {
+        let purpose = serde_json::to_value(tr.purpose).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+        let verdict = if tr.verdict == Verdict::Pass { "pass" } else { "**fail**" };
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} | {:.0} | {} |",
+            tr.id,
+            tr.round,
+            purpose,
+            tr.size,
+            tr.removed,
+            verdict,
+            tr.cost_seconds,
+            cell(&tr.denied.join(", "))
+        );
+    }
+    o.push('\n');
+
+    o.push_str("## The minimal policy\n\n```json\n");
+    o.push_str(&serde_json::to_string_pretty(&r.policy).unwrap_or_default());
+    o.push_str("\n```\n\n## How to apply\n\n```sh\n");
+    o.push_str(&r.apply.aws_cli);
+    o.push_str("```\n\nOr with Terraform:\n\n```hcl\n");
+    o.push_str(&r.apply.terraform);
+    o.push_str("```\n\nThe search tree is in `search.dot` (`dot -Tsvg search.dot`); the charts are in `report.html`.\n");
+    o
+}
+
+/// Resources of a kept action as the minimal policy grants them.
+pub(crate) fn resources_of(r: &Report, action: &str) -> Vec<String> {
+    if r.risk.scoping.unscoped_actions.iter().any(|a| a == action) {
+        return vec!["*".into()];
+    }
+    let mut out = Vec::new();
+    for st in r.policy.get("Statement").and_then(|s| s.as_array()).into_iter().flatten() {
+        let acts: Vec<&str> = st.get("Action").and_then(|a| a.as_array()).into_iter().flatten().filter_map(|a| a.as_str()).collect();
+        if acts.iter().any(|a| a.eq_ignore_ascii_case(action)) {
+            out.extend(st.get("Resource").and_then(|a| a.as_array()).into_iter().flatten().filter_map(|a| a.as_str().map(String::from)));
+        }
+    }
+    out
+}
+
+fn render_risk(o: &mut String, r: &Report) {
+    let k = &r.risk;
+    o.push_str("## Risk\n\n### Removed and kept, by access level\n\n");
+    breakdown_table(o, "Access level", &r.access_levels);
+    o.push_str("### Privilege escalation\n\n");
+    o.push_str("Actions of the start policy that appear in Rhino Security Labs' published IAM privilege-escalation methods.\n\n");
+    if k.privilege_escalation.is_empty() {
+        o.push_str("None in the start policy.\n\n");
+    } else {
+        o.push_str("| Action | Status | Method | Escalates with | Granted on |\n|---|---|---|---|---|\n");
+        let mut rows: Vec<_> = k.privilege_escalation.iter().collect();
+        rows.sort_by_key(|e| (!e.kept, e.action.clone()));
+        for e in rows {
+            let _ = writeln!(
+                o,
+                "| `{}` | {} | {} | {} | {} |",
+                e.action,
+                if e.kept { "**kept**" } else { "removed" },
+                cell(&e.method),
+                if e.with.is_empty() { "alone".into() } else { code_list(&e.with) },
+                if e.kept { code_list(&e.resources) } else { "-".into() }
+            );
+        }
+        o.push('\n');
+    }
+    let _ = writeln!(o, "### Wildcards left\n\n{}\n", if k.wildcards.is_empty() { "None.".into() } else { code_list(&k.wildcards) });
+    let _ = writeln!(
+        o,
+        "### Resource scoping\n\n{} of {} kept actions are scoped to specific ARNs; {} on `*`{}.\n",
+        k.scoping.scoped,
+        k.scoping.scoped + k.scoping.unscoped,
+        k.scoping.unscoped,
+        if k.scoping.unscoped_actions.is_empty() { String::new() } else { format!(" ({})", code_list(&k.scoping.unscoped_actions)) }
+    );
+    let _ = writeln!(o, "### Policy size\n\n{} characters (whitespace not counted, as IAM counts).\n\n| Limit | Characters | Fits |\n|---|---:|---|", k.policy_size);
+    for l in &k.size_limits {
+        let _ = writeln!(o, "| {} | {} | {} |", l.name, l.chars, if l.exceeded { "**no**" } else { "yes" });
+    }
+    o.push_str("\n### Evidence gaps\n\n");
+    if k.evidence_gaps.is_empty() {
+        o.push_str("None: CloudTrail logs every kept action.\n\n");
+    } else {
+        o.push_str("Kept actions CloudTrail never logs; pruning from recorded activity alone would have dropped them.\n\n");
+        for g in &k.evidence_gaps {
+            let _ = writeln!(o, "- `{}`: {}", g.action, g.why);
+        }
+        o.push('\n');
+    }
+}

@@ -1,0 +1,282 @@
+//! Run reports: every bundled scenario's run renders all three reports, `report.json` validates
+//! against the published schema and holds the expected minimal set, `iam-prune report`
+//! regenerates them, and the HTML renders in a real (headless) browser.
+//!
+//! The schema check uses a small validator for the keywords `report.schema.json` uses (type,
+//! properties, required, additionalProperties, items, enum, const, minimum) rather than the
+//! `jsonschema` crate, whose dependency tree (regex engines, URL and HTTP resolution) would
+//! double this test binary's build for a schema that needs none of it. The validator is itself
+//! checked below: it must reject reports with a missing field, a wrong type or an unknown field.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, reason = "tests fail loudly on broken fixtures")]
+
+use crate::common::{iam_prune, root};
+use iam_prune::workload::Scenario;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn tempdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("iam-prune-it-reports-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("create temp dir");
+    d
+}
+
+fn scenarios() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("scenarios"))
+        .expect("scenarios/")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    v.sort();
+    assert!(!v.is_empty(), "no bundled scenarios");
+    v
+}
+
+fn schema() -> Value {
+    serde_json::from_str(iam_prune::report::REPORT_SCHEMA).expect("report.schema.json is JSON")
+}
+
+/// Validates `v` against `schema`; returns the errors as "path: message".
+fn validate(schema: &Value, v: &Value, path: &str, errors: &mut Vec<String>) {
+    if let Some(t) = schema.get("type") {
+        let types: Vec<&str> = match t {
+            Value::String(s) => vec![s.as_str()],
+            Value::Array(a) => a.iter().filter_map(|x| x.as_str()).collect(),
+            _ => vec![],
+        };
+        let ok = types.iter().any(|t| match *t {
+            "object" => v.is_object(),
+            "array" => v.is_array(),
+            "string" => v.is_string(),
+            "boolean" => v.is_boolean(),
+            "null" => v.is_null(),
+            "number" => v.is_number(),
+            "integer" => v.is_u64() || v.is_i64(),
+            other => panic!("validator does not know type {other}"),
+        });
+        if !ok {
+            errors.push(format!("{path}: expected {types:?}, got {v}"));
+            return;
+        }
+    }
+    if let Some(c) = schema.get("const") {
+        if c != v {
+            errors.push(format!("{path}: expected const {c}, got {v}"));
+        }
+    }
+    if let Some(Value::Array(e)) = schema.get("enum") {
+        if !e.contains(v) {
+            errors.push(format!("{path}: {v} not in {e:?}"));
+        }
+    }
+    if let (Some(min), Some(n)) = (schema.get("minimum").and_then(Value::as_f64), v.as_f64()) {
+        if n < min {
+            errors.push(format!("{path}: {n} < minimum {min}"));
+        }
+    }
+    if let Some(obj) = v.as_object() {
+        for r in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
+            let r = r.as_str().expect("required names");
+            if !obj.contains_key(r) {
+                errors.push(format!("{path}: missing required `{r}`"));
+            }
+        }
+        let props = schema.get("properties").and_then(Value::as_object);
+        for (k, val) in obj {
+            match props.and_then(|p| p.get(k)) {
+                Some(s) => validate(s, val, &format!("{path}.{k}"), errors),
+                None if schema.get("additionalProperties") == Some(&Value::Bool(false)) => errors.push(format!("{path}: unknown field `{k}`")),
+                None => {}
+            }
+        }
+    }
+    if let (Some(items), Some(arr)) = (schema.get("items"), v.as_array()) {
+        for (i, x) in arr.iter().enumerate() {
+            validate(items, x, &format!("{path}[{i}]"), errors);
+        }
+    }
+}
+
+fn schema_errors(v: &Value) -> Vec<String> {
+    let mut errors = Vec::new();
+    validate(&schema(), v, "$", &mut errors);
+    errors
+}
+
+fn prune_into(scenario: &Path, out: &Path) {
+    let o = iam_prune(&["prune", &scenario.display().to_string(), "--out", &out.display().to_string(), "--quiet"]);
+    assert!(o.status.success(), "prune {} failed:\n{}", scenario.display(), String::from_utf8_lossy(&o.stderr));
+}
+
+fn read_json(p: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))).expect("report.json is JSON")
+}
+
+/// The acceptable minimal sets of a scenario, as sorted names.
+fn expected_sets(scenario: &Path) -> Vec<Vec<String>> {
+    let s = Scenario::load(scenario).expect("scenario loads");
+    let c = iam_prune::Catalog::embedded();
+    s.acceptable_minimal_sets().iter().map(|set| {
+        let mut n = set.names(c);
+        n.sort();
+        n
+    }).collect()
+}
+
+fn check_run_dir(dir: &Path, scenario: &Path) {
+    for f in ["report.md", "report.html", "report.json", "search.dot", "policy.json", "journal.jsonl"] {
+        assert!(dir.join(f).is_file(), "{} has no {f}", dir.display());
+    }
+    let v = read_json(&dir.join("report.json"));
+    let errors = schema_errors(&v);
+    assert!(errors.is_empty(), "{}/report.json does not match the schema:\n{}", dir.display(), errors.join("\n"));
+    let minimal: Vec<String> = v["result"]["minimal"].as_array().expect("minimal").iter().map(|a| a.as_str().expect("name").to_string()).collect();
+    let mut sorted = minimal.clone();
+    sorted.sort();
+    let expected = expected_sets(scenario);
+    assert!(expected.contains(&sorted), "{}: minimal {sorted:?} is none of the expected {expected:?}", scenario.display());
+    let md = std::fs::read_to_string(dir.join("report.md")).expect("md");
+    let html = std::fs::read_to_string(dir.join("report.html")).expect("html");
+    for a in &minimal {
+        assert!(md.contains(&format!("`{a}`")), "report.md does not name {a}");
+        assert!(html.contains(&format!("<code>{a}</code>")), "report.html does not name {a}");
+    }
+    for id in ["chart-services", "chart-levels", "chart-timeline", "chart-tree"] {
+        assert!(html.contains(&format!("id=\"{id}\"")), "report.html has no #{id}");
+    }
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http") && !html.contains("url("), "report.html must not load anything");
+    assert!(!html.contains("<script"), "report.html must not contain scripts");
+    for section in ["## Why trust it", "### Privilege escalation", "### Evidence gaps", "### Policy size", "## How to apply", "aws iam create-policy", "aws_iam_policy_document"] {
+        assert!(md.contains(section), "report.md lacks `{section}`");
+    }
+    let dot = std::fs::read_to_string(dir.join("search.dot")).expect("dot");
+    assert!(dot.starts_with("digraph {"), "search.dot is not DOT");
+    let trials = v["trials"].as_array().expect("trials").len();
+    assert_eq!(v["tree"]["nodes"].as_array().expect("nodes").len(), trials + 1, "one tree node per trial plus the start");
+    assert_eq!(v["tree"]["edges"].as_array().expect("edges").len(), trials, "every trial has a parent");
+}
+
+#[test]
+fn every_bundled_scenario_renders_valid_reports_with_the_expected_minimal_set() {
+    let base = tempdir("scenarios");
+    for scenario in scenarios() {
+        let out = base.join(scenario.file_stem().expect("stem"));
+        prune_into(&scenario, &out);
+        check_run_dir(&out, &scenario);
+    }
+}
+
+#[test]
+fn report_command_regenerates_the_reports_from_the_journal() {
+    let dir = tempdir("regen");
+    let scenario = root().join("scenarios/flintrock-launch.toml");
+    prune_into(&scenario, &dir);
+    let before: Vec<String> = ["report.md", "report.html", "report.json", "search.dot"].iter().map(|f| std::fs::read_to_string(dir.join(f)).expect("read")).collect();
+    // Without summary.json too: the journal's result record is enough.
+    for f in ["report.md", "report.html", "report.json", "search.dot", "summary.json"] {
+        std::fs::remove_file(dir.join(f)).expect("remove");
+    }
+    let o = iam_prune(&["report", &dir.display().to_string()]);
+    assert!(o.status.success(), "report failed: {}", String::from_utf8_lossy(&o.stderr));
+    let after: Vec<String> = ["report.md", "report.html", "report.json", "search.dot"].iter().map(|f| std::fs::read_to_string(dir.join(f)).expect("read")).collect();
+    assert_eq!(before, after, "regenerated reports differ from the ones prune wrote");
+    // An unfinished run is an error that says what to do.
+    let unfinished = tempdir("unfinished");
+    let journal = std::fs::read_to_string(dir.join("journal.jsonl")).expect("journal");
+    let cut: Vec<&str> = journal.lines().filter(|l| !l.contains("\"type\":\"result\"")).collect();
+    std::fs::write(unfinished.join("journal.jsonl"), cut.join("\n")).expect("write");
+    let o = iam_prune(&["report", &unfinished.display().to_string()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--resume"), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn schema_validator_rejects_broken_reports() {
+    let dir = tempdir("broken");
+    prune_into(&root().join("scenarios/flintrock-launch.toml"), &dir);
+    let good = read_json(&dir.join("report.json"));
+    assert!(schema_errors(&good).is_empty());
+    let mut missing = good.clone();
+    missing["trust"].as_object_mut().expect("trust").remove("verified");
+    assert!(schema_errors(&missing).iter().any(|e| e.contains("verified")), "missing field accepted");
+    let mut wrong = good.clone();
+    wrong["result"]["trials"] = Value::String("four".into());
+    assert!(!schema_errors(&wrong).is_empty(), "wrong type accepted");
+    let mut extra = good.clone();
+    extra["risk"]["surprise"] = Value::Bool(true);
+    assert!(!schema_errors(&extra).is_empty(), "unknown field accepted");
+    let mut version = good;
+    version["report_version"] = Value::from(2);
+    assert!(!schema_errors(&version).is_empty(), "wrong version accepted");
+}
+
+#[test]
+fn committed_reports_cover_every_bundled_scenario() {
+    for scenario in scenarios() {
+        let dir = root().join("reports").join(scenario.file_stem().expect("stem"));
+        assert!(dir.join("report.json").is_file(), "reports/ lacks {}: run scripts/gen-reports.sh", dir.display());
+        let v = read_json(&dir.join("report.json"));
+        let errors = schema_errors(&v);
+        assert!(errors.is_empty(), "{}/report.json is stale (run scripts/gen-reports.sh):\n{}", dir.display(), errors.join("\n"));
+        let mut minimal: Vec<String> = v["result"]["minimal"].as_array().expect("minimal").iter().map(|a| a.as_str().expect("name").to_string()).collect();
+        minimal.sort();
+        assert!(expected_sets(&scenario).contains(&minimal), "{}: stale minimal set; run scripts/gen-reports.sh", dir.display());
+    }
+}
+
+/// Renders a generated report in headless Chromium: a screenshot that is not blank, no console
+/// errors, and the four charts in the rendered DOM. Chromium missing is a failure, not a skip:
+/// `scripts/test.sh` installs it.
+#[test]
+fn html_report_renders_in_headless_chromium() {
+    let chromium = Path::new("/usr/bin/chromium");
+    assert!(chromium.exists(), "/usr/bin/chromium is missing: run scripts/test.sh (it installs Debian's chromium) or `apt-get install -y chromium`");
+    let dir = tempdir("browser");
+    prune_into(&root().join("scenarios/flintrock-launch.toml"), &dir);
+    let html = dir.join("report.html");
+    let url = format!("file://{}", html.display());
+    let shot = dir.join("report.png");
+    let common = |profile: &Path| -> Vec<String> {
+        [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--enable-logging=stderr",
+            "--v=0",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([format!("--user-data-dir={}", profile.display())])
+        .collect()
+    };
+    let started = std::time::Instant::now();
+    let shot_out = Command::new(chromium)
+        .args(common(&dir.join("profile-shot")))
+        .args([format!("--screenshot={}", shot.display()), "--window-size=1280,2000".into(), url.clone()])
+        .output()
+        .expect("run chromium");
+    let render_ms = started.elapsed().as_millis();
+    let dom_out = Command::new(chromium).args(common(&dir.join("profile-dom"))).args(["--dump-dom".to_string(), url]).output().expect("run chromium");
+    let stderr = format!("{}{}", String::from_utf8_lossy(&shot_out.stderr), String::from_utf8_lossy(&dom_out.stderr));
+    assert!(shot_out.status.success() && dom_out.status.success(), "chromium failed:\n{stderr}");
+    let console: Vec<&str> = stderr.lines().filter(|l| l.contains("CONSOLE") || l.contains("Uncaught") || l.contains("Refused to")).collect();
+    assert!(console.is_empty(), "console errors while rendering report.html:\n{}", console.join("\n"));
+    let png = std::fs::read(&shot).unwrap_or_else(|e| panic!("no screenshot at {}: {e}\n{stderr}", shot.display()));
+    assert!(png.starts_with(b"\x89PNG"), "screenshot is not a PNG");
+    // A blank 1280x2000 page compresses to a few kilobytes; charts, tables and text do not.
+    assert!(png.len() > 40_000, "screenshot is only {} bytes: the page looks blank", png.len());
+    let dom = String::from_utf8_lossy(&dom_out.stdout);
+    for id in ["chart-services", "chart-levels", "chart-timeline", "chart-tree"] {
+        assert!(dom.contains(&format!("id=\"{id}\"")), "rendered DOM lacks the #{id} chart");
+    }
+    assert!(dom.contains("class=\"trial\""), "the timeline has no trial bars");
+    eprintln!("report.html: screenshot {} bytes in {render_ms} ms ({})", png.len(), shot.display());
+}
