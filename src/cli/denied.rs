@@ -5,6 +5,7 @@ use super::{print_json, CmdResult, Exit, Global};
 use iam_prune::actions::ActionSet;
 use iam_prune::catalog::{ActionId, Catalog};
 use iam_prune::policy::write::{policy_for_actions, to_canonical_json};
+use iam_prune::aws::Connection;
 use iam_prune::trail::{self, DenialKind, Denied, ScanOptions, ScanReport};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -12,13 +13,60 @@ use std::path::PathBuf;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// CloudTrail log files or directories (`.json`, `.json.gz`, JSON Lines, LookupEvents output).
-    #[arg(required = true)]
+    #[arg(required_unless_present_any = ["lookup", "lake"])]
     paths: Vec<PathBuf>,
     #[command(flatten)]
+    source: Source,
+    #[command(flatten)]
     filter: Filter,
+    /// Decode EC2 encoded authorization messages (needs `sts:DecodeAuthorizationMessage`) to name the action and resource.
+    #[arg(long)]
+    decode: bool,
     /// Print the smallest policy that grants exactly the denied actions on the denied resources.
     #[arg(long)]
     policy: bool,
+}
+
+/// Live sources and how to reach AWS; `denied` and `record` share them.
+#[derive(Debug, clap::Args)]
+pub struct Source {
+    /// Read the last 90 days of management events through LookupEvents instead of files.
+    #[arg(long, conflicts_with_all = ["paths", "lake"])]
+    pub lookup: bool,
+    /// Query a CloudTrail Lake event data store (its ARN or id) instead of reading files.
+    #[arg(long, value_name = "EVENT_DATA_STORE", conflicts_with = "paths")]
+    pub lake: Option<String>,
+    /// Regions for `--lookup` (repeatable or comma-separated; default: the profile's), or the event data store's region.
+    #[arg(long, value_name = "REGION", value_delimiter = ',')]
+    pub region: Vec<String>,
+    /// AWS profile.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Endpoint override for AWS calls; AWS_ENDPOINT_URL works too.
+    #[arg(long)]
+    pub endpoint_url: Option<String>,
+}
+
+impl Source {
+    /// The AWS connection (the first `--region`, else the profile's region).
+    pub async fn connection(&self) -> Connection {
+        Connection::load(self.profile.as_deref(), self.region.first().map(String::as_str), self.endpoint_url.as_deref()).await
+    }
+
+    /// Reads events from the chosen source: files, LookupEvents or Lake.
+    pub async fn scan(&self, paths: &[PathBuf], opts: &ScanOptions) -> Result<ScanReport, trail::TrailError> {
+        let catalog = Catalog::embedded();
+        if self.lookup {
+            return Ok(trail::cloud::lookup(&self.connection().await, catalog, &self.region, opts).await);
+        }
+        if let Some(store) = &self.lake {
+            if trail::live::lake_store_id(store).is_none() {
+                return Err(trail::TrailError::EventDataStore(store.clone()));
+            }
+            return trail::cloud::lake(&self.connection().await, catalog, store, opts).await;
+        }
+        Ok(trail::scan_paths(catalog, paths, opts))
+    }
 }
 
 /// Options `denied` and `record` share.
@@ -33,6 +81,9 @@ pub struct Filter {
     /// Only events before this time.
     #[arg(long)]
     pub until: Option<String>,
+    /// Only events with this eventName (e.g. `RunInstances`).
+    #[arg(long, value_name = "NAME")]
+    pub event_name: Option<String>,
     /// Worker threads (default: one per core).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
@@ -46,6 +97,7 @@ impl Filter {
             principal: self.principal.as_deref().map(trail::PrincipalFilter::new),
             since: self.since.as_deref().map(|s| trail::parse_bound(s, now)).transpose()?,
             until: self.until.as_deref().map(|s| trail::parse_bound(s, now)).transpose()?,
+            event_name: self.event_name.clone(),
             threads: self.threads,
             ..ScanOptions::default()
         })
@@ -61,10 +113,15 @@ pub fn report_errors(r: &ScanReport, g: &Global) {
     }
 }
 
-pub fn run(args: Args, g: &Global) -> CmdResult {
+pub async fn run(args: Args, g: &Global) -> CmdResult {
     let catalog = Catalog::embedded();
     let opts = ScanOptions { denied: true, ..args.filter.options()? };
-    let report = trail::scan_paths(catalog, &args.paths, &opts);
+    let mut report = args.source.scan(&args.paths, &opts).await?;
+    if args.decode && report.denied.iter().any(|d| d.encoded_message.is_some()) {
+        let conn = args.source.connection().await;
+        let errors = trail::cloud::decode(&conn, catalog, &mut report.denied).await;
+        report.errors.extend(errors);
+    }
     report_errors(&report, g);
     let code = if report.errors.is_empty() { Exit::Ok } else { Exit::Error };
     if args.policy {

@@ -119,8 +119,8 @@ pub async fn run(cli: Cli) -> CmdResult {
         Command::Bench(a) => bench::run(a, &g),
         Command::Eval(a) => eval::run(*a, &g),
         Command::Sandbox(a) => sandbox::run(a, &g).await,
-        Command::Denied(a) => denied::run(a, &g),
-        Command::Record(a) => record::run(a, &g),
+        Command::Denied(a) => denied::run(a, &g).await,
+        Command::Record(a) => record::run(a, &g).await,
         Command::Report(a) => report::run(a, &g),
         Command::Schedule(a) => schedule::run(a, &g).await,
     }

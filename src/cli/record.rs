@@ -1,17 +1,18 @@
 //! `iam-prune record`: a principal's recorded activity as likely-needed actions, for
 //! `prune --likely FILE` or as the start of a scenario; with what CloudTrail cannot show.
 
-use super::denied::{report_errors, Filter};
+use super::denied::{report_errors, Filter, Source};
 use super::{print_json, CmdResult, Exit, Global};
-use iam_prune::catalog::Catalog;
-use iam_prune::trail::{self, likely_json, never_logged, ScanOptions};
+use iam_prune::trail::{likely_json, never_logged, ScanOptions};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// CloudTrail log files or directories.
-    #[arg(required = true)]
+    #[arg(required_unless_present_any = ["lookup", "lake"])]
     paths: Vec<PathBuf>,
+    #[command(flatten)]
+    source: Source,
     #[command(flatten)]
     filter: Filter,
     /// Write the likely-needed actions to FILE as `{"actions": [...]}` (read by `prune --likely FILE`).
@@ -19,14 +20,13 @@ pub struct Args {
     likely_out: Option<PathBuf>,
 }
 
-pub fn run(args: Args, g: &Global) -> CmdResult {
+pub async fn run(args: Args, g: &Global) -> CmdResult {
     let Some(principal) = args.filter.principal.clone() else {
         eprintln!("error: `record` needs `--principal ARN`\nhelp: name a user, role or session ARN, an access key id or a user name");
         return Ok(Exit::Usage);
     };
-    let catalog = Catalog::embedded();
     let opts = ScanOptions { activity: true, ..args.filter.options()? };
-    let report = trail::scan_paths(catalog, &args.paths, &opts);
+    let report = args.source.scan(&args.paths, &opts).await?;
     report_errors(&report, g);
     let code = if report.errors.is_empty() { Exit::Ok } else { Exit::Error };
     let activity = report.activity.clone().unwrap_or_default();

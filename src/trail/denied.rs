@@ -69,6 +69,8 @@ pub enum ActionSource {
     Message,
     /// Mapped from `eventSource` + `eventName`.
     Event,
+    /// From the EC2 encoded authorization message, decoded by `sts:DecodeAuthorizationMessage`.
+    Decoded,
 }
 
 /// One access-denied event.

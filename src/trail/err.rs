@@ -52,6 +52,9 @@ pub enum TrailError {
     /// A time bound could not be parsed.
     #[error("`{0}` is not a time\nhelp: give RFC 3339 (`2024-05-01T12:00:00Z`), a date (`2024-05-01`) or an age (`90m`, `12h`, `7d`)")]
     Time(String),
+    /// `--lake` names something that is not an event data store id or ARN.
+    #[error("`{0}` is not an event data store\nhelp: give the event data store's ARN (`arn:aws:cloudtrail:REGION:ACCOUNT:eventdatastore/ID`) or its id; `aws cloudtrail list-event-data-stores` lists them")]
+    EventDataStore(String),
     /// A CloudTrail API call failed.
     #[error("{context}: {message}")]
     Aws {
@@ -72,7 +75,7 @@ impl TrailError {
             | TrailError::Truncated { path }
             | TrailError::NotCloudTrail { path }
             | TrailError::Likely { path, .. } => Some(path),
-            TrailError::Time(_) | TrailError::Aws { .. } => None,
+            TrailError::Time(_) | TrailError::EventDataStore(_) | TrailError::Aws { .. } => None,
         }
     }
 }

@@ -3,7 +3,7 @@
 //! Security engineers start here ("why did my job fail?", "what does this role use?") and
 //! `prune` uses the answers to order its search. Sources are log files (any of the shapes
 //! CloudTrail data is kept in, detected from content), and, at the async edge, the
-//! LookupEvents API and CloudTrail Lake. Everything else here is synchronous and pure:
+//! LookupEvents API and CloudTrail Lake ([`cloud`]). Everything else here is synchronous and pure:
 //! reading is a skim that parses only the events it keeps (see [`skim`]), so a nightly scan
 //! over a large trail runs at close to gzip's speed in bounded memory.
 //!
@@ -11,6 +11,7 @@
 //! names differ from action names ([`map`]).
 
 pub mod activity;
+pub mod cloud;
 pub mod denied;
 mod err;
 pub mod event;

@@ -26,6 +26,8 @@ pub struct ScanOptions {
     pub since: Option<OffsetDateTime>,
     /// Only events before this time.
     pub until: Option<OffsetDateTime>,
+    /// Only events with this `eventName`.
+    pub event_name: Option<String>,
     /// Collect access-denied events.
     pub denied: bool,
     /// Collect the principal's activity (needs `principal`).
@@ -106,6 +108,9 @@ impl Visitor for Collector<'_> {
         let code = ev.error_code().filter(|c| is_denial_code(c));
         let wants_activity = self.opts.activity && self.opts.principal.is_some();
         if code.is_none() && !wants_activity {
+            return;
+        }
+        if self.opts.event_name.as_deref().is_some_and(|n| ev.event_name() != n) {
             return;
         }
         if !self.is_principal(ev) || !self.in_window(ev) {

@@ -13,4 +13,5 @@ mod prune;
 mod reports;
 mod schedule;
 mod trail;
+mod trail_live;
 mod scenarios;
