@@ -396,28 +396,3 @@ mod search_tests {
         }
     }
 }
-
-#[cfg(test)]
-mod trace_tests {
-    use super::synthetic::SyntheticOracle;
-    use super::*;
-
-    #[test]
-    #[ignore = "diagnostic: prints a trace"]
-    fn trace_group_d1() {
-        let ids: Vec<ActionId> = (0..200).map(ActionId::from_index).collect();
-        let u: ActionSet = ids.iter().copied().collect();
-        let d: usize = std::env::var("TRACE_D").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
-        let seed: u64 = std::env::var("TRACE_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
-        let mut o = SyntheticOracle::generate(&ids, d, 0.0, seed);
-        o.named = std::env::var("TRACE_NAMED").is_ok();
-        let strategy = if std::env::var("TRACE_AUTO").is_ok() { StrategyKind::Auto } else { StrategyKind::Group };
-        let parallel: usize = std::env::var("TRACE_K").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
-        let cfg = PruneConfig { strategy, parallel, ..PruneConfig::default() };
-        let r = futures::executor::block_on(run(&o, &u, &cfg, &mut Journal::in_memory(), &NoProgress)).unwrap();
-        eprintln!("needed {:?}", o.requirements);
-        for t in &r.trials {
-            eprintln!("#{} r{} {:?} removed={} size={} pass={} named={:?}", t.record.id, t.record.round, t.record.purpose, t.record.removed, t.candidate.len(), t.record.outcome.is_pass(), t.record.outcome.denied.first().and_then(|d| d.action.clone()));
-        }
-    }
-}

@@ -448,15 +448,13 @@ struct Linear {
 impl Strategy for Linear {
     fn propose(&mut self, k: &Knowledge, _ev: &Evidence, slots: usize) -> Vec<ActionSet> {
         let mut out = Vec::new();
-        let kept: Vec<ActionId> = k.kept.iter().collect();
-        for (i, a) in kept.iter().copied().enumerate() {
+        for a in k.kept.iter() {
             if a.index() < self.cursor {
                 continue;
             }
             if out.is_empty() {
                 self.cursor = a.index();
             }
-            let _ = i;
             let mut cand = k.kept.clone();
             cand.remove(a);
             if k.infer(&cand).is_none() {

@@ -407,7 +407,7 @@ mod tests {
         let ev = r#"{"eventVersion":"1.08","eventName":"GetRole","eventSource":"iam.amazonaws.com"}"#;
         let cases = [
             (format!(r#"{{"Records":[{ev},{ev}]}}"#), 2),
-            (format!(r#"{{ "Records" : [ ], "x": 1}}"#), 0),
+            (r#"{ "Records" : [ ], "x": 1}"#.to_string(), 0),
             (format!("[{ev},{ev},{ev}]"), 3),
             (format!("{ev}\n{ev}\n"), 2),
             (ev.to_string(), 1),
