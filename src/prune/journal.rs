@@ -40,8 +40,13 @@ pub struct TrialRecord {
     pub round: u64,
     /// Why it ran.
     pub purpose: Purpose,
-    /// The candidate's actions (canonical names).
+    /// The candidate's actions (canonical names). On disk a record holds either this or
+    /// `candidate_removed`, whichever is shorter; reading restores this field.
+    #[serde(default)]
     pub candidate: Vec<String>,
+    /// On disk only: the universe's actions the candidate lacks, when that list is shorter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate_removed: Option<Vec<String>>,
     /// Number of universe actions removed from the candidate.
     pub removed: usize,
     /// What happened.
@@ -136,7 +141,11 @@ impl Journal {
                     })?)
                 }
                 Some("trial") => match serde_json::from_value::<TrialRecord>(v) {
-                    Ok(t) => {
+                    Ok(mut t) => {
+                        if let (Some(removed), Some(start)) = (t.candidate_removed.take(), j.start.as_ref()) {
+                            let removed: std::collections::HashSet<&String> = removed.iter().collect();
+                            t.candidate = start.universe.iter().filter(|a| !removed.contains(a)).cloned().collect();
+                        }
                         let mut key = t.candidate.clone();
                         key.sort();
                         let n = occurrences.entry(key.clone()).or_default();
@@ -195,6 +204,20 @@ impl Journal {
 
     /// Appends a trial record and flushes it to disk.
     pub fn append(&mut self, record: &TrialRecord) -> Result<(), PruneError> {
+        // Big candidates are written as what they lack: a journal of a 1,700-action search
+        // shrinks from megabytes to kilobytes, and resume reads it back the same.
+        if let Some(start) = &self.start {
+            if record.candidate.len() * 2 > start.universe.len() {
+                let universe: std::collections::HashSet<&String> = start.universe.iter().collect();
+                // Only a subset of the universe can be restored from what it lacks.
+                if record.candidate.iter().all(|a| universe.contains(a)) {
+                    let have: std::collections::HashSet<&String> = record.candidate.iter().collect();
+                    let removed: Vec<String> = start.universe.iter().filter(|a| !have.contains(a)).cloned().collect();
+                    let compact = TrialRecord { candidate: Vec::new(), candidate_removed: Some(removed), ..record.clone() };
+                    return self.append_value(&serde_json::to_value(&compact).unwrap_or_default());
+                }
+            }
+        }
         self.append_value(&serde_json::to_value(record).unwrap_or_default())
     }
 

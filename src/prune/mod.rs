@@ -247,6 +247,7 @@ pub async fn run(
                 round,
                 purpose,
                 candidate: key,
+                candidate_removed: None,
                 removed: universe.difference(&req.candidate).len(),
                 outcome: outcome.clone(),
             };

@@ -80,6 +80,8 @@ fn resume_after_a_killed_run_reuses_recorded_trials() {
     let cut = tmpdir("resume-cut");
     std::fs::create_dir_all(&cut).unwrap();
     let text = std::fs::read_to_string(full.join("journal.jsonl")).unwrap();
+    // Big candidates are journaled as what they lack; resume must restore them exactly.
+    assert!(text.contains("\"candidate_removed\""), "no compact candidate in the journal");
     let mut kept: Vec<&str> = text.lines().take(6).collect();
     let torn = &text.lines().nth(6).unwrap()[..40];
     kept.push(torn);
