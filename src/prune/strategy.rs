@@ -259,12 +259,23 @@ impl Strategy for GroupTesting {
                 break;
             }
         }
+        // Few needed actions expected overall: each positive group most likely holds one.
+        let sparse_groups = r_hat.is_none_or(|r| r <= 2.0) || (found > 0 && open.len() >= found);
         let mut finishers = Vec::new();
         for (g, &p) in open.iter().zip(&pieces) {
             if p < 2 {
                 continue;
             }
             let ids = self.ordered(g);
+            let tests = p - 1;
+            if tests >= 3 && ids.len() > 2 * p && sparse_groups {
+                // Several tests on one large group that probably holds a single needed action:
+                // a constant-weight code narrows it C(t, t/2)-fold in one round, not p-fold.
+                for part in code_design(&ids, tests.min(16)) {
+                    push(base.difference(&part), &mut out);
+                }
+                continue;
+            }
             let parts = split_even(&ids, p);
             // p pieces: test p - 1 of them; if all pass, the last one holds the needed action.
             for part in parts.iter().take(p - 1) {
