@@ -47,38 +47,62 @@ fn main() {
     let ctx = Context::new();
 
     // 1. IAMFullAccess, action-only requests.
-    let ev1 = Evaluator::compile(&PolicySet { identity: vec![managed("IAMFullAccess")], ..Default::default() }).unwrap_or_else(|e| panic!("{e}"));
-    let actions = ["iam:PassRole", "iam:GetInstanceProfile", "IAM:CreateRole", "organizations:DescribeOrganization", "s3:GetObject", "ec2:RunInstances", "iam:ListRoles", "kms:Decrypt"];
-    let reqs1: Vec<Request<'_>> = actions.iter().map(|a| Request { principal: PRINCIPAL, action: a, resource: "*", context: &ctx }).collect();
+    let ev1 = Evaluator::compile(&PolicySet { identity: vec![managed("IAMFullAccess")], ..Default::default() })
+        .unwrap_or_else(|e| panic!("{e}"));
+    let actions = [
+        "iam:PassRole",
+        "iam:GetInstanceProfile",
+        "IAM:CreateRole",
+        "organizations:DescribeOrganization",
+        "s3:GetObject",
+        "ec2:RunInstances",
+        "iam:ListRoles",
+        "kms:Decrypt",
+    ];
+    let reqs1: Vec<Request<'_>> =
+        actions.iter().map(|a| Request { principal: PRINCIPAL, action: a, resource: "*", context: &ctx }).collect();
     measure("IAMFullAccess, action-only (decide)", &reqs1, |r| ev1.decide(r));
     measure("IAMFullAccess, action-only (evaluate, with matched list)", &reqs1, |r| ev1.evaluate(r).kind);
 
     // 2. AmazonEC2FullAccess plus a Deny with ARN patterns.
-    let deny = doc("deny-prod", r#"{"Version":"2012-10-17","Statement":[
+    let deny = doc(
+        "deny-prod",
+        r#"{"Version":"2012-10-17","Statement":[
         {"Effect":"Deny","Action":["ec2:TerminateInstances","ec2:StopInstances"],"Resource":["arn:aws:ec2:*:111122223333:instance/prod-*","arn:aws:ec2:us-*-1:*:volume/vol-*keep"]},
-        {"Effect":"Deny","NotAction":["ec2:Describe*","ec2:Get*"],"Resource":"arn:aws:ec2:eu-*:*:*"}]}"#);
-    let ev2 = Evaluator::compile(&PolicySet { identity: vec![managed("AmazonEC2FullAccess"), deny], ..Default::default() }).unwrap_or_else(|e| panic!("{e}"));
+        {"Effect":"Deny","NotAction":["ec2:Describe*","ec2:Get*"],"Resource":"arn:aws:ec2:eu-*:*:*"}]}"#,
+    );
+    let ev2 =
+        Evaluator::compile(&PolicySet { identity: vec![managed("AmazonEC2FullAccess"), deny], ..Default::default() })
+            .unwrap_or_else(|e| panic!("{e}"));
     let r2 = [
         ("ec2:TerminateInstances", "arn:aws:ec2:us-east-1:111122223333:instance/prod-42"),
         ("ec2:TerminateInstances", "arn:aws:ec2:us-east-1:111122223333:instance/dev-42"),
         ("ec2:StopInstances", "arn:aws:ec2:us-west-1:111122223333:volume/vol-123keep"),
         ("ec2:RunInstances", "arn:aws:ec2:eu-west-1:111122223333:instance/i-1"),
         ("ec2:DescribeInstances", "*"),
-        ("elasticloadbalancing:CreateLoadBalancer", "arn:aws:elasticloadbalancing:us-east-1:111122223333:loadbalancer/app/x/1"),
+        (
+            "elasticloadbalancing:CreateLoadBalancer",
+            "arn:aws:elasticloadbalancing:us-east-1:111122223333:loadbalancer/app/x/1",
+        ),
         ("iam:PassRole", "arn:aws:iam::111122223333:role/x"),
         ("cloudwatch:PutMetricData", "*"),
     ];
-    let reqs2: Vec<Request<'_>> = r2.iter().map(|(a, r)| Request { principal: PRINCIPAL, action: a, resource: r, context: &ctx }).collect();
+    let reqs2: Vec<Request<'_>> =
+        r2.iter().map(|(a, r)| Request { principal: PRINCIPAL, action: a, resource: r, context: &ctx }).collect();
     measure("AmazonEC2FullAccess + Deny with ARN patterns (decide)", &reqs2, |r| ev2.decide(r));
 
     // 3. Conditions and variables.
-    let cond = doc("conditions", r#"{"Version":"2012-10-17","Statement":[
+    let cond = doc(
+        "conditions",
+        r#"{"Version":"2012-10-17","Statement":[
         {"Sid":"Home","Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::bucket/home/${aws:PrincipalTag/team}/${aws:userid, 'none'}/*","Condition":{"Bool":{"aws:SecureTransport":"true"}}},
         {"Sid":"Tagged","Effect":"Allow","Action":["ec2:StartInstances","ec2:StopInstances"],"Resource":"*","Condition":{"StringEquals":{"aws:ResourceTag/team":"${aws:PrincipalTag/team}"},"IpAddress":{"aws:SourceIp":["203.0.113.0/24","198.51.100.0/24"]},"DateLessThan":{"aws:CurrentTime":"2030-01-01T00:00:00Z"}}},
         {"Sid":"Tags","Effect":"Allow","Action":"ec2:CreateTags","Resource":"*","Condition":{"ForAllValues:StringLike":{"aws:TagKeys":["team","cost-*"]},"Null":{"aws:TagKeys":"false"}}},
         {"Sid":"NoOutside","Effect":"Deny","Action":"*","Resource":"*","Condition":{"NotIpAddress":{"aws:SourceIp":["203.0.113.0/24","198.51.100.0/24","192.0.2.0/24"]},"BoolIfExists":{"aws:ViaAWSService":"false"}}},
-        {"Sid":"Region","Effect":"Deny","Action":"ec2:*","Resource":"*","Condition":{"StringNotEqualsIgnoreCase":{"aws:RequestedRegion":["us-east-1","eu-west-1"]}}}]}"#);
-    let ev3 = Evaluator::compile(&PolicySet { identity: vec![cond], ..Default::default() }).unwrap_or_else(|e| panic!("{e}"));
+        {"Sid":"Region","Effect":"Deny","Action":"ec2:*","Resource":"*","Condition":{"StringNotEqualsIgnoreCase":{"aws:RequestedRegion":["us-east-1","eu-west-1"]}}}]}"#,
+    );
+    let ev3 =
+        Evaluator::compile(&PolicySet { identity: vec![cond], ..Default::default() }).unwrap_or_else(|e| panic!("{e}"));
     let mut c = Context::new();
     c.insert("aws:PrincipalTag/team", "blue");
     c.insert("aws:userid", "AROAEXAMPLE:session");
@@ -95,7 +119,8 @@ fn main() {
         ("ec2:CreateTags", "arn:aws:ec2:us-east-1:111122223333:instance/i-1"),
         ("iam:PassRole", "arn:aws:iam::111122223333:role/x"),
     ];
-    let reqs3: Vec<Request<'_>> = r3.iter().map(|(a, r)| Request { principal: PRINCIPAL, action: a, resource: r, context: &c }).collect();
+    let reqs3: Vec<Request<'_>> =
+        r3.iter().map(|(a, r)| Request { principal: PRINCIPAL, action: a, resource: r, context: &c }).collect();
     measure("conditions and variables (decide)", &reqs3, |r| ev3.decide(r));
 
     // 4. Batch mode end to end: JSON lines parsed, decided with matched lists, written as JSON.
@@ -106,7 +131,8 @@ fn main() {
         })
         .collect();
     let t = Instant::now();
-    let parsed: Vec<RequestLine> = lines.iter().map(|l| RequestLine::parse(l).unwrap_or_else(|e| panic!("{e}"))).collect();
+    let parsed: Vec<RequestLine> =
+        lines.iter().map(|l| RequestLine::parse(l).unwrap_or_else(|e| panic!("{e}"))).collect();
     let parse_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let mut out = Vec::with_capacity(lines.len() * 200);

@@ -39,7 +39,13 @@ fn record(rng: &mut SmallRng, out: &mut String) {
     let account = format!("{:012}", rng.gen_range(100_000_000_000u64..999_999_999_999));
     let role = format!("app-{}", rng.gen_range(0..50));
     let session = hex(rng, 16);
-    let t = format!("2024-05-{:02}T{:02}:{:02}:{:02}Z", rng.gen_range(1..29), rng.gen_range(0..24), rng.gen_range(0..60), rng.gen_range(0..60));
+    let t = format!(
+        "2024-05-{:02}T{:02}:{:02}:{:02}Z",
+        rng.gen_range(1..29),
+        rng.gen_range(0..24),
+        rng.gen_range(0..60),
+        rng.gen_range(0..60)
+    );
     let denied = rng.gen_ratio(1, 100);
     let error = if denied {
         let action = format!("{}:{}", src.split('.').next().unwrap_or("x"), name);
@@ -88,7 +94,8 @@ fn generate(dir: &Path, files: usize, per_file: usize) {
                     json.push_str("]}");
                     let path = dir.join(format!("123456789012_CloudTrail_eu-west-1_20240501T{i:04}Z_bench.json.gz"));
                     let f = std::fs::File::create(path).unwrap();
-                    let mut gz = flate2::write::GzEncoder::new(std::io::BufWriter::new(f), flate2::Compression::default());
+                    let mut gz =
+                        flate2::write::GzEncoder::new(std::io::BufWriter::new(f), flate2::Compression::default());
                     gz.write_all(json.as_bytes()).unwrap();
                     gz.finish().unwrap().flush().unwrap();
                 }
@@ -138,7 +145,8 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    let dir = PathBuf::from(std::env::var("IAM_PRUNE_BENCH_DIR").unwrap_or_else(|_| "/tmp/iam-prune-trail-bench".into()));
+    let dir =
+        PathBuf::from(std::env::var("IAM_PRUNE_BENCH_DIR").unwrap_or_else(|_| "/tmp/iam-prune-trail-bench".into()));
     let mb: usize = std::env::var("IAM_PRUNE_BENCH_MB").ok().and_then(|s| s.parse().ok()).unwrap_or(1100);
     let per_file = 5 << 20;
     let want_files = (mb << 20).div_ceil(per_file);
@@ -172,7 +180,14 @@ fn main() {
     assert_eq!(r1.bytes, json_bytes);
     assert_eq!(r1.denied.len(), rn.denied.len());
     assert!(r1.errors.is_empty());
-    println!("corpus: {} files, {:.0} MB JSON ({:.0} MB gzip), {} events, {} denied", files.len(), json_bytes as f64 / 1e6, compressed as f64 / 1e6, r1.events, r1.denied.len());
+    println!(
+        "corpus: {} files, {:.0} MB JSON ({:.0} MB gzip), {} events, {} denied",
+        files.len(),
+        json_bytes as f64 / 1e6,
+        compressed as f64 / 1e6,
+        r1.events,
+        r1.denied.len()
+    );
     println!("gzip decompression, 1 core : {:>7.0} MB/s of JSON", mbs(gz_s));
     println!("denied scan, 1 core        : {:>7.0} MB/s ({:.0}% of gzip)", mbs(one_s), 100.0 * gz_s / one_s);
     println!("denied scan, {cores} cores        : {:>7.0} MB/s ({:.2}x one core)", mbs(all_s), one_s / all_s);

@@ -14,8 +14,8 @@ pub mod policy;
 pub mod prune;
 pub mod report;
 pub mod schedule;
-pub mod workload;
 pub mod trail;
+pub mod workload;
 
 pub use actions::ActionSet;
 pub use catalog::{ActionId, Catalog};

@@ -106,7 +106,8 @@ pub(crate) async fn assume_role(
     let started = Instant::now();
     let mut delay = Duration::from_millis(500);
     loop {
-        let mut req = sts.assume_role().role_arn(role_arn).role_session_name(session_name).duration_seconds(duration_seconds);
+        let mut req =
+            sts.assume_role().role_arn(role_arn).role_session_name(session_name).duration_seconds(duration_seconds);
         if let Some(p) = policy {
             req = req.policy(p);
         }
@@ -137,13 +138,20 @@ pub(crate) async fn assume_role(
 /// answer says neither (`None`: a transport error, retried by the probe loop).
 async fn marker_allowed(conn: &Connection, creds: &SessionCredentials, marker: &Marker, seq: u64) -> Option<bool> {
     let result: Result<(), CallFailure> = match marker {
-        Marker::Action(a) if a == "sts:GetAccessKeyInfo" => {
-            conn.sts_as(creds).get_access_key_info().access_key_id(&creds.access_key_id).send().await.map(|_| ()).map_err(|e| CallFailure::of(&e))
-        }
+        Marker::Action(a) if a == "sts:GetAccessKeyInfo" => conn
+            .sts_as(creds)
+            .get_access_key_info()
+            .access_key_id(&creds.access_key_id)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| CallFailure::of(&e)),
         Marker::Action(a) if a == "iam:ListAccountAliases" => {
             conn.iam_as(creds).list_account_aliases().send().await.map(|_| ()).map_err(|e| CallFailure::of(&e))
         }
-        Marker::Action(_) => conn.iam_as(creds).get_account_summary().send().await.map(|_| ()).map_err(|e| CallFailure::of(&e)),
+        Marker::Action(_) => {
+            conn.iam_as(creds).get_account_summary().send().await.map(|_| ()).map_err(|e| CallFailure::of(&e))
+        }
         Marker::RoleArn { prefix } => {
             // The previous version allowed this name, the new one denies it.
             let name = format!("{prefix}{}", seq.saturating_sub(1));
@@ -222,10 +230,12 @@ pub async fn put_version(conn: &Connection, policy_arn: &str, document: &str) ->
         .versions
         .unwrap_or_default();
     if versions.len() >= 5 {
-        let oldest = versions
-            .iter()
-            .filter(|v| !v.is_default_version())
-            .min_by_key(|v| (v.create_date().map(|d| d.secs()), v.version_id().map(|s| s.trim_start_matches('v').parse::<u64>().unwrap_or(0))));
+        let oldest = versions.iter().filter(|v| !v.is_default_version()).min_by_key(|v| {
+            (
+                v.create_date().map(|d| d.secs()),
+                v.version_id().map(|s| s.trim_start_matches('v').parse::<u64>().unwrap_or(0)),
+            )
+        });
         if let Some(id) = oldest.and_then(|v| v.version_id()) {
             iam.delete_policy_version().policy_arn(policy_arn).version_id(id).send().await.map_err(|e| {
                 AwsError::call(format!("delete version {id} of `{policy_arn}`"), CallFailure::of(&e).to_string(), help)
@@ -239,7 +249,9 @@ pub async fn put_version(conn: &Connection, policy_arn: &str, document: &str) ->
         .set_as_default(true)
         .send()
         .await
-        .map_err(|e| AwsError::call(format!("create a version of `{policy_arn}`"), CallFailure::of(&e).to_string(), help))?;
+        .map_err(|e| {
+            AwsError::call(format!("create a version of `{policy_arn}`"), CallFailure::of(&e).to_string(), help)
+        })?;
     Ok(out.policy_version().and_then(|v| v.version_id()).unwrap_or_default().to_string())
 }
 

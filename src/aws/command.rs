@@ -145,7 +145,12 @@ impl CommandOracle {
         i32::try_from(self.timeout.as_secs() + 300).unwrap_or(3600).clamp(900, 3600)
     }
 
-    async fn apply_session(&self, req: &TrialRequest, role_arn: &str, doc: String) -> Result<Result<Applied, String>, OracleError> {
+    async fn apply_session(
+        &self,
+        req: &TrialRequest,
+        role_arn: &str,
+        doc: String,
+    ) -> Result<Result<Applied, String>, OracleError> {
         let started = Instant::now();
         let name = format!("iam-prune-{}-t{}", self.run_id, req.id);
         match apply::assume_role(&self.conn, role_arn, &name, Some(&doc), self.session_duration()).await {
@@ -161,36 +166,59 @@ impl CommandOracle {
                 fallback: None,
                 creds: Some(creds),
             })),
-            Err(f) if f.is_code("PackedPolicyTooLarge") => Ok(Err(format!("AssumeRole refused the session policy: {f}"))),
-            Err(f) => Err(run_err(req.id, format!("AssumeRole on the sandbox role failed: {f}"), "check iam-prune's own permissions (README) and the sandbox role's trust policy")),
+            Err(f) if f.is_code("PackedPolicyTooLarge") => {
+                Ok(Err(format!("AssumeRole refused the session policy: {f}")))
+            }
+            Err(f) => Err(run_err(
+                req.id,
+                format!("AssumeRole on the sandbox role failed: {f}"),
+                "check iam-prune's own permissions (README) and the sandbox role's trust policy",
+            )),
         }
     }
 
-    async fn apply_version(&self, req: &TrialRequest, slot: &VersionSlot, state: &mut VersionState) -> Result<Applied, OracleError> {
+    async fn apply_version(
+        &self,
+        req: &TrialRequest,
+        slot: &VersionSlot,
+        state: &mut VersionState,
+    ) -> Result<Applied, OracleError> {
         let started = Instant::now();
         let seq = state.seq + 1;
         let (cand, removed) = self.candidates.split(&req.candidate);
         let c = &self.candidates;
-        let Some(doc) = policy_doc::version_document(c.catalog, &c.start, &cand, &removed, &c.fixed, &slot.marker, seq) else {
-            return Err(run_err(req.id, "the candidate does not fit a managed policy (6,144 characters)", "start from a smaller policy, or add what is certainly needed with --fixed"));
+        let Some(doc) = policy_doc::version_document(c.catalog, &c.start, &cand, &removed, &c.fixed, &slot.marker, seq)
+        else {
+            return Err(run_err(
+                req.id,
+                "the candidate does not fit a managed policy (6,144 characters)",
+                "start from a smaller policy, or add what is certainly needed with --fixed",
+            ));
         };
-        let version_id = apply::put_version(&self.conn, &slot.policy_arn, &doc).await.map_err(|e| run_err(req.id, e.to_string(), "see above"))?;
+        let version_id = apply::put_version(&self.conn, &slot.policy_arn, &doc)
+            .await
+            .map_err(|e| run_err(req.id, e.to_string(), "see above"))?;
         state.seq = seq;
         let fresh = match &state.creds {
             Some(c) if !c.is_expiring_within(self.timeout.as_secs() as i64 + 300) => c.clone(),
             _ => {
                 let name = format!("iam-prune-{}-v", self.run_id);
-                let creds = apply::assume_role(&self.conn, &slot.role_arn, &name, None, 3600)
-                    .await
-                    .map_err(|f| run_err(req.id, format!("AssumeRole on the version role failed: {f}"), "check iam-prune's own permissions (README)"))?;
+                let creds = apply::assume_role(&self.conn, &slot.role_arn, &name, None, 3600).await.map_err(|f| {
+                    run_err(
+                        req.id,
+                        format!("AssumeRole on the version role failed: {f}"),
+                        "check iam-prune's own permissions (README)",
+                    )
+                })?;
                 state.creds = Some(creds.clone());
                 creds
             }
         };
         let apply_seconds = started.elapsed().as_secs_f64();
-        let (first, settled, probes) = apply::wait_for_version(&self.conn, &fresh, &slot.marker, seq, apply::PROPAGATION_BOUND)
-            .await
-            .map_err(|e| run_err(req.id, e.to_string(), "retry the run; it resumes from the journal"))?;
+        let (first, settled, probes) =
+            apply::wait_for_version(&self.conn, &fresh, &slot.marker, seq, apply::PROPAGATION_BOUND)
+                .await
+                .map_err(|e| run_err(req.id, e.to_string(), "retry the run; it resumes from the journal"))?;
         self.longest_settle_ms.fetch_max((settled * 1000.0) as u64, Ordering::Relaxed);
         Ok(Applied {
             means: "policy-version",
@@ -232,7 +260,8 @@ impl CommandOracle {
                     Some(d) => out.push(d),
                     None => errors.push("decoded message names no action".to_string()),
                 },
-                Err(err) => errors.push(format!("cannot decode an authorization message: {}", super::sdkerr::CallFailure::of(&err))),
+                Err(err) => errors
+                    .push(format!("cannot decode an authorization message: {}", super::sdkerr::CallFailure::of(&err))),
             }
         }
         (out, errors)
@@ -256,7 +285,11 @@ impl CommandOracle {
             Some(a) => a,
             None => {
                 let Some(slot) = &self.version else {
-                    return Err(run_err(req.id, fallback.unwrap_or_default(), "use `--apply auto` or `--apply version`"));
+                    return Err(run_err(
+                        req.id,
+                        fallback.unwrap_or_default(),
+                        "use `--apply auto` or `--apply version`",
+                    ));
                 };
                 let mut state = slot.state.lock().await;
                 let mut a = self.apply_version(req, slot, &mut state).await?;
@@ -275,15 +308,19 @@ impl CommandOracle {
         };
         let stdout = self.out_dir.join(format!("trial-{:04}.stdout.log", req.id));
         let stderr = self.out_dir.join(format!("trial-{:04}.stderr.log", req.id));
-        let run = process::run(&self.command, &self.env(&creds), UNSET, self.timeout, &stdout, &stderr)
-            .await
-            .map_err(|e| run_err(req.id, format!("cannot run `sh -c {}`: {e}", self.command), "check the --run command"))?;
+        let run = process::run(&self.command, &self.env(&creds), UNSET, self.timeout, &stdout, &stderr).await.map_err(
+            |e| run_err(req.id, format!("cannot run `sh -c {}`: {e}", self.command), "check the --run command"),
+        )?;
         // The version role is free again once the workload has run.
         drop(guard);
         let output = format!("{}\n{}", process::tail(&stdout, 1 << 20), process::tail(&stderr, 1 << 20));
         let found = hints::parse(&output, self.candidates.catalog);
         let mut denials = found.denials;
-        let (decoded, decode_errors) = if found.encoded.is_empty() { (Vec::new(), Vec::new()) } else { Self::decode(&self.conn, &found.encoded).await };
+        let (decoded, decode_errors) = if found.encoded.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            Self::decode(&self.conn, &found.encoded).await
+        };
         for d in decoded {
             // The decoded message is the better record: it names the resource too.
             match denials.iter_mut().find(|x| x.action == d.action) {

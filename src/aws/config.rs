@@ -24,7 +24,8 @@ impl Connection {
     /// metadata), with `--profile`, `--region` and `--endpoint-url` overriding it.
     /// `AWS_ENDPOINT_URL` is honoured by the SDK itself when `endpoint` is `None`.
     pub async fn load(profile: Option<&str>, region: Option<&str>, endpoint: Option<&str>) -> Connection {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(RetryConfig::adaptive().with_max_attempts(6));
+        let mut loader =
+            aws_config::defaults(BehaviorVersion::latest()).retry_config(RetryConfig::adaptive().with_max_attempts(6));
         if let Some(p) = profile {
             loader = loader.profile_name(p);
         }
@@ -119,7 +120,8 @@ impl SessionCredentials {
 
     /// True when they expire within `seconds` from now.
     pub fn is_expiring_within(&self, seconds: i64) -> bool {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
         self.expires_epoch.is_some_and(|e| e - now < seconds)
     }
 }

@@ -59,7 +59,8 @@ pub fn parse(output: &str, catalog: &Catalog) -> Hints {
         });
         let named = p.named.captures(line).map(|c| {
             let action = c.get(1).map(|m| m.as_str().to_string());
-            let resource = c.get(2).map(|m| m.as_str().trim().trim_end_matches('.').to_string()).filter(|r| !r.is_empty());
+            let resource =
+                c.get(2).map(|m| m.as_str().trim().trim_end_matches('.').to_string()).filter(|r| !r.is_empty());
             (action, resource)
         });
         let encoded = p.encoded.captures(line).and_then(|c| c.get(1)).map(|m| m.as_str().to_string());
@@ -147,7 +148,8 @@ mod tests {
     #[test]
     fn moto_message_without_resource_and_encoded_messages() {
         let c = Catalog::embedded();
-        let h = parse("User: arn:aws:sts::123456789012:assumed-role/r/s is not authorized to perform: ec2:DescribeVpcs", c);
+        let h =
+            parse("User: arn:aws:sts::123456789012:assumed-role/r/s is not authorized to perform: ec2:DescribeVpcs", c);
         assert_eq!(h.denials[0].action.as_deref(), Some("ec2:DescribeVpcs"));
         assert_eq!(h.denials[0].resource, None);
         let h = parse("An error occurred (UnauthorizedOperation) when calling the RunInstances operation: You are not authorized to perform this operation. Encoded authorization failure message: AbC-12_x/y+z=", c);
@@ -157,7 +159,10 @@ mod tests {
 
     #[test]
     fn unrelated_errors_are_not_denials() {
-        let h = parse("An error occurred (InvalidParameterValue) when calling the RunInstances operation: bad AMI\nTraceback", Catalog::embedded());
+        let h = parse(
+            "An error occurred (InvalidParameterValue) when calling the RunInstances operation: bad AMI\nTraceback",
+            Catalog::embedded(),
+        );
         assert!(h.denials.is_empty());
     }
 

@@ -130,9 +130,13 @@ pub async fn run_aws_job<I: Future<Output = ()>>(
     let (job, mut journal, run_dir) = match dir {
         RunDir::Resume(dir) => {
             let journal = Journal::resume(&dir.join("journal.jsonl"))?;
-            let start = journal.start.as_ref().ok_or_else(|| PruneError::ResumeMismatch("the journal has no start record".into()))?;
-            let mut job: AwsJob = serde_json::from_value(start.config.clone())
-                .map_err(|e| PruneError::ResumeMismatch(format!("the journal's start record is not an AWS run: {e}")))?;
+            let start = journal
+                .start
+                .as_ref()
+                .ok_or_else(|| PruneError::ResumeMismatch("the journal has no start record".into()))?;
+            let mut job: AwsJob = serde_json::from_value(start.config.clone()).map_err(|e| {
+                PruneError::ResumeMismatch(format!("the journal's start record is not an AWS run: {e}"))
+            })?;
             if let Some(r) = reconnect {
                 job.aws.profile = r.profile.clone().or(job.aws.profile);
                 job.aws.region = r.region.clone().or(job.aws.region);
@@ -149,7 +153,8 @@ pub async fn run_aws_job<I: Future<Output = ()>>(
                     help: "choose a new run directory with --out, or continue the run with --resume".into(),
                 }));
             }
-            std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create run directory `{}`: {e}", dir.display()))?;
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| format!("cannot create run directory `{}`: {e}", dir.display()))?;
             (job, None, dir)
         }
     };
@@ -183,14 +188,22 @@ pub async fn run_aws_job<I: Future<Output = ()>>(
     let result = match searched {
         Ok(r) => r,
         Err(e) if cleanup_failed.is_empty() => return Err(e),
-        Err(e) => return Err(format!("{e}\nand the sandbox could not be deleted: {}", cleanup_failed.join("; ")).into()),
+        Err(e) => {
+            return Err(format!("{e}\nand the sandbox could not be deleted: {}", cleanup_failed.join("; ")).into())
+        }
     };
     let mut out = AwsJobOutput { dir: run_dir, run_id: job.run_id.clone(), summary: None, aws: cost, cleanup_failed };
     let (Some(result), Some(journal)) = (result, journal.as_mut()) else { return Ok(out) };
     out.aws.measure(&result);
     let summary = summarize(&setup.start_name, setup.oracle.info(), &cfg, &result, &BTreeMap::new(), None);
     finish_run(&out.dir, &summary, journal)?;
-    let sandbox: Vec<&str> = setup.plan.roles.iter().map(|r| r.name.as_str()).chain(setup.plan.policies.iter().map(|p| p.name.as_str())).collect();
+    let sandbox: Vec<&str> = setup
+        .plan
+        .roles
+        .iter()
+        .map(|r| r.name.as_str())
+        .chain(setup.plan.policies.iter().map(|p| p.name.as_str()))
+        .collect();
     let aws_json = serde_json::json!({"run_id": out.run_id, "sandbox": sandbox, "cost": out.aws, "cleanup_failed": out.cleanup_failed});
     std::fs::write(out.dir.join("aws.json"), serde_json::to_string_pretty(&aws_json)? + "\n")
         .map_err(|e| format!("cannot write aws.json in `{}`: {e}", out.dir.display()))?;
@@ -254,8 +267,28 @@ mod tests {
 
     #[test]
     fn the_start_record_holds_what_resume_needs_and_no_dry_run() {
-        let cli = Cli::parse_from(["x", "--run", "make test", "--start", "IAMFullAccess", "--fixed", "AmazonEC2FullAccess", "--fail-if", "boom", "--endpoint-url", "http://127.0.0.1:1", "--dry-run"]);
-        let search = SearchSettings { strategy: StrategyKind::Group, parallel: 2, confirm: 2, max_trials: Some(9), deadline: None, likely: vec!["iam:PassRole".into()] };
+        let cli = Cli::parse_from([
+            "x",
+            "--run",
+            "make test",
+            "--start",
+            "IAMFullAccess",
+            "--fixed",
+            "AmazonEC2FullAccess",
+            "--fail-if",
+            "boom",
+            "--endpoint-url",
+            "http://127.0.0.1:1",
+            "--dry-run",
+        ]);
+        let search = SearchSettings {
+            strategy: StrategyKind::Group,
+            parallel: 2,
+            confirm: 2,
+            max_trials: Some(9),
+            deadline: None,
+            likely: vec!["iam:PassRole".into()],
+        };
         let job = AwsJob { run_id: "r1".into(), aws: cli.aws, search };
         let config = serde_json::to_value(&job).unwrap_or_default();
         assert!(config["aws"].get("dry_run").is_none(), "a resumed run must not turn into a dry run: {config}");

@@ -34,7 +34,9 @@ pub fn compact(catalog: &Catalog, ids: &ActionSet, allowed: &ActionSet) -> Vec<S
         by_service.entry(catalog.prefix_of(id)).or_default().push(id);
     }
     for (svc, list) in by_service {
-        let whole = catalog.service(&svc).is_some_and(|s| s.actions.clone().map(crate::ActionId::from_index).all(|id| allowed.contains(id)));
+        let whole = catalog
+            .service(&svc)
+            .is_some_and(|s| s.actions.clone().map(crate::ActionId::from_index).all(|id| allowed.contains(id)));
         if whole && list.len() > 1 {
             out.push(format!("{svc}:*"));
         } else {
@@ -59,11 +61,13 @@ pub fn session_policy(catalog: &Catalog, keep: &ActionSet, removed: &ActionSet) 
         return document(vec![json!({"Effect": "Allow", "Action": "*", "Resource": "*"})]);
     }
     let everything = catalog.all_actions().union(keep).union(removed);
-    let not_form = document(vec![statement("Allow", "NotAction", compact(catalog, removed, &everything.difference(keep)))]);
+    let not_form =
+        document(vec![statement("Allow", "NotAction", compact(catalog, removed, &everything.difference(keep)))]);
     if keep.is_empty() {
         return not_form;
     }
-    let action_form = document(vec![statement("Allow", "Action", compact(catalog, keep, &everything.difference(removed)))]);
+    let action_form =
+        document(vec![statement("Allow", "Action", compact(catalog, keep, &everything.difference(removed)))]);
     if iam_chars(&action_form) <= iam_chars(&not_form) {
         action_form
     } else {
@@ -86,10 +90,14 @@ pub enum Marker {
 impl Marker {
     fn statements(&self, seq: u64) -> Vec<Value> {
         match self {
-            Marker::Action(a) if seq % 2 == 1 => vec![json!({"Sid": "IamPruneProbe", "Effect": "Allow", "Action": a, "Resource": "*"})],
+            Marker::Action(a) if seq % 2 == 1 => {
+                vec![json!({"Sid": "IamPruneProbe", "Effect": "Allow", "Action": a, "Resource": "*"})]
+            }
             Marker::Action(_) => Vec::new(),
             Marker::RoleArn { prefix } => {
-                let mut v = vec![json!({"Sid": "IamPruneProbe", "Effect": "Allow", "Action": "iam:GetRole", "Resource": format!("{prefix}{seq}")})];
+                let mut v = vec![
+                    json!({"Sid": "IamPruneProbe", "Effect": "Allow", "Action": "iam:GetRole", "Resource": format!("{prefix}{seq}")}),
+                ];
                 if seq > 1 {
                     v.push(json!({"Sid": "IamPruneProbeOld", "Effect": "Deny", "Action": "iam:GetRole", "Resource": format!("{prefix}{}", seq - 1)}));
                 }
@@ -222,7 +230,8 @@ mod tests {
         let universe = c.expand_policy(&start).allowed;
         let cand = set(c, &["iam:GetInstanceProfile", "iam:PassRole"]);
         let marker = Marker::RoleArn { prefix: "arn:aws:iam::1:role/iam-prune/iam-prune-sbx-r-probe-".into() };
-        let doc = version_document(c, &start, &cand, &universe.difference(&cand), &ActionSet::new(), &marker, 4).unwrap();
+        let doc =
+            version_document(c, &start, &cand, &universe.difference(&cand), &ActionSet::new(), &marker, 4).unwrap();
         assert!(doc.contains("probe-4") && doc.contains("probe-3"), "{doc}");
         assert!(!doc.contains("\"Deny\",\"Action\":[\"iam"), "{doc}");
     }

@@ -51,7 +51,13 @@ pub async fn run(
     let out = std::fs::File::create(stdout)?;
     let err = std::fs::File::create(stderr)?;
     let mut cmd = tokio::process::Command::new("sh");
-    cmd.arg("-c").arg(command).stdin(Stdio::null()).stdout(Stdio::from(out)).stderr(Stdio::from(err)).process_group(0).kill_on_drop(true);
+    cmd.arg("-c")
+        .arg(command)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(out))
+        .stderr(Stdio::from(err))
+        .process_group(0)
+        .kill_on_drop(true);
     for k in unset {
         cmd.env_remove(k);
     }

@@ -41,7 +41,10 @@ impl Caller {
                 "check the credentials: `aws sts get-caller-identity` with the same --profile/--region/--endpoint-url",
             )
         })?;
-        Ok(Caller { account: out.account().unwrap_or_default().to_string(), arn: out.arn().unwrap_or_default().to_string() })
+        Ok(Caller {
+            account: out.account().unwrap_or_default().to_string(),
+            arn: out.arn().unwrap_or_default().to_string(),
+        })
     }
 }
 
@@ -155,7 +158,10 @@ impl SandboxPlan {
                 detail: format!("{} path {PATH} {tag} trust {}", r.name, trust_policy(&self.caller)),
             });
             for a in &r.attach {
-                v.push(PlannedCall { action: "iam:AttachRolePolicy".into(), detail: format!("{} {}", r.name, self.policy_arn(a)) });
+                v.push(PlannedCall {
+                    action: "iam:AttachRolePolicy".into(),
+                    detail: format!("{} {}", r.name, self.policy_arn(a)),
+                });
             }
         }
         v
@@ -184,8 +190,12 @@ impl Sandbox {
     /// Creates what `plan` lists. On a failure part way, deletes what was created and
     /// returns the error.
     pub async fn create(conn: &Connection, plan: &SandboxPlan) -> Result<Sandbox, AwsError> {
-        let sandbox =
-            Sandbox { conn: conn.clone(), run_id: plan.run_id.clone(), roles: Mutex::new(Vec::new()), policies: Mutex::new(Vec::new()) };
+        let sandbox = Sandbox {
+            conn: conn.clone(),
+            run_id: plan.run_id.clone(),
+            roles: Mutex::new(Vec::new()),
+            policies: Mutex::new(Vec::new()),
+        };
         match sandbox.create_all(plan).await {
             Ok(()) => Ok(sandbox),
             Err(e) => {
@@ -214,7 +224,8 @@ impl Sandbox {
                         "iam-prune needs iam:CreatePolicy and iam:TagPolicy on arn:aws:iam::*:policy/iam-prune/* (see the README)",
                     )
                 })?;
-            let arn = out.policy().and_then(|p| p.arn()).map(str::to_string).unwrap_or_else(|| plan.policy_arn(&p.name));
+            let arn =
+                out.policy().and_then(|p| p.arn()).map(str::to_string).unwrap_or_else(|| plan.policy_arn(&p.name));
             lock(&self.policies).push(arn);
         }
         let trust = trust_policy(&plan.caller);
@@ -351,7 +362,13 @@ pub async fn delete_policy(iam: &aws_sdk_iam::Client, arn: &str) -> Result<(), A
             "detach it from them yourself if that is intended, then run `iam-prune sandbox cleanup`",
         ));
     }
-    let versions = iam.list_policy_versions().policy_arn(arn).send().await.map(|o| o.versions.unwrap_or_default()).unwrap_or_default();
+    let versions = iam
+        .list_policy_versions()
+        .policy_arn(arn)
+        .send()
+        .await
+        .map(|o| o.versions.unwrap_or_default())
+        .unwrap_or_default();
     for v in versions.iter().filter(|v| !v.is_default_version()) {
         if let Some(id) = v.version_id() {
             let _ = iam.delete_policy_version().policy_arn(arn).version_id(id).send().await;
@@ -395,12 +412,9 @@ pub async fn find_leftovers(conn: &Connection, run_id: Option<&str>) -> Result<V
         if !name.starts_with(NAME_PREFIX) {
             continue;
         }
-        let tags = iam
-            .list_role_tags()
-            .role_name(&name)
-            .send()
-            .await
-            .map_err(|e| AwsError::call(format!("list tags of role `{name}`"), CallFailure::of(&e).to_string(), help))?;
+        let tags = iam.list_role_tags().role_name(&name).send().await.map_err(|e| {
+            AwsError::call(format!("list tags of role `{name}`"), CallFailure::of(&e).to_string(), help)
+        })?;
         if let Some(t) = tags.tags().iter().find(|t| t.key() == RUN_ID_TAG) {
             if run_id.is_none_or(|id| id == t.value()) {
                 found.push(Leftover { kind: "role", id: name, run_id: t.value().to_string() });
@@ -422,12 +436,9 @@ pub async fn find_leftovers(conn: &Connection, run_id: Option<&str>) -> Result<V
         if !name.starts_with(NAME_PREFIX) {
             continue;
         }
-        let tags = iam
-            .list_policy_tags()
-            .policy_arn(arn)
-            .send()
-            .await
-            .map_err(|e| AwsError::call(format!("list tags of policy `{arn}`"), CallFailure::of(&e).to_string(), help))?;
+        let tags = iam.list_policy_tags().policy_arn(arn).send().await.map_err(|e| {
+            AwsError::call(format!("list tags of policy `{arn}`"), CallFailure::of(&e).to_string(), help)
+        })?;
         if let Some(t) = tags.tags().iter().find(|t| t.key() == RUN_ID_TAG) {
             if run_id.is_none_or(|id| id == t.value()) {
                 found.push(Leftover { kind: "policy", id: arn.to_string(), run_id: t.value().to_string() });
@@ -439,7 +450,10 @@ pub async fn find_leftovers(conn: &Connection, run_id: Option<&str>) -> Result<V
 
 /// Deletes leftovers found by [`find_leftovers`]: roles first (which detaches the
 /// policies), then policies. Returns what was deleted and what failed.
-pub async fn cleanup_leftovers(conn: &Connection, run_id: Option<&str>) -> Result<(Vec<Leftover>, Vec<String>), AwsError> {
+pub async fn cleanup_leftovers(
+    conn: &Connection,
+    run_id: Option<&str>,
+) -> Result<(Vec<Leftover>, Vec<String>), AwsError> {
     let iam = conn.iam();
     let found = find_leftovers(conn, run_id).await?;
     let mut deleted = Vec::new();

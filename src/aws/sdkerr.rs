@@ -34,7 +34,9 @@ impl CallFailure {
     /// True for an authorization failure, by code or by a bare 403.
     pub fn is_access_denied(&self) -> bool {
         match self.code.as_deref() {
-            Some(c) => is_denied_code(c) || (self.status == Some(403) && !c.contains("Token") && !c.contains("Signature")),
+            Some(c) => {
+                is_denied_code(c) || (self.status == Some(403) && !c.contains("Token") && !c.contains("Signature"))
+            }
             None => self.status == Some(403),
         }
     }
@@ -58,5 +60,13 @@ impl std::fmt::Display for CallFailure {
 
 /// Error codes AWS services use for authorization failures.
 pub(crate) fn is_denied_code(code: &str) -> bool {
-    matches!(code, "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "UnauthorizedAccess" | "AuthorizationError" | "Forbidden")
+    matches!(
+        code,
+        "AccessDenied"
+            | "AccessDeniedException"
+            | "UnauthorizedOperation"
+            | "UnauthorizedAccess"
+            | "AuthorizationError"
+            | "Forbidden"
+    )
 }

@@ -82,7 +82,8 @@ fn url_decode(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         match (b.get(i), b.get(i + 1..i + 3)) {
-            (Some(b'%'), Some(hex)) => match std::str::from_utf8(hex).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
+            (Some(b'%'), Some(hex)) => match std::str::from_utf8(hex).ok().and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
                 Some(v) => {
                     out.push(v);
                     i += 3;
@@ -104,7 +105,11 @@ fn url_decode(s: &str) -> String {
 
 /// Loads a policy named on the command line: a file, an AWS managed policy (embedded), or a
 /// live customer managed policy ARN (its default version, read with `iam:GetPolicyVersion`).
-pub async fn load_policy(conn: Option<&Connection>, catalog: &Catalog, spec: &str) -> Result<(String, Policy), AwsError> {
+pub async fn load_policy(
+    conn: Option<&Connection>,
+    catalog: &Catalog,
+    spec: &str,
+) -> Result<(String, Policy), AwsError> {
     match catalog.load_policy(spec) {
         Ok(p) => return Ok(p),
         Err(e) if !(spec.starts_with("arn:") && spec.contains(":policy/")) => {
@@ -124,15 +129,12 @@ pub async fn load_policy(conn: Option<&Connection>, catalog: &Catalog, spec: &st
         .await
         .map_err(|e| AwsError::call(format!("read policy `{spec}`"), CallFailure::of(&e).to_string(), help))?;
     let version = pol.policy().and_then(|p| p.default_version_id()).unwrap_or("v1").to_string();
-    let v = iam
-        .get_policy_version()
-        .policy_arn(spec)
-        .version_id(&version)
-        .send()
-        .await
-        .map_err(|e| AwsError::call(format!("read version {version} of `{spec}`"), CallFailure::of(&e).to_string(), help))?;
+    let v = iam.get_policy_version().policy_arn(spec).version_id(&version).send().await.map_err(|e| {
+        AwsError::call(format!("read version {version} of `{spec}`"), CallFailure::of(&e).to_string(), help)
+    })?;
     let doc = url_decode(v.policy_version().and_then(|v| v.document()).unwrap_or_default());
-    let policy = parse_policy(&doc, spec).map_err(|e| AwsError::Policy { name: spec.to_string(), message: e.to_string() })?;
+    let policy =
+        parse_policy(&doc, spec).map_err(|e| AwsError::Policy { name: spec.to_string(), message: e.to_string() })?;
     Ok((spec.rsplit('/').next().unwrap_or(spec).to_string(), policy))
 }
 
@@ -145,10 +147,18 @@ struct Resolved {
     needs_version: bool,
 }
 
-async fn resolve(args: &AwsArgs, conn: &Connection, catalog: &'static Catalog, run_id: &str) -> Result<Resolved, AwsError> {
+async fn resolve(
+    args: &AwsArgs,
+    conn: &Connection,
+    catalog: &'static Catalog,
+    run_id: &str,
+) -> Result<Resolved, AwsError> {
     sandbox::check_run_id(run_id)?;
     let Some(start_spec) = &args.start else {
-        return Err(AwsError::Usage { message: "`--run` needs `--start POLICY`".into(), help: "e.g. `--start IAMFullAccess`".into() });
+        return Err(AwsError::Usage {
+            message: "`--run` needs `--start POLICY`".into(),
+            help: "e.g. `--start IAMFullAccess`".into(),
+        });
     };
     let (start_name, start) = load_policy(Some(conn), catalog, start_spec).await?;
     let mut fixed_docs = Vec::new();
@@ -189,7 +199,9 @@ async fn resolve(args: &AwsArgs, conn: &Connection, catalog: &'static Catalog, r
         if n > MANAGED_POLICY_LIMIT {
             return Err(AwsError::Usage {
                 message: format!("sandbox policy `{}` would be {n} characters (limit {MANAGED_POLICY_LIMIT})", p.name),
-                help: "split the start policy into several files, giving the parts that are certainly needed with --fixed".into(),
+                help:
+                    "split the start policy into several files, giving the parts that are certainly needed with --fixed"
+                        .into(),
             });
         }
     }
@@ -204,32 +216,52 @@ pub async fn dry_run(args: &AwsArgs, catalog: &'static Catalog, run_id: &str) ->
     let r = resolve(args, &conn, catalog, run_id).await?;
     let mut calls = r.plan.calls();
     if r.needs_session {
-        calls.push(PlannedCall { action: "sts:AssumeRole".into(), detail: format!("{} per trial, with a session policy", r.plan.role_arn(&r.plan.name(""))) });
+        calls.push(PlannedCall {
+            action: "sts:AssumeRole".into(),
+            detail: format!("{} per trial, with a session policy", r.plan.role_arn(&r.plan.name(""))),
+        });
     }
     if r.needs_version {
         calls.push(PlannedCall {
             action: "iam:CreatePolicyVersion".into(),
-            detail: format!("{} per trial (deleting the oldest of five first), then a propagation probe ({:?})", r.plan.policy_arn(&r.plan.name("-candidate")), r.marker),
+            detail: format!(
+                "{} per trial (deleting the oldest of five first), then a propagation probe ({:?})",
+                r.plan.policy_arn(&r.plan.name("-candidate")),
+                r.marker
+            ),
         });
     }
-    calls.push(PlannedCall { action: "cleanup".into(), detail: "detach, delete versions, delete policies and roles listed above".into() });
+    calls.push(PlannedCall {
+        action: "cleanup".into(),
+        detail: "detach, delete versions, delete policies and roles listed above".into(),
+    });
     Ok(calls)
 }
 
 impl AwsPruneSetup {
     /// Loads the policies, creates the sandbox, checks whether session policies are enforced
     /// (with `--apply auto`), and returns the oracle. Trial output goes to `out_dir`.
-    pub async fn prepare(args: &AwsArgs, catalog: &'static Catalog, run_id: &str, out_dir: &Path) -> Result<AwsPruneSetup, AwsError> {
+    pub async fn prepare(
+        args: &AwsArgs,
+        catalog: &'static Catalog,
+        run_id: &str,
+        out_dir: &Path,
+    ) -> Result<AwsPruneSetup, AwsError> {
         let Some(command) = args.run.clone() else {
-            return Err(AwsError::Usage { message: "no workload".into(), help: "give the command to run with `--run \"COMMAND\"`".into() });
+            return Err(AwsError::Usage {
+                message: "no workload".into(),
+                help: "give the command to run with `--run \"COMMAND\"`".into(),
+            });
         };
         let judge = Judge {
             pass_if: args.pass_if.as_deref().map(compile).transpose()?,
             fail_if: args.fail_if.as_deref().map(compile).transpose()?,
             fail_on_denied_only: args.fail_on_denied_only,
         };
-        std::fs::create_dir_all(out_dir).map_err(|e| AwsError::io(format!("cannot create `{}`", out_dir.display()), e))?;
-        let conn = Connection::load(args.profile.as_deref(), args.region.as_deref(), args.endpoint_url.as_deref()).await;
+        std::fs::create_dir_all(out_dir)
+            .map_err(|e| AwsError::io(format!("cannot create `{}`", out_dir.display()), e))?;
+        let conn =
+            Connection::load(args.profile.as_deref(), args.region.as_deref(), args.endpoint_url.as_deref()).await;
         Self::prepare_with(conn, args, catalog, run_id, out_dir, command, judge).await
     }
 
@@ -297,7 +329,10 @@ impl AwsPruneSetup {
 }
 
 fn compile(re: &str) -> Result<regex::Regex, AwsError> {
-    regex::Regex::new(re).map_err(|e| AwsError::Usage { message: format!("bad regex `{re}`: {e}"), help: "use Rust regex syntax".into() })
+    regex::Regex::new(re).map_err(|e| AwsError::Usage {
+        message: format!("bad regex `{re}`: {e}"),
+        help: "use Rust regex syntax".into(),
+    })
 }
 
 /// Does the account enforce session policies? Assumes the version role with a session policy
@@ -307,11 +342,18 @@ fn compile(re: &str) -> Result<regex::Regex, AwsError> {
 async fn session_policies_enforced(conn: &Connection, slot: &VersionSlot, run_id: &str) -> Result<bool, AwsError> {
     let Marker::Action(action) = &slot.marker else { return Ok(true) };
     let doc = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "NotAction": action, "Resource": "*"}]}).to_string();
-    let creds = apply::assume_role(conn, &slot.role_arn, &format!("iam-prune-{run_id}-check"), Some(&doc), 900).await.map_err(|f| {
-        AwsError::call("assume the sandbox role", f.to_string(), "check iam-prune's own permissions (README) and that sts:AssumeRole is allowed")
+    let creds = apply::assume_role(conn, &slot.role_arn, &format!("iam-prune-{run_id}-check"), Some(&doc), 900)
+        .await
+        .map_err(|f| {
+        AwsError::call(
+            "assume the sandbox role",
+            f.to_string(),
+            "check iam-prune's own permissions (README) and that sts:AssumeRole is allowed",
+        )
     })?;
     // Version 1 allows the marker, so "allowed" can only mean the session policy was ignored.
-    let (first, _, _) = apply::wait_for_version(conn, &creds, &slot.marker, 1, Duration::from_secs(20)).await.unwrap_or((-1.0, 0.0, 0));
+    let (first, _, _) =
+        apply::wait_for_version(conn, &creds, &slot.marker, 1, Duration::from_secs(20)).await.unwrap_or((-1.0, 0.0, 0));
     Ok(first < 0.0)
 }
 

@@ -94,10 +94,8 @@ impl Catalog {
             match st.effect {
                 Effect::Allow => ex.allowed.union_with(&set),
                 Effect::Deny => {
-                    let all_resources = st
-                        .resources
-                        .as_ref()
-                        .is_some_and(|r| !r.negated && r.patterns.iter().any(|p| p.value == "*"));
+                    let all_resources =
+                        st.resources.as_ref().is_some_and(|r| !r.negated && r.patterns.iter().any(|p| p.value == "*"));
                     if all_resources && st.conditions.is_empty() && st.principals.is_none() {
                         denied.union_with(&set);
                     }
@@ -178,7 +176,11 @@ mod tests {
     #[test]
     fn not_action_is_the_complement() {
         let c = Catalog::embedded();
-        let p = crate::policy::parse_policy(r#"{"Statement":[{"Effect":"Allow","NotAction":"iam:*","Resource":"*"}]}"#, "t").unwrap();
+        let p = crate::policy::parse_policy(
+            r#"{"Statement":[{"Effect":"Allow","NotAction":"iam:*","Resource":"*"}]}"#,
+            "t",
+        )
+        .unwrap();
         let e = c.expand_policy(&p);
         assert_eq!(e.allowed.len(), c.len() - c.service("iam").unwrap().actions.len());
     }

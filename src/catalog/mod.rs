@@ -56,8 +56,13 @@ pub enum AccessLevel {
 
 impl AccessLevel {
     /// All levels, from least to most risky.
-    pub const ALL: [AccessLevel; 5] =
-        [AccessLevel::List, AccessLevel::Read, AccessLevel::Tagging, AccessLevel::Write, AccessLevel::PermissionsManagement];
+    pub const ALL: [AccessLevel; 5] = [
+        AccessLevel::List,
+        AccessLevel::Read,
+        AccessLevel::Tagging,
+        AccessLevel::Write,
+        AccessLevel::PermissionsManagement,
+    ];
 
     fn from_code(c: &str) -> Option<AccessLevel> {
         Some(match c {
@@ -136,7 +141,8 @@ pub struct ManagedPolicy {
 impl ManagedPolicy {
     /// Parses the document.
     pub fn policy(&self) -> Result<Policy, CatalogError> {
-        parse_policy(self.document, self.name).map_err(|e| CatalogError::Corrupt(format!("managed policy {}: {e}", self.name)))
+        parse_policy(self.document, self.name)
+            .map_err(|e| CatalogError::Corrupt(format!("managed policy {}: {e}", self.name)))
     }
 }
 
@@ -206,7 +212,13 @@ impl Catalog {
                     let prefix = f.next().ok_or_else(bad)?;
                     let name = f.next().unwrap_or(prefix);
                     let at = c.actions.len();
-                    c.services.push(Service { prefix, name, actions: at..at, resource_types: Vec::new(), condition_keys: Vec::new() });
+                    c.services.push(Service {
+                        prefix,
+                        name,
+                        actions: at..at,
+                        resource_types: Vec::new(),
+                        condition_keys: Vec::new(),
+                    });
                 }
                 "C" => {
                     let s = c.services.last_mut().ok_or_else(bad)?;
@@ -214,7 +226,11 @@ impl Catalog {
                 }
                 "R" => {
                     let s = c.services.last_mut().ok_or_else(bad)?;
-                    s.resource_types.push((f.next().ok_or_else(bad)?, f.next().unwrap_or_default(), f.next().unwrap_or_default()));
+                    s.resource_types.push((
+                        f.next().ok_or_else(bad)?,
+                        f.next().unwrap_or_default(),
+                        f.next().unwrap_or_default(),
+                    ));
                 }
                 "A" => {
                     let si = c.services.len().checked_sub(1).ok_or_else(bad)?;
@@ -229,7 +245,13 @@ impl Catalog {
                     c.lower.push(':');
                     c.lower.extend(name.chars().map(|ch| ch.to_ascii_lowercase()));
                     c.lower_ends.push(u32::try_from(c.lower.len()).map_err(|_| bad())?);
-                    c.actions.push(ActionInfo { service: u16::try_from(si).map_err(|_| bad())?, name, level, resources, condition_keys });
+                    c.actions.push(ActionInfo {
+                        service: u16::try_from(si).map_err(|_| bad())?,
+                        name,
+                        level,
+                        resources,
+                        condition_keys,
+                    });
                 }
                 _ => return Err(bad()),
             }
@@ -308,7 +330,10 @@ impl Catalog {
             }
             None => {
                 let unknown = self.unknown.read().unwrap_or_else(|e| e.into_inner());
-                unknown.get(id.index() - self.actions.len()).cloned().unwrap_or_else(|| format!("<action #{}>", id.index()))
+                unknown
+                    .get(id.index() - self.actions.len())
+                    .cloned()
+                    .unwrap_or_else(|| format!("<action #{}>", id.index()))
             }
         }
     }
@@ -326,11 +351,8 @@ impl Catalog {
     /// name (a test checks both), so two binary searches find it without building a map.
     pub fn lookup(&self, name: &str) -> Option<ActionId> {
         let (prefix, action) = name.split_once(':')?;
-        let svc = self
-            .services
-            .binary_search_by(|s| cmp_lower(s.prefix, prefix))
-            .ok()
-            .and_then(|i| self.services.get(i))?;
+        let svc =
+            self.services.binary_search_by(|s| cmp_lower(s.prefix, prefix)).ok().and_then(|i| self.services.get(i))?;
         let skip = svc.prefix.len() + 1;
         let (mut lo, mut hi) = (svc.actions.start, svc.actions.end);
         while lo < hi {
@@ -406,7 +428,13 @@ impl Catalog {
                 .filter(|l| !l.starts_with('#') && !l.is_empty())
                 .filter_map(|l| {
                     let mut f = l.splitn(5, '\t');
-                    Some(ManagedPolicy { name: f.next()?, arn: f.next()?, version: f.next()?, date: f.next()?, document: f.next()? })
+                    Some(ManagedPolicy {
+                        name: f.next()?,
+                        arn: f.next()?,
+                        version: f.next()?,
+                        date: f.next()?,
+                        document: f.next()?,
+                    })
                 })
                 .collect()
         })
@@ -489,7 +517,8 @@ mod tests {
         let prefixes: Vec<String> = c.services().iter().map(|s| s.prefix.to_ascii_lowercase()).collect();
         assert!(prefixes.windows(2).all(|w| w[0] < w[1]), "service prefixes are not sorted");
         for s in c.services() {
-            let names: Vec<String> = s.actions.clone().map(|i| c.lower_name(ActionId::from_index(i)).into_owned()).collect();
+            let names: Vec<String> =
+                s.actions.clone().map(|i| c.lower_name(ActionId::from_index(i)).into_owned()).collect();
             assert!(names.windows(2).all(|w| w[0] < w[1]), "actions of {} are not sorted", s.prefix);
         }
     }

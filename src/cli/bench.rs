@@ -43,10 +43,18 @@ pub fn run(args: Args, g: &Global) -> CmdResult {
     }
 }
 
-fn bench_prune(quick: bool, n: Option<usize>, d: Option<usize>, strategy: Option<StrategyKind>, g: &Global) -> CmdResult {
+fn bench_prune(
+    quick: bool,
+    n: Option<usize>,
+    d: Option<usize>,
+    strategy: Option<StrategyKind>,
+    g: &Global,
+) -> CmdResult {
     let cases: Vec<_> = standard_cases(quick)
         .into_iter()
-        .filter(|(c, _)| n.is_none_or(|n| c.n == n) && d.is_none_or(|d| c.d == d) && strategy.is_none_or(|s| c.strategy == s))
+        .filter(|(c, _)| {
+            n.is_none_or(|n| c.n == n) && d.is_none_or(|d| c.d == d) && strategy.is_none_or(|s| c.strategy == s)
+        })
         .collect();
     let started = std::time::Instant::now();
     // Cases are independent: spread them over the cores.
@@ -91,9 +99,20 @@ fn bench_prune(quick: bool, n: Option<usize>, d: Option<usize>, strategy: Option
 }
 
 fn print_table(rows: &[Row]) {
-    println!("trials (mean over seeds) with K = 1, rounds with K = 4 / 8 / 16; LB = ceil(log2 C(n,d)); R_K = ceil(LB/K)");
+    println!(
+        "trials (mean over seeds) with K = 1, rounds with K = 4 / 8 / 16; LB = ceil(log2 C(n,d)); R_K = ceil(LB/K)"
+    );
     println!("{:>5} {:>3} {:>5} {:>6} {:>4} | {:>4} | {:>8} {:>8} {:>8} {:>8} | {:>6} {:>6} {:>6} | {:>4} {:>4} {:>4} | {:>7}", "n", "d", "hints", "strat", "fb", "LB", "trials", "max", "LB+d", "ok", "r@4", "r@8", "r@16", "R_4", "R_8", "R_16", "correct");
-    let key = |r: &Row| (r.case.n, r.case.d, r.case.named, r.case.strategy.as_str(), (r.case.fallbacks * 10.0) as u32, (r.case.flaky * 10.0) as u32);
+    let key = |r: &Row| {
+        (
+            r.case.n,
+            r.case.d,
+            r.case.named,
+            r.case.strategy.as_str(),
+            (r.case.fallbacks * 10.0) as u32,
+            (r.case.flaky * 10.0) as u32,
+        )
+    };
     let mut seen = Vec::new();
     for r in rows {
         let kk = key(r);
@@ -106,7 +125,8 @@ fn print_table(rows: &[Row]) {
         let Some(r1) = at(1).or(same.first()) else { continue };
         let rounds = |k: usize| at(k).map(|x| format!("{:.1}", x.mean_rounds)).unwrap_or_else(|| "-".into());
         let rb = |k: usize| r1.lower_bound.div_ceil(k as u64);
-        let label = format!("{}{}", if r.case.fallbacks > 0.0 { "fb" } else { "" }, if r.case.flaky > 0.0 { "fl" } else { "" });
+        let label =
+            format!("{}{}", if r.case.fallbacks > 0.0 { "fb" } else { "" }, if r.case.flaky > 0.0 { "fl" } else { "" });
         let correct: usize = same.iter().map(|x| x.correct).sum();
         let runs: usize = same.iter().map(|x| x.runs).sum();
         let within = if r1.mean_trials <= (r1.lower_bound + r.case.d as u64) as f64 { "yes" } else { "no" };
@@ -121,7 +141,11 @@ fn print_table(rows: &[Row]) {
 fn check_floors(rows: &[Row]) -> Vec<serde_json::Value> {
     let plain = |r: &&Row| r.case.fallbacks == 0.0 && r.case.flaky == 0.0;
     let mut out = Vec::new();
-    let group_k1: Vec<&Row> = rows.iter().filter(plain).filter(|r| !r.case.named && r.case.k == 1 && r.case.strategy == StrategyKind::Group).collect();
+    let group_k1: Vec<&Row> = rows
+        .iter()
+        .filter(plain)
+        .filter(|r| !r.case.named && r.case.k == 1 && r.case.strategy == StrategyKind::Group)
+        .collect();
     let bad: Vec<String> = group_k1
         .iter()
         .filter(|r| r.mean_trials > (r.lower_bound + r.case.d as u64) as f64)
@@ -130,9 +154,23 @@ fn check_floors(rows: &[Row]) -> Vec<serde_json::Value> {
     out.push(serde_json::json!({"floor": format!("group, hints hidden, no flakiness: mean trials <= LB + d {}", bad.join("; ")), "ok": bad.is_empty()}));
     let mut worse = Vec::new();
     for g in rows.iter().filter(plain).filter(|r| r.case.strategy == StrategyKind::Group) {
-        if let Some(a) = rows.iter().filter(plain).find(|a| a.case.strategy == StrategyKind::Auto && a.case.n == g.case.n && a.case.d == g.case.d && a.case.named == g.case.named && a.case.k == g.case.k) {
+        if let Some(a) = rows.iter().filter(plain).find(|a| {
+            a.case.strategy == StrategyKind::Auto
+                && a.case.n == g.case.n
+                && a.case.d == g.case.d
+                && a.case.named == g.case.named
+                && a.case.k == g.case.k
+        }) {
             if a.mean_trials > g.mean_trials + 1e-9 {
-                worse.push(format!("n={} d={} {} K={}: {:.1} > {:.1}", g.case.n, g.case.d, if g.case.named { "named" } else { "hidden" }, g.case.k, a.mean_trials, g.mean_trials));
+                worse.push(format!(
+                    "n={} d={} {} K={}: {:.1} > {:.1}",
+                    g.case.n,
+                    g.case.d,
+                    if g.case.named { "named" } else { "hidden" },
+                    g.case.k,
+                    a.mean_trials,
+                    g.mean_trials
+                ));
             }
         }
     }
@@ -140,19 +178,41 @@ fn check_floors(rows: &[Row]) -> Vec<serde_json::Value> {
     let bad: Vec<String> = rows
         .iter()
         .filter(plain)
-        .filter(|r| r.case.k == 8 && matches!(r.case.strategy, StrategyKind::Group | StrategyKind::Auto) && !r.case.named)
+        .filter(|r| {
+            r.case.k == 8 && matches!(r.case.strategy, StrategyKind::Group | StrategyKind::Auto) && !r.case.named
+        })
         .filter(|r| r.mean_rounds > 1.6 * r.round_bound as f64 + 1.0)
-        .map(|r| format!("{} n={} d={}: {:.1} > {:.1}", r.case.strategy.as_str(), r.case.n, r.case.d, r.mean_rounds, 1.6 * r.round_bound as f64 + 1.0))
+        .map(|r| {
+            format!(
+                "{} n={} d={}: {:.1} > {:.1}",
+                r.case.strategy.as_str(),
+                r.case.n,
+                r.case.d,
+                r.mean_rounds,
+                1.6 * r.round_bound as f64 + 1.0
+            )
+        })
         .collect();
     out.push(serde_json::json!({"floor": format!("K=8: mean rounds <= 1.6 x ceil(LB/8) + 1 {}", bad.join("; ")), "ok": bad.is_empty()}));
     let wrong: Vec<String> = rows
         .iter()
         .filter(plain)
         .filter(|r| r.correct != r.runs)
-        .map(|r| format!("{} n={} d={} K={}: {}/{}", r.case.strategy.as_str(), r.case.n, r.case.d, r.case.k, r.correct, r.runs))
+        .map(|r| {
+            format!(
+                "{} n={} d={} K={}: {}/{}",
+                r.case.strategy.as_str(),
+                r.case.n,
+                r.case.d,
+                r.case.k,
+                r.correct,
+                r.runs
+            )
+        })
         .collect();
     out.push(serde_json::json!({"floor": format!("correct minimal set in 100% of cases without flakiness {}", wrong.join("; ")), "ok": wrong.is_empty()}));
-    let dropped: usize = rows.iter().filter(|r| r.case.flaky > 0.0 && r.case.confirm >= 2).map(|r| r.dropped_needed).sum();
+    let dropped: usize =
+        rows.iter().filter(|r| r.case.flaky > 0.0 && r.case.confirm >= 2).map(|r| r.dropped_needed).sum();
     out.push(serde_json::json!({"floor": format!("flaky 0.1 with --confirm 2: dropped necessary actions = {dropped}"), "ok": dropped == 0}));
     out
 }
@@ -162,7 +222,10 @@ fn bench_expand(runs: usize, g: &Global) -> CmdResult {
     let mut ms: Vec<f64> = Vec::with_capacity(runs);
     for _ in 0..runs.max(1) {
         let t = std::time::Instant::now();
-        let status = std::process::Command::new(&exe).args(["expand", "IAMFullAccess", "--quiet"]).stdout(std::process::Stdio::null()).status()?;
+        let status = std::process::Command::new(&exe)
+            .args(["expand", "IAMFullAccess", "--quiet"])
+            .stdout(std::process::Stdio::null())
+            .status()?;
         ms.push(t.elapsed().as_secs_f64() * 1000.0);
         if !status.success() {
             return Err("`iam-prune expand IAMFullAccess` failed".into());
@@ -186,7 +249,12 @@ fn bench_expand(runs: usize, g: &Global) -> CmdResult {
         print_json(&v);
     } else {
         println!("iam-prune expand IAMFullAccess ({n} actions), {} runs as a fresh process:", ms.len());
-        println!("  wall clock: min {:.1} ms, median {:.1} ms, p90 {:.1} ms (floor: 20 ms)", pick(0.0), pick(0.5), pick(0.9));
+        println!(
+            "  wall clock: min {:.1} ms, median {:.1} ms, p90 {:.1} ms (floor: 20 ms)",
+            pick(0.0),
+            pick(0.5),
+            pick(0.9)
+        );
         println!("  in process: catalog load {load:.2} ms, managed policy {managed:.2} ms, expansion {expand:.2} ms");
     }
     Ok(if pick(0.5) < 20.0 { Exit::Ok } else { Exit::Error })

@@ -64,7 +64,11 @@ pub fn run(args: Args, g: &Global) -> CmdResult {
                 } else {
                     println!("{} ({}): {} actions", s.prefix, s.name, actions.len());
                     for a in &actions {
-                        println!("  {:<60} {}", a["action"].as_str().unwrap_or_default(), a["access_level"].as_str().unwrap_or_default());
+                        println!(
+                            "  {:<60} {}",
+                            a["action"].as_str().unwrap_or_default(),
+                            a["access_level"].as_str().unwrap_or_default()
+                        );
                     }
                     println!("resource types:");
                     for r in &s.resource_types {
@@ -81,16 +85,23 @@ pub fn run(args: Args, g: &Global) -> CmdResult {
         }
         Sub::Search { text } => {
             let t = text.to_ascii_lowercase();
-            let actions: Vec<String> =
-                (0..c.len()).map(ActionId::from_index).filter(|&id| c.lower_name(id).contains(&t)).map(|id| c.name(id)).collect();
+            let actions: Vec<String> = (0..c.len())
+                .map(ActionId::from_index)
+                .filter(|&id| c.lower_name(id).contains(&t))
+                .map(|id| c.name(id))
+                .collect();
             let services: Vec<String> = c
                 .services()
                 .iter()
                 .filter(|s| s.prefix.to_ascii_lowercase().contains(&t) || s.name.to_ascii_lowercase().contains(&t))
                 .map(|s| format!("{} ({})", s.prefix, s.name))
                 .collect();
-            let managed: Vec<&str> =
-                c.managed_policies().iter().filter(|p| p.name.to_ascii_lowercase().contains(&t)).map(|p| p.name).collect();
+            let managed: Vec<&str> = c
+                .managed_policies()
+                .iter()
+                .filter(|p| p.name.to_ascii_lowercase().contains(&t))
+                .map(|p| p.name)
+                .collect();
             if g.is_json() {
                 print_json(&json!({"services": services, "actions": actions, "managed_policies": managed}));
             } else {
@@ -115,11 +126,16 @@ fn show_action(c: &Catalog, id: ActionId, g: &Global) {
     let resources: Vec<&str> = info.resources.split(',').filter(|s| !s.is_empty()).collect();
     let keys: Vec<&str> = info.condition_keys.split(',').filter(|s| !s.is_empty()).collect();
     if g.is_json() {
-        print_json(&json!({"action": c.name(id), "access_level": info.level.as_str(), "resource_types": resources, "condition_keys": keys}));
+        print_json(
+            &json!({"action": c.name(id), "access_level": info.level.as_str(), "resource_types": resources, "condition_keys": keys}),
+        );
     } else {
         println!("{}", c.name(id));
         println!("  access level:   {}", info.level);
-        println!("  resource types: {}", if resources.is_empty() { "(none: use \"*\")".to_string() } else { resources.join(", ") });
+        println!(
+            "  resource types: {}",
+            if resources.is_empty() { "(none: use \"*\")".to_string() } else { resources.join(", ") }
+        );
         println!("  condition keys: {}", keys.join(", "));
     }
 }

@@ -3,9 +3,9 @@
 
 use super::{print_json, CmdResult, Exit, Global};
 use iam_prune::actions::ActionSet;
+use iam_prune::aws::Connection;
 use iam_prune::catalog::{ActionId, Catalog};
 use iam_prune::policy::write::{policy_for_actions, to_canonical_json};
-use iam_prune::aws::Connection;
 use iam_prune::trail::{self, DenialKind, Denied, ScanOptions, ScanReport};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -50,7 +50,8 @@ pub struct Source {
 impl Source {
     /// The AWS connection (the first `--region`, else the profile's region).
     pub async fn connection(&self) -> Connection {
-        Connection::load(self.profile.as_deref(), self.region.first().map(String::as_str), self.endpoint_url.as_deref()).await
+        Connection::load(self.profile.as_deref(), self.region.first().map(String::as_str), self.endpoint_url.as_deref())
+            .await
     }
 
     /// Reads events from the chosen source: files, LookupEvents or Lake.
@@ -147,7 +148,12 @@ fn print_table(r: &ScanReport) {
     let mut groups: BTreeMap<String, BTreeMap<String, Vec<&Denied>>> = BTreeMap::new();
     for d in &r.denied {
         let action = d.action.clone().unwrap_or_else(|| format!("? {}:{}", d.event_source, d.event_name));
-        groups.entry(d.principal.clone().unwrap_or_else(|| "(unknown principal)".into())).or_default().entry(action).or_default().push(d);
+        groups
+            .entry(d.principal.clone().unwrap_or_else(|| "(unknown principal)".into()))
+            .or_default()
+            .entry(action)
+            .or_default()
+            .push(d);
     }
     for (principal, actions) in &groups {
         println!("{principal}");
@@ -158,7 +164,11 @@ fn print_table(r: &ScanReport) {
             let by = ds.iter().find_map(|d| d.denied_by).map_or("?", |b| b.as_str());
             let explicit = if ds.iter().any(|d| d.kind == DenialKind::ExplicitDeny) { " explicit deny" } else { "" };
             let last = ds.iter().filter_map(|d| d.time.as_deref()).max().unwrap_or("-");
-            println!("  {action:<44} {:>5}x  {:<28} by {by}{explicit}  last {last}", ds.len(), ds.first().map_or("", |d| d.error_code.as_str()));
+            println!(
+                "  {action:<44} {:>5}x  {:<28} by {by}{explicit}  last {last}",
+                ds.len(),
+                ds.first().map_or("", |d| d.error_code.as_str())
+            );
             for res in resources.iter().take(5) {
                 println!("      on {res}");
             }
@@ -177,7 +187,11 @@ fn print_policy(catalog: &Catalog, denied: &[Denied], g: &Global) {
     for d in denied {
         if d.kind == DenialKind::ExplicitDeny {
             // An allow cannot override an explicit deny: the fix is elsewhere.
-            skipped.push(format!("{} (explicit deny{})", d.action.as_deref().unwrap_or(&d.event_name), d.denied_by.map(|b| format!(" in {}", b.as_str())).unwrap_or_default()));
+            skipped.push(format!(
+                "{} (explicit deny{})",
+                d.action.as_deref().unwrap_or(&d.event_name),
+                d.denied_by.map(|b| format!(" in {}", b.as_str())).unwrap_or_default()
+            ));
             continue;
         }
         let Some(id) = d.action.as_deref().and_then(|a| catalog.lookup(a)) else {

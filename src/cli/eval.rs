@@ -66,12 +66,16 @@ fn context(pairs: &[String]) -> Result<Context, String> {
     let mut ctx = Context::new();
     for pair in pairs {
         let Some((k, v)) = pair.split_once('=') else {
-            return Err(format!("`--context {pair}` is not KEY=VALUE\nhelp: write for example `--context aws:SourceIp=203.0.113.7`"));
+            return Err(format!(
+                "`--context {pair}` is not KEY=VALUE\nhelp: write for example `--context aws:SourceIp=203.0.113.7`"
+            ));
         };
         let value = match ctx.get(k) {
             None => ContextValue::Single(v.to_string()),
             Some(ContextValue::Single(prev)) => ContextValue::Multi(vec![prev.clone(), v.to_string()]),
-            Some(ContextValue::Multi(prev)) => ContextValue::Multi(prev.iter().cloned().chain([v.to_string()]).collect()),
+            Some(ContextValue::Multi(prev)) => {
+                ContextValue::Multi(prev.iter().cloned().chain([v.to_string()]).collect())
+            }
         };
         ctx.insert(k, value);
     }
@@ -93,7 +97,12 @@ pub fn run(args: Args, g: &Global) -> CmdResult {
     }
     let ctx = context(&args.context)?;
     let principal = args.principal.clone().unwrap_or_else(|| default_principal(&args.resource));
-    let req = Request { principal: &principal, action: args.action.as_deref().unwrap_or_default(), resource: &args.resource, context: &ctx };
+    let req = Request {
+        principal: &principal,
+        action: args.action.as_deref().unwrap_or_default(),
+        resource: &args.resource,
+        context: &ctx,
+    };
     let d = ev.evaluate(&req);
     if g.is_json() {
         print_json(&decision_json(&d));
@@ -116,8 +125,11 @@ pub fn run(args: Args, g: &Global) -> CmdResult {
 /// One JSON decision per line, in order. Exit 0 when every request was allowed, 3 when
 /// some was denied; a malformed line stops with an error naming the file and line.
 fn batch(ev: &Evaluator, path: &str) -> CmdResult {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read requests file `{path}`: {e}\nhelp: check the path; the file holds one JSON request per line"))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!(
+            "cannot read requests file `{path}`: {e}\nhelp: check the path; the file holds one JSON request per line"
+        )
+    })?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut any_denied = false;

@@ -21,7 +21,12 @@ pub fn run(args: Args, g: &Global) -> CmdResult {
         let (errors, warnings) = match parse_policy_file(path) {
             Err(e) => {
                 let pos = e.pos().unwrap_or_default();
-                (vec![serde_json::json!({"code": "parse", "line": pos.line, "column": pos.column, "message": e.to_string()})], Vec::new())
+                (
+                    vec![
+                        serde_json::json!({"code": "parse", "line": pos.line, "column": pos.column, "message": e.to_string()}),
+                    ],
+                    Vec::new(),
+                )
             }
             Ok(p) => {
                 let lints = lint(&p, catalog);
@@ -39,7 +44,14 @@ pub fn run(args: Args, g: &Global) -> CmdResult {
                     if l["code"] == "parse" {
                         println!("{kind}: {}", l["message"].as_str().unwrap_or_default());
                     } else {
-                        println!("{}:{}:{}: {kind}[{}]: {}", path.display(), l["line"], l["column"], l["code"].as_str().unwrap_or_default(), l["message"].as_str().unwrap_or_default());
+                        println!(
+                            "{}:{}:{}: {kind}[{}]: {}",
+                            path.display(),
+                            l["line"],
+                            l["column"],
+                            l["code"].as_str().unwrap_or_default(),
+                            l["message"].as_str().unwrap_or_default()
+                        );
                     }
                 }
             }

@@ -4,17 +4,17 @@
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod bench;
-mod progress;
-mod prune;
-mod scenario;
 mod catalog;
-mod eval;
 mod denied;
+mod eval;
 mod expand;
 mod lint;
-mod sandbox;
+mod progress;
+mod prune;
 mod record;
 mod report;
+mod sandbox;
+mod scenario;
 mod schedule;
 
 /// What a run of the command means, for scripts and schedulers.

@@ -42,7 +42,8 @@ impl Progress for PruneProgress {
         let undecided = s.kept.saturating_sub(s.necessary);
         // ETA on the oracle's clock: a binary search needs about log2 of what is undecided per
         // needed action; rounds of `parallel` trials each cost one trial's time.
-        let rounds_left = ((undecided.max(1) as f64).log2().ceil() + 1.0) * (undecided.clamp(1, 8) as f64) / self.parallel as f64;
+        let rounds_left =
+            ((undecided.max(1) as f64).log2().ceil() + 1.0) * (undecided.clamp(1, 8) as f64) / self.parallel as f64;
         // The oracle's cost per round so far stands in for its declared trial time once known.
         let per_round = if s.round > 0 { s.simulated_seconds / s.round as f64 } else { self.trial_seconds };
         let eta = rounds_left * per_round;

@@ -7,9 +7,9 @@ use super::{print_json, CmdResult, Exit, Global};
 use iam_prune::aws::job::{is_aws_run, run_aws_job, AwsJob};
 use iam_prune::aws::AwsArgs;
 use iam_prune::prune::job::{default_run_dir, run_scenario_job, RunDir, ScenarioJob, SearchSettings};
-use iam_prune::trail::read_likely;
 use iam_prune::prune::summary::Summary;
 use iam_prune::prune::StrategyKind;
+use iam_prune::trail::read_likely;
 use iam_prune::workload::Scenario;
 use std::path::{Path, PathBuf};
 
@@ -189,7 +189,11 @@ fn print_summary(s: &Summary, dir: &Path, g: &Global, scenario: &Path) {
         s.stopped.as_ref().map(|r| format!(" (stopped: {r})")).unwrap_or_default()
     );
     if !s.flaky.is_empty() || !s.violations.is_empty() {
-        println!("flakiness: {} candidates disagreed, {} monotonicity violations (see summary.json)", s.flaky.len(), s.violations.len());
+        println!(
+            "flakiness: {} candidates disagreed, {} monotonicity violations (see summary.json)",
+            s.flaky.len(),
+            s.violations.len()
+        );
     }
     if let Some(m) = s.expected_match {
         println!("scenario expectation ({}): {}", scenario.display(), if m { "matched" } else { "NOT matched" });
@@ -198,4 +202,3 @@ fn print_summary(s: &Summary, dir: &Path, g: &Global, scenario: &Path) {
     println!("report: {} (also .md, .json)", dir.join("report.html").display());
     println!("run directory: {}", dir.display());
 }
-

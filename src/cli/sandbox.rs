@@ -67,7 +67,8 @@ pub use iam_prune::aws::job::new_run_id;
 pub async fn run(args: Args, g: &Global) -> CmdResult {
     match args.command {
         Sub::List { conn, run_id } => {
-            let c = Connection::load(conn.profile.as_deref(), conn.region.as_deref(), conn.endpoint_url.as_deref()).await;
+            let c =
+                Connection::load(conn.profile.as_deref(), conn.region.as_deref(), conn.endpoint_url.as_deref()).await;
             let found = sandbox::find_leftovers(&c, run_id.as_deref()).await?;
             if g.is_json() {
                 print_json(&serde_json::json!({ "leftovers": found }));
@@ -81,7 +82,8 @@ pub async fn run(args: Args, g: &Global) -> CmdResult {
             Ok(Exit::Ok)
         }
         Sub::Cleanup { conn, run_id } => {
-            let c = Connection::load(conn.profile.as_deref(), conn.region.as_deref(), conn.endpoint_url.as_deref()).await;
+            let c =
+                Connection::load(conn.profile.as_deref(), conn.region.as_deref(), conn.endpoint_url.as_deref()).await;
             let (deleted, failed) = sandbox::cleanup_leftovers(&c, run_id.as_deref()).await?;
             if g.is_json() {
                 print_json(&serde_json::json!({ "deleted": deleted, "failed": failed }));
@@ -116,7 +118,13 @@ pub async fn print_dry_run(aws: &AwsArgs, run_id: &str, g: &Global) -> CmdResult
     Ok(Exit::Ok)
 }
 
-async fn run_once(aws: AwsArgs, without: Vec<String>, run_id: Option<String>, out: Option<PathBuf>, g: &Global) -> CmdResult {
+async fn run_once(
+    aws: AwsArgs,
+    without: Vec<String>,
+    run_id: Option<String>,
+    out: Option<PathBuf>,
+    g: &Global,
+) -> CmdResult {
     let catalog = Catalog::embedded();
     let run_id = run_id.unwrap_or_else(new_run_id);
     if aws.dry_run {
@@ -128,7 +136,11 @@ async fn run_once(aws: AwsArgs, without: Vec<String>, run_id: Option<String>, ou
     let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let setup = AwsPruneSetup::prepare(&aws, catalog, &run_id, &out).await?;
     if !g.quiet {
-        eprintln!("sandbox {run_id}: {} actions under test, applying by {:?}", setup.universe.len(), setup.oracle.mode());
+        eprintln!(
+            "sandbox {run_id}: {} actions under test, applying by {:?}",
+            setup.universe.len(),
+            setup.oracle.mode()
+        );
     }
     let mut candidate = setup.universe.clone();
     for a in &without {

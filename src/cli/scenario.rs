@@ -44,7 +44,11 @@ fn scenario_files(paths: Vec<PathBuf>) -> Vec<PathBuf> {
     for p in paths {
         if p.is_dir() {
             let mut v: Vec<PathBuf> = std::fs::read_dir(&p)
-                .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|f| f.extension().is_some_and(|e| e == "toml")).collect())
+                .map(|rd| {
+                    rd.filter_map(|e| e.ok().map(|e| e.path()))
+                        .filter(|f| f.extension().is_some_and(|e| e == "toml"))
+                        .collect()
+                })
                 .unwrap_or_default();
             v.sort();
             out.extend(v);
@@ -63,7 +67,8 @@ fn check_cmd(paths: Vec<PathBuf>, g: &Global) -> CmdResult {
             Ok(s) => (check(&s), None),
             Err(e) => (Vec::new(), Some(e.to_string())),
         };
-        let file_errors = findings.iter().filter(|x| x.severity == Severity::Error).count() + usize::from(load_error.is_some());
+        let file_errors =
+            findings.iter().filter(|x| x.severity == Severity::Error).count() + usize::from(load_error.is_some());
         errors += file_errors;
         if !g.is_json() {
             if let Some(e) = &load_error {
@@ -77,7 +82,8 @@ fn check_cmd(paths: Vec<PathBuf>, g: &Global) -> CmdResult {
                 println!("{}: ok", f.display());
             }
         }
-        report.push(serde_json::json!({"path": f.display().to_string(), "load_error": load_error, "findings": findings}));
+        report
+            .push(serde_json::json!({"path": f.display().to_string(), "load_error": load_error, "findings": findings}));
     }
     if g.is_json() {
         print_json(&serde_json::json!({"files": report, "errors": errors}));
@@ -105,10 +111,16 @@ fn run_cmd(file: PathBuf, allow: Vec<String>, g: &Global) -> CmdResult {
     let outside = candidate.difference(&s.universe);
     let trace = Replay::new(&s).run(&candidate.intersection(&s.universe), true)?;
     if g.is_json() {
-        print_json(&serde_json::json!({"scenario": s.name, "candidate": candidate.intersection(&s.universe).names(c), "ignored": outside.names(c), "trace": trace}));
+        print_json(
+            &serde_json::json!({"scenario": s.name, "candidate": candidate.intersection(&s.universe).names(c), "ignored": outside.names(c), "trace": trace}),
+        );
     } else {
         if !outside.is_empty() {
-            println!("note: {} actions are not in the start policy and are ignored: {}", outside.len(), outside.names(c).join(", "));
+            println!(
+                "note: {} actions are not in the start policy and are ignored: {}",
+                outside.len(),
+                outside.names(c).join(", ")
+            );
         }
         for st in &trace.steps {
             let status = match &st.outcome {

@@ -122,7 +122,11 @@ async fn run_jobs(a: RunArgs, g: &Global) -> CmdResult {
 
 fn history(a: HistoryArgs, g: &Global) -> CmdResult {
     if !a.history.exists() {
-        return Err(format!("no history at `{}`\nhelp: run `iam-prune schedule run JOBS.toml` first, or pass --history", a.history.display()).into());
+        return Err(format!(
+            "no history at `{}`\nhelp: run `iam-prune schedule run JOBS.toml` first, or pass --history",
+            a.history.display()
+        )
+        .into());
     }
     let db = History::open(&a.history)?;
     let rows = db.runs(a.job.as_deref(), a.limit)?;
@@ -130,9 +134,13 @@ fn history(a: HistoryArgs, g: &Global) -> CmdResult {
         print_json(&serde_json::to_value(&rows).unwrap_or_default());
         return Ok(Exit::Ok);
     }
-    println!("{:>5} {:>5}  {:<20} {:<21} {:<10} {:<10} {:>6}  evidence", "run", "sched", "job", "started", "status", "change", "needed");
+    println!(
+        "{:>5} {:>5}  {:<20} {:<21} {:<10} {:<10} {:>6}  evidence",
+        "run", "sched", "job", "started", "status", "change", "needed"
+    );
     for r in rows {
-        let mut evidence: Vec<String> = r.added.iter().map(|a| format!("+{a}")).chain(r.removed.iter().map(|a| format!("-{a}"))).collect();
+        let mut evidence: Vec<String> =
+            r.added.iter().map(|a| format!("+{a}")).chain(r.removed.iter().map(|a| format!("-{a}"))).collect();
         if let Some(e) = &r.error {
             evidence.push(e.lines().next().unwrap_or_default().to_string());
         }

@@ -44,7 +44,8 @@ struct Raw<'a> {
 impl RequestLine {
     /// Parses one line.
     pub fn parse(line: &str) -> Result<RequestLine, RequestLineError> {
-        let raw: Raw<'_> = serde_json::from_str(line).map_err(|e| RequestLineError { message: format!("invalid request: {e}") })?;
+        let raw: Raw<'_> =
+            serde_json::from_str(line).map_err(|e| RequestLineError { message: format!("invalid request: {e}") })?;
         let mut context = Context::new();
         for (k, v) in raw.context {
             context.insert(&k, json_to_value(&k, v)?);
@@ -74,14 +75,19 @@ fn scalar(k: &str, v: Value) -> Result<String, RequestLineError> {
         Value::Number(n) => Ok(n.to_string()),
         Value::Bool(b) => Ok(b.to_string()),
         other => Err(RequestLineError {
-            message: format!("context key `{k}` has a {} value; use a string, number, boolean or an array of them", type_name(&other)),
+            message: format!(
+                "context key `{k}` has a {} value; use a string, number, boolean or an array of them",
+                type_name(&other)
+            ),
         }),
     }
 }
 
 fn json_to_value(k: &str, v: Value) -> Result<ContextValue, RequestLineError> {
     match v {
-        Value::Array(items) => Ok(ContextValue::Multi(items.into_iter().map(|x| scalar(k, x)).collect::<Result<_, _>>()?)),
+        Value::Array(items) => {
+            Ok(ContextValue::Multi(items.into_iter().map(|x| scalar(k, x)).collect::<Result<_, _>>()?))
+        }
         other => Ok(ContextValue::Single(scalar(k, other)?)),
     }
 }
@@ -113,7 +119,10 @@ pub fn write_decision_line<W: std::io::Write>(w: &mut W, d: &Decision) -> std::i
         matched: &'a [super::Matched],
         reason: String,
     }
-    serde_json::to_writer(&mut *w, &Line { decision: d.kind.as_str(), matched: &d.matched, reason: d.reason.to_string() })?;
+    serde_json::to_writer(
+        &mut *w,
+        &Line { decision: d.kind.as_str(), matched: &d.matched, reason: d.reason.to_string() },
+    )?;
     w.write_all(b"\n")
 }
 
@@ -130,12 +139,16 @@ mod tests {
 
     #[test]
     fn parses_lines() {
-        let r = RequestLine::parse(r#"{"action":"s3:GetObject","context":{"aws:TagKeys":["a","b"],"n":3,"b":true}}"#).unwrap();
+        let r = RequestLine::parse(r#"{"action":"s3:GetObject","context":{"aws:TagKeys":["a","b"],"n":3,"b":true}}"#)
+            .unwrap();
         assert_eq!(r.resource, "*");
         assert_eq!(r.context.get("AWS:TagKeys"), Some(&ContextValue::Multi(vec!["a".into(), "b".into()])));
         assert_eq!(r.context.get("n"), Some(&ContextValue::Single("3".into())));
         assert!(RequestLine::parse(r#"{"resource":"*"}"#).is_err());
         assert!(RequestLine::parse(r#"{"action":"a","contxt":{}}"#).is_err());
-        assert_eq!(default_principal("arn:aws:sqs:us-east-1:444455556666:q"), "arn:aws:iam::444455556666:role/iam-prune-eval");
+        assert_eq!(
+            default_principal("arn:aws:sqs:us-east-1:444455556666:q"),
+            "arn:aws:iam::444455556666:role/iam-prune-eval"
+        );
     }
 }

@@ -208,9 +208,9 @@ impl<'r> View<'r> {
         let c = &self.caller;
         let one = match key {
             "aws:principalarn" => match c.kind {
-                CallerKind::Session => {
-                    Val::One(self.role_arn.get_or_init(|| format!("arn:{}:iam::{}:role/{}", c.partition, c.account, c.name)))
-                }
+                CallerKind::Session => Val::One(
+                    self.role_arn.get_or_init(|| format!("arn:{}:iam::{}:role/{}", c.partition, c.account, c.name)),
+                ),
                 CallerKind::Service => return None,
                 _ => Val::One(c.arn),
             },

@@ -259,8 +259,7 @@ impl Evaluator {
                 _ => true,
             },
         };
-        let must_have_resource =
-            self.has_resource && (action_lc.starts_with("sts:") || action_lc.starts_with("kms:"));
+        let must_have_resource = self.has_resource && (action_lc.starts_with("sts:") || action_lc.starts_with("kms:"));
         if must_have_resource && f.resource.is_none() {
             return (ImplicitDeny, Reason::ResourcePolicyRequired);
         }
@@ -312,13 +311,17 @@ mod tests {
         let set = PolicySet {
             identity: vec![
                 p("a", r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:*","Resource":"*"}]}"#),
-                p("d", r#"{"Version":"2012-10-17","Statement":[{"Sid":"NoDel","Effect":"Deny","Action":"iam:Delete*","Resource":"*"}]}"#),
+                p(
+                    "d",
+                    r#"{"Version":"2012-10-17","Statement":[{"Sid":"NoDel","Effect":"Deny","Action":"iam:Delete*","Resource":"*"}]}"#,
+                ),
             ],
             ..Default::default()
         };
         let ev = Evaluator::compile(&set).unwrap();
         let ctx = Context::new();
-        let r = |action| Request { principal: "arn:aws:iam::111122223333:role/app", action, resource: "*", context: &ctx };
+        let r =
+            |action| Request { principal: "arn:aws:iam::111122223333:role/app", action, resource: "*", context: &ctx };
         assert_eq!(ev.decide(&r("IAM:passrole")), DecisionKind::Allow);
         assert_eq!(ev.decide(&r("iam:DeleteRole")), DecisionKind::ExplicitDeny);
         assert_eq!(ev.decide(&r("s3:GetObject")), DecisionKind::ImplicitDeny);

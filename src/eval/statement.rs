@@ -61,13 +61,21 @@ pub(crate) struct CStatement {
 }
 
 impl CStatement {
-    pub(crate) fn compile(s: &Statement, index: usize, policy: usize, vars: bool, origin: &str) -> Result<CStatement, EvalError> {
+    pub(crate) fn compile(
+        s: &Statement,
+        index: usize,
+        policy: usize,
+        vars: bool,
+        origin: &str,
+    ) -> Result<CStatement, EvalError> {
         let label = match &s.sid {
             Some(sid) if !sid.is_empty() => sid.clone(),
             _ => format!("#{index}"),
         };
-        let actions =
-            s.actions.as_ref().map(|m| (m.negated, m.patterns.iter().map(|p| Pattern::new_lowercase(&p.value)).collect()));
+        let actions = s
+            .actions
+            .as_ref()
+            .map(|m| (m.negated, m.patterns.iter().map(|p| Pattern::new_lowercase(&p.value)).collect()));
         let resources = s
             .resources
             .as_ref()
@@ -150,8 +158,10 @@ impl CPrincipals {
             // `NotPrincipal` excludes a caller only when the exact principal and its account
             // are both listed ("AWS JSON policy elements: NotPrincipal"); a role ARN there
             // does not cover its sessions.
-            let account_listed =
-                self.entries.iter().any(|e| matches!(e, Entry::Account(a) if **a == *c.account && !c.account.is_empty()));
+            let account_listed = self
+                .entries
+                .iter()
+                .any(|e| matches!(e, Entry::Account(a) if **a == *c.account && !c.account.is_empty()));
             let exact_listed = self.entries.iter().any(|e| match e {
                 Entry::Any => true,
                 Entry::Exact(x) => **x == *c.arn,

@@ -172,7 +172,8 @@ impl Template {
         let parts = if vars { parse_parts(text) } else { vec![Part::Text(text.into())] };
         let only_text = parts.iter().all(|p| matches!(p, Part::Text(_)));
         if only_text {
-            let t: String = parts.iter().filter_map(|p| if let Part::Text(t) = p { Some(&**t) } else { None }).collect();
+            let t: String =
+                parts.iter().filter_map(|p| if let Part::Text(t) = p { Some(&**t) } else { None }).collect();
             match mode {
                 Mode::Literal => return Template::Exact(t.into()),
                 Mode::Glob => return Template::Fast(Pattern::new(&t)),
@@ -408,7 +409,10 @@ fn parse_var(s: &str) -> Option<(Part, usize)> {
             if key.is_empty() {
                 return None;
             }
-            return Some((Part::Var { key: key.to_ascii_lowercase().into(), default: Some(val.into()) }, end + 1 + close2 + 1));
+            return Some((
+                Part::Var { key: key.to_ascii_lowercase().into(), default: Some(val.into()) },
+                end + 1 + close2 + 1,
+            ));
         }
         _ => (s.get(..close)?, close + 1),
     };

@@ -5,8 +5,8 @@
 //! is dyn-compatible (boxed futures) so the CLI can pick an oracle at run time, and
 //! `trial` takes `&self` so that several trials can run at once on one oracle.
 
-pub mod scenario;
 mod err;
+pub mod scenario;
 
 pub use err::OracleError;
 

@@ -30,8 +30,12 @@ impl<'s> ScenarioOracle<'s> {
     /// Do most steps that pruning can deny (those needing an action of the universe) name the
     /// denied action in their error?
     fn names_denials(&self) -> bool {
-        let prunable: Vec<&crate::workload::Step> =
-            self.scenario.steps.iter().filter(|s| s.calls.iter().any(|c| self.scenario.universe.contains(c.id))).collect();
+        let prunable: Vec<&crate::workload::Step> = self
+            .scenario
+            .steps
+            .iter()
+            .filter(|s| s.calls.iter().any(|c| self.scenario.universe.contains(c.id)))
+            .collect();
         let named = prunable.iter().filter(|s| s.denial == DenialStyle::Named).count();
         !prunable.is_empty() && named * 2 >= prunable.len()
     }
@@ -48,15 +52,26 @@ impl<'s> ScenarioOracle<'s> {
             note = Some("simulated propagation delay: the unpruned policy was still in effect");
         }
         if r.flaky_failure_rate > 0.0 && rng.gen_bool(r.flaky_failure_rate.min(1.0)) {
-            let d = Denial { message: "simulated transient failure (throttling or timeout), not a denial".into(), ..Denial::default() };
-            return Ok(Outcome { detail: serde_json::json!({"simulated": "flaky failure"}), ..Outcome::fail(vec![d], r.trial_seconds) });
+            let d = Denial {
+                message: "simulated transient failure (throttling or timeout), not a denial".into(),
+                ..Denial::default()
+            };
+            return Ok(Outcome {
+                detail: serde_json::json!({"simulated": "flaky failure"}),
+                ..Outcome::fail(vec![d], r.trial_seconds)
+            });
         }
         let trace = self.replay.run(candidate, false).map_err(|e| OracleError::Run {
             trial: request.id,
             message: e.to_string(),
             help: "fix the scenario's policies (iam-prune scenario check)".into(),
         })?;
-        let failed_step = trace.steps.iter().rev().find(|s| matches!(s.outcome, crate::workload::StepOutcome::Aborted)).map(|s| s.id.clone());
+        let failed_step = trace
+            .steps
+            .iter()
+            .rev()
+            .find(|s| matches!(s.outcome, crate::workload::StepOutcome::Aborted))
+            .map(|s| s.id.clone());
         Ok(Outcome {
             verdict: if trace.passed { super::Verdict::Pass } else { super::Verdict::Fail },
             denied: trace.denied,

@@ -318,7 +318,8 @@ impl Parser<'_> {
     fn hex4(&mut self) -> Result<u32, JsonError> {
         let mut v = 0u32;
         for _ in 0..4 {
-            let d = self.bump().and_then(|b| char::from(b).to_digit(16)).ok_or_else(|| self.err("invalid `\\u` escape"))?;
+            let d =
+                self.bump().and_then(|b| char::from(b).to_digit(16)).ok_or_else(|| self.err("invalid `\\u` escape"))?;
             v = v * 16 + d;
         }
         Ok(v)

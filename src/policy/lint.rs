@@ -103,25 +103,45 @@ fn lint_actions(st: &Statement, catalog: &Catalog, push: &mut impl FnMut(&'stati
             continue;
         }
         let Some((prefix, _name)) = v.split_once(':') else {
-            push("malformed-action", Severity::Error, p.pos, format!("`{v}` is not `service:Action`; write the service prefix, a colon and the action"));
+            push(
+                "malformed-action",
+                Severity::Error,
+                p.pos,
+                format!("`{v}` is not `service:Action`; write the service prefix, a colon and the action"),
+            );
             continue;
         };
         let wild = v.contains(['*', '?']);
         if !prefix.contains(['*', '?']) && catalog.service(prefix).is_none() {
             let hint = did_you_mean(&catalog.suggest(v));
-            push("unknown-service", Severity::Warning, p.pos, format!("service prefix `{prefix}` is not in the catalog{hint}"));
+            push(
+                "unknown-service",
+                Severity::Warning,
+                p.pos,
+                format!("service prefix `{prefix}` is not in the catalog{hint}"),
+            );
             continue;
         }
         if wild {
             if catalog.expand_pattern(v).is_empty() {
-                push("wildcard-matches-nothing", Severity::Warning, p.pos, format!("`{v}` matches no action in the catalog ({})", catalog.date()));
+                push(
+                    "wildcard-matches-nothing",
+                    Severity::Warning,
+                    p.pos,
+                    format!("`{v}` matches no action in the catalog ({})", catalog.date()),
+                );
             }
             continue;
         }
         match catalog.lookup(v) {
             None => {
                 let hint = did_you_mean(&catalog.suggest(v));
-                push("unknown-action", Severity::Warning, p.pos, format!("`{v}` is not an action of the catalog ({}){hint}", catalog.date()));
+                push(
+                    "unknown-action",
+                    Severity::Warning,
+                    p.pos,
+                    format!("`{v}` is not an action of the catalog ({}){hint}", catalog.date()),
+                );
             }
             Some(id) => {
                 let canonical = catalog.name(id);
@@ -204,26 +224,43 @@ mod tests {
     #[test]
     fn flags_seed_problems() {
         assert_eq!(
-            codes(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:passrole","ec2:*"],"Resource":"*"}]}"#),
+            codes(
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:passrole","ec2:*"],"Resource":"*"}]}"#
+            ),
             vec!["action-case"]
         );
         assert_eq!(
-            codes(r#"{"Version":"2022-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::<account_id>:role/<role_name>"},"Action":"sts:AssumeRole"}]}"#),
+            codes(
+                r#"{"Version":"2022-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::<account_id>:role/<role_name>"},"Action":"sts:AssumeRole"}]}"#
+            ),
             vec!["invalid-version"]
         );
         assert_eq!(
-            codes(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kinesis:PutRecord","Resource":["${collector_stream_out_good}","arn:aws:s3:::${aws:username}/*"]}]}"#),
+            codes(
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kinesis:PutRecord","Resource":["${collector_stream_out_good}","arn:aws:s3:::${aws:username}/*"]}]}"#
+            ),
             vec!["unresolved-placeholder"]
         );
-        assert_eq!(codes(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#), vec!["allow-all"]);
-        assert!(codes(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:PasRole","Resource":"*"}]}"#).contains(&"unknown-action"));
-        assert!(codes(r#"{"Statement":[{"Effect":"Allow","Action":"iam:Nope*","Resource":"*"}]}"#).contains(&"wildcard-matches-nothing"));
+        assert_eq!(
+            codes(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#),
+            vec!["allow-all"]
+        );
+        assert!(codes(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:PasRole","Resource":"*"}]}"#
+        )
+        .contains(&"unknown-action"));
+        assert!(codes(r#"{"Statement":[{"Effect":"Allow","Action":"iam:Nope*","Resource":"*"}]}"#)
+            .contains(&"wildcard-matches-nothing"));
     }
 
     #[test]
     fn unknown_action_suggests() {
         let l = lint(
-            &parse_policy(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:PasRole","Resource":"*"}]}"#, "t").unwrap(),
+            &parse_policy(
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:PasRole","Resource":"*"}]}"#,
+                "t",
+            )
+            .unwrap(),
             Catalog::embedded(),
         );
         assert!(l[0].message.contains("did you mean `iam:PassRole`"), "{}", l[0].message);

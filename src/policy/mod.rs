@@ -137,8 +137,14 @@ impl Policy {
                 .map(|(actions, resources)| Statement {
                     sid: None,
                     effect: Effect::Allow,
-                    actions: Some(Matcher { negated: false, patterns: actions.into_iter().map(Spanned::synthetic).collect() }),
-                    resources: Some(Matcher { negated: false, patterns: resources.into_iter().map(Spanned::synthetic).collect() }),
+                    actions: Some(Matcher {
+                        negated: false,
+                        patterns: actions.into_iter().map(Spanned::synthetic).collect(),
+                    }),
+                    resources: Some(Matcher {
+                        negated: false,
+                        patterns: resources.into_iter().map(Spanned::synthetic).collect(),
+                    }),
                     principals: None,
                     conditions: Vec::new(),
                     pos: Pos::default(),

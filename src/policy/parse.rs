@@ -43,14 +43,22 @@ impl Ctx<'_> {
     fn object<'j>(&self, v: &'j Json, what: &str) -> Result<&'j [(String, Pos, Json)], PolicyError> {
         match &v.kind {
             JsonKind::Object(items) => Ok(items),
-            _ => Err(self.err(v.pos, format!("{what} must be an object, found {}", v.type_name()), "write it as `{ ... }`")),
+            _ => Err(self.err(
+                v.pos,
+                format!("{what} must be an object, found {}", v.type_name()),
+                "write it as `{ ... }`",
+            )),
         }
     }
 
     fn string(&self, v: &Json, what: &str) -> Result<String, PolicyError> {
-        v.as_str()
-            .map(str::to_string)
-            .ok_or_else(|| self.err(v.pos, format!("{what} must be a string, found {}", v.type_name()), "put the value in double quotes"))
+        v.as_str().map(str::to_string).ok_or_else(|| {
+            self.err(
+                v.pos,
+                format!("{what} must be a string, found {}", v.type_name()),
+                "put the value in double quotes",
+            )
+        })
     }
 
     /// A string or an array of strings, as `Action`, `Resource` and principals allow.
@@ -80,12 +88,17 @@ impl Ctx<'_> {
                 "Id" => id = Some(self.string(val, "`Id`")?),
                 "Statement" => {
                     statements = Some(match &val.kind {
-                        JsonKind::Array(list) => list.iter().map(|s| self.statement(s)).collect::<Result<Vec<_>, _>>()?,
+                        JsonKind::Array(list) => {
+                            list.iter().map(|s| self.statement(s)).collect::<Result<Vec<_>, _>>()?
+                        }
                         JsonKind::Object(_) => vec![self.statement(val)?],
                         _ => {
                             return Err(self.err(
                                 val.pos,
-                                format!("`Statement` must be an object or an array of objects, found {}", val.type_name()),
+                                format!(
+                                    "`Statement` must be an object or an array of objects, found {}",
+                                    val.type_name()
+                                ),
                                 "write \"Statement\": [{ \"Effect\": ..., \"Action\": ..., \"Resource\": ... }]",
                             ))
                         }
@@ -110,8 +123,17 @@ impl Ctx<'_> {
     }
 
     fn statement(&self, v: &Json) -> Result<Statement, PolicyError> {
-        const KNOWN: &[&str] =
-            &["Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Principal", "NotPrincipal", "Condition"];
+        const KNOWN: &[&str] = &[
+            "Sid",
+            "Effect",
+            "Action",
+            "NotAction",
+            "Resource",
+            "NotResource",
+            "Principal",
+            "NotPrincipal",
+            "Condition",
+        ];
         let items = self.object(v, "a statement")?;
         let mut st = Statement {
             sid: None,
@@ -143,19 +165,37 @@ impl Ctx<'_> {
                 }
                 "Action" | "NotAction" => {
                     if st.actions.is_some() {
-                        return Err(self.err(*kpos, "a statement cannot have both `Action` and `NotAction`", "keep one of them"));
+                        return Err(self.err(
+                            *kpos,
+                            "a statement cannot have both `Action` and `NotAction`",
+                            "keep one of them",
+                        ));
                     }
-                    st.actions = Some(Matcher { negated: key == "NotAction", patterns: self.strings(val, &format!("`{key}`"))? });
+                    st.actions = Some(Matcher {
+                        negated: key == "NotAction",
+                        patterns: self.strings(val, &format!("`{key}`"))?,
+                    });
                 }
                 "Resource" | "NotResource" => {
                     if st.resources.is_some() {
-                        return Err(self.err(*kpos, "a statement cannot have both `Resource` and `NotResource`", "keep one of them"));
+                        return Err(self.err(
+                            *kpos,
+                            "a statement cannot have both `Resource` and `NotResource`",
+                            "keep one of them",
+                        ));
                     }
-                    st.resources = Some(Matcher { negated: key == "NotResource", patterns: self.strings(val, &format!("`{key}`"))? });
+                    st.resources = Some(Matcher {
+                        negated: key == "NotResource",
+                        patterns: self.strings(val, &format!("`{key}`"))?,
+                    });
                 }
                 "Principal" | "NotPrincipal" => {
                     if st.principals.is_some() {
-                        return Err(self.err(*kpos, "a statement cannot have both `Principal` and `NotPrincipal`", "keep one of them"));
+                        return Err(self.err(
+                            *kpos,
+                            "a statement cannot have both `Principal` and `NotPrincipal`",
+                            "keep one of them",
+                        ));
                     }
                     st.principals = Some(self.principals(val, key == "NotPrincipal")?);
                 }
@@ -164,10 +204,18 @@ impl Ctx<'_> {
             }
         }
         if !effect_seen {
-            return Err(self.err(v.pos, "the statement has no `Effect`", "add \"Effect\": \"Allow\" or \"Effect\": \"Deny\""));
+            return Err(self.err(
+                v.pos,
+                "the statement has no `Effect`",
+                "add \"Effect\": \"Allow\" or \"Effect\": \"Deny\"",
+            ));
         }
         if st.actions.is_none() {
-            return Err(self.err(v.pos, "the statement has neither `Action` nor `NotAction`", "add \"Action\": [\"service:Action\", ...]"));
+            return Err(self.err(
+                v.pos,
+                "the statement has neither `Action` nor `NotAction`",
+                "add \"Action\": [\"service:Action\", ...]",
+            ));
         }
         Ok(st)
     }
@@ -224,7 +272,10 @@ impl Ctx<'_> {
                         _ => {
                             return Err(self.err(
                                 item.pos,
-                                format!("condition values must be strings, numbers or booleans, found {}", item.type_name()),
+                                format!(
+                                    "condition values must be strings, numbers or booleans, found {}",
+                                    item.type_name()
+                                ),
                                 "write the value as a string or an array of strings",
                             ))
                         }
@@ -276,11 +327,15 @@ mod tests {
     #[test]
     fn rejects_unknown_elements_and_duplicates() {
         assert!(err_of(r#"{"statement": []}"#).to_string().contains("write `Statement`"));
-        assert!(err_of(r#"{"Statement": [{"Effect": "Allow", "Action": "a:b", "NotAction": "c:d", "Resource": "*"}]}"#)
-            .to_string()
-            .contains("both `Action` and `NotAction`"));
+        assert!(err_of(
+            r#"{"Statement": [{"Effect": "Allow", "Action": "a:b", "NotAction": "c:d", "Resource": "*"}]}"#
+        )
+        .to_string()
+        .contains("both `Action` and `NotAction`"));
         assert!(err_of(r#"{"Statement": [{"Effect": "Allow", "Resource": "*"}]}"#).to_string().contains("neither"));
-        assert!(err_of(r#"{"Statement": [{"Effect": "Allow", "Action": 3, "Resource": "*"}]}"#).to_string().contains("found a number"));
+        assert!(err_of(r#"{"Statement": [{"Effect": "Allow", "Action": 3, "Resource": "*"}]}"#)
+            .to_string()
+            .contains("found a number"));
     }
 
     #[test]

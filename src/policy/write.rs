@@ -25,7 +25,8 @@ pub enum SizeLimit {
 
 impl SizeLimit {
     /// All limits, for reports.
-    pub const ALL: [SizeLimit; 4] = [SizeLimit::Managed, SizeLimit::InlineRole, SizeLimit::InlineUser, SizeLimit::Session];
+    pub const ALL: [SizeLimit; 4] =
+        [SizeLimit::Managed, SizeLimit::InlineRole, SizeLimit::InlineUser, SizeLimit::Session];
 
     /// The limit in characters.
     pub fn chars(self) -> usize {
@@ -79,7 +80,11 @@ fn principals(p: &Principals) -> Value {
 fn conditions(cs: &[Condition]) -> Value {
     let mut ops: BTreeMap<&str, BTreeMap<&str, Vec<&str>>> = BTreeMap::new();
     for c in cs {
-        ops.entry(&c.operator.value).or_default().entry(&c.key.value).or_default().extend(c.values.iter().map(|v| v.value.as_str()));
+        ops.entry(&c.operator.value)
+            .or_default()
+            .entry(&c.key.value)
+            .or_default()
+            .extend(c.values.iter().map(|v| v.value.as_str()));
     }
     let mut m = Map::new();
     for (op, keys) in ops {
@@ -170,11 +175,16 @@ pub fn policy_for_actions(
     let mut statements = Vec::new();
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     for ((svc, res), ids) in &groups {
-        let names = if compress { compress_actions(catalog, ids, actions) } else { ids.iter().map(|&id| catalog.name(id)).collect() };
+        let names = if compress {
+            compress_actions(catalog, ids, actions)
+        } else {
+            ids.iter().map(|&id| catalog.name(id)).collect()
+        };
         let base = sid_for(svc);
         let n = seen.entry(base.clone()).or_default();
         *n += 1;
-        let sid = if per_service_count.get(svc.as_str()).copied().unwrap_or(1) > 1 { format!("{base}{n}") } else { base };
+        let sid =
+            if per_service_count.get(svc.as_str()).copied().unwrap_or(1) > 1 { format!("{base}{n}") } else { base };
         let mut p = Policy::allow(vec![(names, res.clone())]);
         if let Some(mut st) = p.statements.pop() {
             st.sid = Some(sid);
@@ -259,7 +269,10 @@ mod tests {
     #[test]
     fn one_statement_per_service_with_resources() {
         let c = Catalog::embedded();
-        let set: ActionSet = ["iam:PassRole", "iam:GetInstanceProfile", "ec2:DescribeVpcs"].iter().map(|a| c.lookup(a).unwrap()).collect();
+        let set: ActionSet = ["iam:PassRole", "iam:GetInstanceProfile", "ec2:DescribeVpcs"]
+            .iter()
+            .map(|a| c.lookup(a).unwrap())
+            .collect();
         let mut res = BTreeMap::new();
         res.insert(c.lookup("iam:PassRole").unwrap(), vec!["arn:aws:iam::1:role/r".to_string()]);
         let p = policy_for_actions(c, &set, &res, false);

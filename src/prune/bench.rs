@@ -69,12 +69,17 @@ pub fn run_case(case: Case, seeds: u64) -> Row {
         dropped_needed: 0,
     };
     for seed in 0..seeds {
-        let mut o = SyntheticOracle::generate(&ids, case.d, case.fallbacks, seed * 7919 + case.n as u64 + case.d as u64);
+        let mut o =
+            SyntheticOracle::generate(&ids, case.d, case.fallbacks, seed * 7919 + case.n as u64 + case.d as u64);
         o.named = case.named;
         o.flaky_failure_rate = case.flaky;
         o.propagation_miss_rate = case.flaky;
-        let cfg = PruneConfig { strategy: case.strategy, parallel: case.k, confirm: case.confirm, ..PruneConfig::default() };
-        let Ok(r) = futures::executor::block_on(run(&o, &universe, &cfg, &mut Journal::in_memory(), &NoProgress)) else { continue };
+        let cfg =
+            PruneConfig { strategy: case.strategy, parallel: case.k, confirm: case.confirm, ..PruneConfig::default() };
+        let Ok(r) = futures::executor::block_on(run(&o, &universe, &cfg, &mut Journal::in_memory(), &NoProgress))
+        else {
+            continue;
+        };
         row.runs += 1;
         row.mean_trials += r.trial_count() as f64;
         row.max_trials = row.max_trials.max(r.trial_count());
@@ -106,7 +111,13 @@ pub fn standard_cases(quick: bool) -> Vec<(Case, u64)> {
                     for k in [1usize, 4, 8, 16] {
                         // ddmin and linear are baselines: fewer seeds, and linear only up to n = 1000.
                         let seeds = match strategy {
-                            StrategyKind::Auto | StrategyKind::Group => if quick { 5 } else { 20 },
+                            StrategyKind::Auto | StrategyKind::Group => {
+                                if quick {
+                                    5
+                                } else {
+                                    20
+                                }
+                            }
                             StrategyKind::Ddmin => 3,
                             StrategyKind::Linear => 1,
                         };

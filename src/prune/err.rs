@@ -34,6 +34,10 @@ pub enum PruneError {
 
 impl PruneError {
     pub(crate) fn io(path: &Path, e: std::io::Error) -> PruneError {
-        PruneError::Journal { path: path.to_path_buf(), message: e.to_string(), help: "check the run directory's permissions and free space".into() }
+        PruneError::Journal {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+            help: "check the run directory's permissions and free space".into(),
+        }
     }
 }

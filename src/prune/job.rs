@@ -55,7 +55,14 @@ pub struct SearchSettings {
 
 impl Default for SearchSettings {
     fn default() -> Self {
-        SearchSettings { strategy: StrategyKind::Auto, parallel: 1, confirm: 1, max_trials: None, deadline: None, likely: Vec::new() }
+        SearchSettings {
+            strategy: StrategyKind::Auto,
+            parallel: 1,
+            confirm: 1,
+            max_trials: None,
+            deadline: None,
+            likely: Vec::new(),
+        }
     }
 }
 
@@ -108,14 +115,22 @@ pub fn default_run_dir(name: &str) -> PathBuf {
 
 /// Runs (or resumes) a scenario job. `job` is required for a new run and ignored on resume
 /// (the journal's own start record says what the run was).
-pub async fn run_scenario_job(dir: RunDir, job: Option<ScenarioJob>, progress: &dyn Progress) -> Result<JobOutput, JobError> {
+pub async fn run_scenario_job(
+    dir: RunDir,
+    job: Option<ScenarioJob>,
+    progress: &dyn Progress,
+) -> Result<JobOutput, JobError> {
     let catalog = Catalog::embedded();
     let (job, mut journal, run_dir, scenario) = match dir {
         RunDir::Resume(dir) => {
             let journal = Journal::resume(&dir.join("journal.jsonl"))?;
-            let start = journal.start.as_ref().ok_or_else(|| PruneError::ResumeMismatch("the journal has no start record".into()))?;
-            let job: ScenarioJob = serde_json::from_value(start.config.clone())
-                .map_err(|e| PruneError::ResumeMismatch(format!("the journal's start record is not a scenario run: {e}")))?;
+            let start = journal
+                .start
+                .as_ref()
+                .ok_or_else(|| PruneError::ResumeMismatch("the journal has no start record".into()))?;
+            let job: ScenarioJob = serde_json::from_value(start.config.clone()).map_err(|e| {
+                PruneError::ResumeMismatch(format!("the journal's start record is not a scenario run: {e}"))
+            })?;
             let scenario = Scenario::load(&job.scenario)?;
             if start.universe != scenario.universe.names(catalog) {
                 return Err(Box::new(PruneError::ResumeMismatch(format!(
@@ -130,7 +145,8 @@ pub async fn run_scenario_job(dir: RunDir, job: Option<ScenarioJob>, progress: &
         RunDir::New(dir) => {
             let job = job.ok_or("a new run needs a scenario")?;
             let scenario = Scenario::load(&job.scenario)?;
-            std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create run directory `{}`: {e}", dir.display()))?;
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| format!("cannot create run directory `{}`: {e}", dir.display()))?;
             let start = StartRecord {
                 kind: "start".into(),
                 version: 1,
@@ -166,7 +182,8 @@ pub async fn run_scenario_job(dir: RunDir, job: Option<ScenarioJob>, progress: &
 /// record. Every kind of job (scenario, AWS) ends here.
 pub fn finish_run(dir: &Path, summary: &Summary, journal: &mut Journal) -> Result<(), JobError> {
     let policy = serde_json::to_string_pretty(&summary.policy)? + "\n";
-    std::fs::write(dir.join("policy.json"), policy).map_err(|e| format!("cannot write policy.json in `{}`: {e}", dir.display()))?;
+    std::fs::write(dir.join("policy.json"), policy)
+        .map_err(|e| format!("cannot write policy.json in `{}`: {e}", dir.display()))?;
     std::fs::write(dir.join("summary.json"), serde_json::to_string_pretty(summary)? + "\n")
         .map_err(|e| format!("cannot write summary.json in `{}`: {e}", dir.display()))?;
     journal.append_value(&serde_json::json!({"type": "result", "summary": summary}))?;

@@ -104,11 +104,12 @@ impl Journal {
 
     /// Creates a new journal file and writes the start record.
     pub fn create(path: &Path, start: StartRecord) -> Result<Journal, PruneError> {
-        let mut file = OpenOptions::new()
-            .create_new(true)
-            .append(true)
-            .open(path)
-            .map_err(|e| PruneError::Journal { path: path.to_path_buf(), message: e.to_string(), help: "choose a new run directory with --out, or continue the run with --resume".into() })?;
+        let mut file =
+            OpenOptions::new().create_new(true).append(true).open(path).map_err(|e| PruneError::Journal {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+                help: "choose a new run directory with --out, or continue the run with --resume".into(),
+            })?;
         let line = serde_json::to_string(&start).unwrap_or_default();
         writeln!(file, "{line}").and_then(|_| file.sync_data()).map_err(|e| PruneError::io(path, e))?;
         Ok(Journal { path: Some(path.to_path_buf()), file: Some(file), start: Some(start), ..Journal::in_memory() })
@@ -213,7 +214,8 @@ impl Journal {
                 if record.candidate.iter().all(|a| universe.contains(a)) {
                     let have: std::collections::HashSet<&String> = record.candidate.iter().collect();
                     let removed: Vec<String> = start.universe.iter().filter(|a| !have.contains(a)).cloned().collect();
-                    let compact = TrialRecord { candidate: Vec::new(), candidate_removed: Some(removed), ..record.clone() };
+                    let compact =
+                        TrialRecord { candidate: Vec::new(), candidate_removed: Some(removed), ..record.clone() };
                     return self.append_value(&serde_json::to_value(&compact).unwrap_or_default());
                 }
             }

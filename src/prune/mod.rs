@@ -5,13 +5,13 @@
 //! journaled (flushed) before it is used, so a killed run resumes exactly. The result is the
 //! kept set, which always passed, with a proof trial for each action in it.
 
-mod err;
 pub mod bench;
+mod err;
 pub mod job;
 pub mod journal;
 pub mod knowledge;
-pub mod summary;
 pub mod strategy;
+pub mod summary;
 pub mod synthetic;
 
 pub use err::PruneError;
@@ -154,7 +154,11 @@ pub async fn run(
     let started = Instant::now();
     let mut k = Knowledge::with_confirm(universe.clone(), cfg.confirm);
     let mut strategy = strategy::new_strategy(cfg.strategy, cfg.order.clone());
-    let mut evidence = Evidence { named: Vec::new(), likely: cfg.likely.intersection(universe), names_denials: oracle.info().names_denials };
+    let mut evidence = Evidence {
+        named: Vec::new(),
+        likely: cfg.likely.intersection(universe),
+        names_denials: oracle.info().names_denials,
+    };
     let mut trials: Vec<Trial> = Vec::new();
     let mut outcomes: HashMap<u64, Outcome> = HashMap::new();
     let mut rechecked: HashMap<ActionSet, usize> = HashMap::new();
@@ -256,7 +260,8 @@ pub async fn run(
             }
             let passed = outcome.is_pass();
             if !passed {
-                let named: Vec<ActionId> = outcome.denied.iter().filter_map(|d| d.action.as_deref()).map(|a| catalog.intern(a)).collect();
+                let named: Vec<ActionId> =
+                    outcome.denied.iter().filter_map(|d| d.action.as_deref()).map(|a| catalog.intern(a)).collect();
                 if !named.is_empty() {
                     evidence.named.push((req.candidate.clone(), named));
                 }

@@ -101,7 +101,13 @@ impl GroupTesting {
                     let mut added = ActionSet::new();
                     for (failed, names) in &ev.named {
                         if failed == &cand {
-                            added.union_with(&names.iter().copied().filter(|a| k.universe.contains(*a) && !cand.contains(*a)).collect());
+                            added.union_with(
+                                &names
+                                    .iter()
+                                    .copied()
+                                    .filter(|a| k.universe.contains(*a) && !cand.contains(*a))
+                                    .collect(),
+                            );
                         }
                     }
                     if added.is_empty() {
@@ -192,8 +198,7 @@ impl Strategy for GroupTesting {
         if &base != kept {
             push(base.clone(), &mut out);
         }
-        let open: Vec<ActionSet> =
-            groups.iter().map(|(g, _)| g.intersection(&base)).filter(|g| g.len() > 1).collect();
+        let open: Vec<ActionSet> = groups.iter().map(|(g, _)| g.intersection(&base)).filter(|g| g.len() > 1).collect();
         let mut in_groups = ActionSet::new();
         for g in &open {
             in_groups.union_with(g);
@@ -303,8 +308,11 @@ impl Strategy for GroupTesting {
                     .map(|a| crate::catalog::Catalog::embedded().prefix_of(a))
                     .collect();
                 if !touched.is_empty() {
-                    let untouched: ActionSet =
-                        pool.iter().copied().filter(|&a| !touched.contains(&crate::catalog::Catalog::embedded().prefix_of(a))).collect();
+                    let untouched: ActionSet = pool
+                        .iter()
+                        .copied()
+                        .filter(|&a| !touched.contains(&crate::catalog::Catalog::embedded().prefix_of(a)))
+                        .collect();
                     if !untouched.is_empty() && untouched.len() < pool.len() {
                         push(base.difference(&untouched), &mut out);
                     }
@@ -357,7 +365,9 @@ impl Strategy for GroupTesting {
 /// Splits `ids` into `p` contiguous parts of nearly equal size.
 fn split_even(ids: &[ActionId], p: usize) -> Vec<ActionSet> {
     let p = p.max(1);
-    (0..p).map(|i| ids.get(i * ids.len() / p..(i + 1) * ids.len() / p).unwrap_or_default().iter().copied().collect()).collect()
+    (0..p)
+        .map(|i| ids.get(i * ids.len() / p..(i + 1) * ids.len() / p).unwrap_or_default().iter().copied().collect())
+        .collect()
 }
 
 /// A constant-weight code design over `pool` with `f` tests: action i gets the (i mod N)-th
@@ -444,7 +454,11 @@ impl Strategy for Ddmin {
                 continue;
             }
             // 1-minimal: every complement of a single action failed.
-            return if k.kept_trial.is_none() && k.infer(&k.kept).is_none() { vec![k.kept.clone()] } else { Vec::new() };
+            return if k.kept_trial.is_none() && k.infer(&k.kept).is_none() {
+                vec![k.kept.clone()]
+            } else {
+                Vec::new()
+            };
         }
     }
 }

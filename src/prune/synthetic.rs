@@ -59,7 +59,14 @@ impl SyntheticOracle {
             }
             requirements.push(req);
         }
-        SyntheticOracle { requirements, named: true, flaky_failure_rate: 0.0, propagation_miss_rate: 0.0, seed, trial_seconds: 30.0 }
+        SyntheticOracle {
+            requirements,
+            named: true,
+            flaky_failure_rate: 0.0,
+            propagation_miss_rate: 0.0,
+            seed,
+            trial_seconds: 30.0,
+        }
     }
 
     /// Does `candidate` satisfy every requirement?
@@ -84,13 +91,20 @@ impl SyntheticOracle {
     /// The decision for one trial, without the async wrapper.
     pub fn decide(&self, request: &TrialRequest) -> Outcome {
         let mut rng = rand::rngs::SmallRng::seed_from_u64(self.seed ^ request.id.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        if request.attempt == 0 && self.propagation_miss_rate > 0.0 && rng.gen_bool(self.propagation_miss_rate.min(1.0)) {
+        if request.attempt == 0 && self.propagation_miss_rate > 0.0 && rng.gen_bool(self.propagation_miss_rate.min(1.0))
+        {
             // The old, broad policy is still in effect for this run.
-            return Outcome { detail: serde_json::json!({"simulated": "propagation delay"}), ..Outcome::pass(self.trial_seconds) };
+            return Outcome {
+                detail: serde_json::json!({"simulated": "propagation delay"}),
+                ..Outcome::pass(self.trial_seconds)
+            };
         }
         if self.flaky_failure_rate > 0.0 && rng.gen_bool(self.flaky_failure_rate.min(1.0)) {
             let d = Denial { message: "simulated transient failure (timeout)".into(), ..Denial::default() };
-            return Outcome { detail: serde_json::json!({"simulated": "flaky failure"}), ..Outcome::fail(vec![d], self.trial_seconds) };
+            return Outcome {
+                detail: serde_json::json!({"simulated": "flaky failure"}),
+                ..Outcome::fail(vec![d], self.trial_seconds)
+            };
         }
         match self.first_unmet(&request.candidate) {
             None => Outcome::pass(self.trial_seconds),
@@ -109,7 +123,13 @@ impl SyntheticOracle {
 
 impl Oracle for SyntheticOracle {
     fn info(&self) -> OracleInfo {
-        OracleInfo { kind: "synthetic".into(), name: "synthetic".into(), trial_seconds: self.trial_seconds, max_parallel: None, names_denials: self.named }
+        OracleInfo {
+            kind: "synthetic".into(),
+            name: "synthetic".into(),
+            trial_seconds: self.trial_seconds,
+            max_parallel: None,
+            names_denials: self.named,
+        }
     }
 
     fn trial<'a>(&'a self, request: &'a TrialRequest) -> BoxFuture<'a, Result<Outcome, OracleError>> {

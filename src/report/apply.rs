@@ -36,7 +36,8 @@ pub fn apply_commands(name: &str, policy: &serde_json::Value) -> Apply {
 }
 
 fn slug(name: &str, sep: char) -> String {
-    let s: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { sep }).collect();
+    let s: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { sep }).collect();
     if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) {
         format!("p{sep}{s}")
     } else {
@@ -62,7 +63,8 @@ fn strings(v: Option<&serde_json::Value>) -> Vec<String> {
 }
 
 fn hcl_list(items: &[String]) -> String {
-    let quoted: Vec<String> = items.iter().map(|s| serde_json::Value::String(s.replace("${", "$${")).to_string()).collect();
+    let quoted: Vec<String> =
+        items.iter().map(|s| serde_json::Value::String(s.replace("${", "$${")).to_string()).collect();
     format!("[{}]", quoted.join(", "))
 }
 
@@ -76,7 +78,12 @@ fn terraform(name: &str, policy_name: &str, policy: &serde_json::Value) -> Strin
         }
         let effect = st.get("Effect").and_then(|s| s.as_str()).unwrap_or("Allow");
         let _ = writeln!(out, "    effect    = \"{effect}\"");
-        for (key, attr) in [("Action", "actions"), ("NotAction", "not_actions"), ("Resource", "resources"), ("NotResource", "not_resources")] {
+        for (key, attr) in [
+            ("Action", "actions"),
+            ("NotAction", "not_actions"),
+            ("Resource", "resources"),
+            ("NotResource", "not_resources"),
+        ] {
             let v = strings(st.get(key));
             if !v.is_empty() {
                 let _ = writeln!(out, "    {attr:<9} = {}", hcl_list(&v));
@@ -85,7 +92,9 @@ fn terraform(name: &str, policy_name: &str, policy: &serde_json::Value) -> Strin
         for (op, keys) in st.get("Condition").and_then(|c| c.as_object()).into_iter().flatten() {
             for (key, values) in keys.as_object().into_iter().flatten() {
                 let vals: Vec<String> = match values {
-                    serde_json::Value::Array(a) => a.iter().map(|v| v.as_str().map(String::from).unwrap_or_else(|| v.to_string())).collect(),
+                    serde_json::Value::Array(a) => {
+                        a.iter().map(|v| v.as_str().map(String::from).unwrap_or_else(|| v.to_string())).collect()
+                    }
                     v => vec![v.as_str().map(String::from).unwrap_or_else(|| v.to_string())],
                 };
                 let _ = write!(

@@ -15,7 +15,9 @@ pub enum ReportError {
         dir: PathBuf,
     },
     /// A file of the run directory is not what iam-prune writes.
-    #[error("`{path}` is not readable as an iam-prune {what}: {message}\nhelp: regenerate the run with `iam-prune prune`")]
+    #[error(
+        "`{path}` is not readable as an iam-prune {what}: {message}\nhelp: regenerate the run with `iam-prune prune`"
+    )]
     Malformed {
         /// The file.
         path: PathBuf,

@@ -40,7 +40,11 @@ pub fn render(r: &Report) -> String {
         name = esc(&r.name)
     );
     if let Some(m) = res.expected_match {
-        let _ = writeln!(o, "<p>Scenario expectation: {}</p>", if m { "<span class=\"good\">matched</span>" } else { "<span class=\"bad\">NOT matched</span>" });
+        let _ = writeln!(
+            o,
+            "<p>Scenario expectation: {}</p>",
+            if m { "<span class=\"good\">matched</span>" } else { "<span class=\"bad\">NOT matched</span>" }
+        );
     }
     let _ = writeln!(
         o,
@@ -73,7 +77,12 @@ pub fn render(r: &Report) -> String {
         );
     }
     for u in &t.undecided {
-        let _ = writeln!(o, "<tr><td><code>{}</code></td><td>{}</td><td class=\"bad\">undecided</td></tr>", esc(u), code_list(&resources_of(r, u)));
+        let _ = writeln!(
+            o,
+            "<tr><td><code>{}</code></td><td>{}</td><td class=\"bad\">undecided</td></tr>",
+            esc(u),
+            code_list(&resources_of(r, u))
+        );
     }
     o.push_str("</table>\n<div class=\"grid\">\n<div><h3>Before and after, per service</h3>\n<div class=\"scroll\">");
     o.push_str(&bar_chart("chart-services", "Actions per service, before and after", &r.services));
@@ -86,14 +95,31 @@ pub fn render(r: &Report) -> String {
         o,
         "<li><b>Verification:</b> {}</li>",
         match t.verified_by {
-            Some(v) => format!("<span class=\"good\">trial {v}</span> ran the workload under exactly the minimal set and passed."),
-            None => "<span class=\"bad\">no trial ran the final set on its own</span>; do not apply it unverified.".into(),
+            Some(v) => format!(
+                "<span class=\"good\">trial {v}</span> ran the workload under exactly the minimal set and passed."
+            ),
+            None =>
+                "<span class=\"bad\">no trial ran the final set on its own</span>; do not apply it unverified.".into(),
         }
     );
-    let _ = writeln!(o, "<li><b>1-minimality:</b> {} of {} kept actions have a failing trial without them.</li>", t.proofs.len(), res.minimal.len());
-    let _ = writeln!(o, "<li><b>Flakiness:</b> {} candidate(s) with disagreeing runs; {} monotonicity violation(s).</li>", t.flaky.len(), t.violations.len());
+    let _ = writeln!(
+        o,
+        "<li><b>1-minimality:</b> {} of {} kept actions have a failing trial without them.</li>",
+        t.proofs.len(),
+        res.minimal.len()
+    );
+    let _ = writeln!(
+        o,
+        "<li><b>Flakiness:</b> {} candidate(s) with disagreeing runs; {} monotonicity violation(s).</li>",
+        t.flaky.len(),
+        t.violations.len()
+    );
     for v in &t.violations {
-        let _ = writeln!(o, "<li class=\"bad\">trial {} passed but its superset, trial {}, failed</li>", v.passed, v.failed);
+        let _ = writeln!(
+            o,
+            "<li class=\"bad\">trial {} passed but its superset, trial {}, failed</li>",
+            v.passed, v.failed
+        );
     }
     if t.journal_lines_skipped > 0 {
         let _ = writeln!(o, "<li>{} unreadable journal line(s) skipped.</li>", t.journal_lines_skipped);
@@ -128,8 +154,13 @@ pub fn render(r: &Report) -> String {
 
     o.push_str("<h2>Trials</h2>\n<table id=\"trials\">\n<tr><th>#</th><th>Round</th><th>Purpose</th><th>Candidate</th><th>Removed</th><th>Verdict</th><th>Cost (s)</th><th>Denied</th></tr>\n");
     for tr in &r.trials {
-        let purpose = serde_json::to_value(tr.purpose).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-        let verdict = if tr.verdict == Verdict::Pass { "<span class=\"good\">pass</span>" } else { "<span class=\"bad\">fail</span>" };
+        let purpose =
+            serde_json::to_value(tr.purpose).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+        let verdict = if tr.verdict == Verdict::Pass {
+            "<span class=\"good\">pass</span>"
+        } else {
+            "<span class=\"bad\">fail</span>"
+        };
         let _ = writeln!(
             o,
             "<tr><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{verdict}</td><td class=\"n\">{:.0}</td><td>{}</td></tr>",
@@ -174,14 +205,22 @@ fn render_risk(o: &mut String, r: &Report) {
         }
         o.push_str("</table>\n");
     }
-    let _ = writeln!(o, "<h3>Wildcards left</h3>\n<p>{}</p>", if k.wildcards.is_empty() { "None.".into() } else { code_list(&k.wildcards) });
+    let _ = writeln!(
+        o,
+        "<h3>Wildcards left</h3>\n<p>{}</p>",
+        if k.wildcards.is_empty() { "None.".into() } else { code_list(&k.wildcards) }
+    );
     let _ = writeln!(
         o,
         "<h3>Resource scoping</h3>\n<p>{} of {} kept actions are scoped to specific ARNs; {} on <code>*</code>{}.</p>",
         k.scoping.scoped,
         k.scoping.scoped + k.scoping.unscoped,
         k.scoping.unscoped,
-        if k.scoping.unscoped_actions.is_empty() { String::new() } else { format!(" ({})", code_list(&k.scoping.unscoped_actions)) }
+        if k.scoping.unscoped_actions.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", code_list(&k.scoping.unscoped_actions))
+        }
     );
     let _ = writeln!(o, "<h3>Policy size</h3>\n<p>{} characters (whitespace not counted, as IAM counts).</p>\n<table id=\"size\">\n<tr><th>Limit</th><th>Characters</th><th>Fits</th></tr>", k.policy_size);
     for l in &k.size_limits {

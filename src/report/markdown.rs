@@ -40,7 +40,11 @@ pub(crate) fn headline(r: &Report) -> String {
         }
         None => s.push_str(" NOT verified"),
     }
-    s.push_str(if r.trust.minimal_proven { "; every kept action proven necessary." } else { "; minimality NOT proven (see undecided actions)." });
+    s.push_str(if r.trust.minimal_proven {
+        "; every kept action proven necessary."
+    } else {
+        "; minimality NOT proven (see undecided actions)."
+    });
     if let Some(stop) = &res.stopped {
         let _ = write!(s, " Stopped early: {stop}.");
     }
@@ -71,19 +75,36 @@ pub fn render(r: &Report) -> String {
     let _ = writeln!(o, "| Workload | `{}` ({} oracle) |", cell(&run.oracle.name), cell(&run.oracle.kind));
     let _ = writeln!(o, "| Started | {} |", cell(&r.started));
     let _ = writeln!(o, "| Start policy | {} actions in {} services |", res.universe, r.services.len());
-    let _ = writeln!(o, "| Strategy | `{}`, {} trial(s) at once, confirm {} |", cell(&run.strategy), run.parallel, run.confirm);
+    let _ = writeln!(
+        o,
+        "| Strategy | `{}`, {} trial(s) at once, confirm {} |",
+        cell(&run.strategy),
+        run.parallel,
+        run.confirm
+    );
     let _ = writeln!(
         o,
         "| Trials | {} in {} rounds (information-theoretic lower bound: {} trials) |",
         res.trials, res.rounds, res.lower_bound
     );
-    let _ = writeln!(o, "| Workload time | {:.0} s ({:.0} s per trial on this oracle) |", res.simulated_seconds, run.oracle.trial_seconds);
+    let _ = writeln!(
+        o,
+        "| Workload time | {:.0} s ({:.0} s per trial on this oracle) |",
+        res.simulated_seconds, run.oracle.trial_seconds
+    );
     let _ = writeln!(o, "| Generator | {} |\n", cell(&r.generator));
 
     o.push_str("## Result\n\n| Action | Resources | Proof: fails without it |\n|---|---|---|\n");
     for p in &r.trust.proofs {
         let resources = resources_of(r, &p.action);
-        let _ = writeln!(o, "| `{}` | {} | trial {} (denied: {}) |", p.action, code_list(&resources), p.trial, cell(&p.denied.join(", ")));
+        let _ = writeln!(
+            o,
+            "| `{}` | {} | trial {} (denied: {}) |",
+            p.action,
+            code_list(&resources),
+            p.trial,
+            cell(&p.denied.join(", "))
+        );
     }
     for u in &r.trust.undecided {
         let _ = writeln!(o, "| `{}` | {} | **undecided** |", u, code_list(&resources_of(r, u)));
@@ -113,13 +134,28 @@ pub fn render(r: &Report) -> String {
         "- **Flakiness:** {} candidate(s) with disagreeing runs; {} monotonicity violation(s){}.",
         t.flaky.len(),
         t.violations.len(),
-        if t.violations.is_empty() { String::new() } else { format!(" ({})", t.violations.iter().map(|v| format!("trial {} passed, superset trial {} failed", v.passed, v.failed)).collect::<Vec<_>>().join("; ")) }
+        if t.violations.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " ({})",
+                t.violations
+                    .iter()
+                    .map(|v| format!("trial {} passed, superset trial {} failed", v.passed, v.failed))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        }
     );
     if !t.undecided.is_empty() {
         let _ = writeln!(o, "- **Undecided:** {} (kept, not proven needed).", code_list(&t.undecided));
     }
     if t.journal_lines_skipped > 0 {
-        let _ = writeln!(o, "- **Journal:** {} unreadable line(s) skipped (a killed run's torn last line).", t.journal_lines_skipped);
+        let _ = writeln!(
+            o,
+            "- **Journal:** {} unreadable line(s) skipped (a killed run's torn last line).",
+            t.journal_lines_skipped
+        );
     }
     o.push('\n');
 
@@ -145,12 +181,17 @@ pub fn render(r: &Report) -> String {
     let _ = writeln!(
         o,
         "Tolerated in the verifying run: {}\n",
-        if r.tolerated.is_empty() { "none".to_string() } else { r.tolerated.iter().map(|d| format!("`{}`", cell(&denial_label(d)))).collect::<Vec<_>>().join(", ") }
+        if r.tolerated.is_empty() {
+            "none".to_string()
+        } else {
+            r.tolerated.iter().map(|d| format!("`{}`", cell(&denial_label(d)))).collect::<Vec<_>>().join(", ")
+        }
     );
 
     o.push_str("## Trials\n\n| # | Round | Purpose | Candidate | Removed | Verdict | Cost (s) | Denied |\n|---:|---:|---|---:|---:|---|---:|---|\n");
     for tr in &r.trials {
-        let purpose = serde_json::to_value(tr.purpose).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+        let purpose =
+            serde_json::to_value(tr.purpose).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
         let verdict = if tr.verdict == Verdict::Pass { "pass" } else { "**fail**" };
         let _ = writeln!(
             o,
@@ -173,7 +214,9 @@ pub fn render(r: &Report) -> String {
     o.push_str(&r.apply.aws_cli);
     o.push_str("```\n\nOr with Terraform:\n\n```hcl\n");
     o.push_str(&r.apply.terraform);
-    o.push_str("```\n\nThe search tree is in `search.dot` (`dot -Tsvg search.dot`); the charts are in `report.html`.\n");
+    o.push_str(
+        "```\n\nThe search tree is in `search.dot` (`dot -Tsvg search.dot`); the charts are in `report.html`.\n",
+    );
     o
 }
 
@@ -184,9 +227,16 @@ pub(crate) fn resources_of(r: &Report, action: &str) -> Vec<String> {
     }
     let mut out = Vec::new();
     for st in r.policy.get("Statement").and_then(|s| s.as_array()).into_iter().flatten() {
-        let acts: Vec<&str> = st.get("Action").and_then(|a| a.as_array()).into_iter().flatten().filter_map(|a| a.as_str()).collect();
+        let acts: Vec<&str> =
+            st.get("Action").and_then(|a| a.as_array()).into_iter().flatten().filter_map(|a| a.as_str()).collect();
         if acts.iter().any(|a| a.eq_ignore_ascii_case(action)) {
-            out.extend(st.get("Resource").and_then(|a| a.as_array()).into_iter().flatten().filter_map(|a| a.as_str().map(String::from)));
+            out.extend(
+                st.get("Resource")
+                    .and_then(|a| a.as_array())
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|a| a.as_str().map(String::from)),
+            );
         }
     }
     out
@@ -217,14 +267,22 @@ fn render_risk(o: &mut String, r: &Report) {
         }
         o.push('\n');
     }
-    let _ = writeln!(o, "### Wildcards left\n\n{}\n", if k.wildcards.is_empty() { "None.".into() } else { code_list(&k.wildcards) });
+    let _ = writeln!(
+        o,
+        "### Wildcards left\n\n{}\n",
+        if k.wildcards.is_empty() { "None.".into() } else { code_list(&k.wildcards) }
+    );
     let _ = writeln!(
         o,
         "### Resource scoping\n\n{} of {} kept actions are scoped to specific ARNs; {} on `*`{}.\n",
         k.scoping.scoped,
         k.scoping.scoped + k.scoping.unscoped,
         k.scoping.unscoped,
-        if k.scoping.unscoped_actions.is_empty() { String::new() } else { format!(" ({})", code_list(&k.scoping.unscoped_actions)) }
+        if k.scoping.unscoped_actions.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", code_list(&k.scoping.unscoped_actions))
+        }
     );
     let _ = writeln!(o, "### Policy size\n\n{} characters (whitespace not counted, as IAM counts).\n\n| Limit | Characters | Fits |\n|---|---:|---|", k.policy_size);
     for l in &k.size_limits {
@@ -234,7 +292,9 @@ fn render_risk(o: &mut String, r: &Report) {
     if k.evidence_gaps.is_empty() {
         o.push_str("None: CloudTrail logs every kept action.\n\n");
     } else {
-        o.push_str("Kept actions CloudTrail never logs; pruning from recorded activity alone would have dropped them.\n\n");
+        o.push_str(
+            "Kept actions CloudTrail never logs; pruning from recorded activity alone would have dropped them.\n\n",
+        );
         for g in &k.evidence_gaps {
             let _ = writeln!(o, "- `{}`: {}", g.action, g.why);
         }

@@ -55,18 +55,31 @@ fn load_with_journal(dir: &Path) -> Result<(Report, Journal), ReportError> {
 
 /// The summary of a finished run: the journal's last `result` record, else `summary.json`.
 fn read_summary(dir: &Path, journal_path: &Path) -> Result<Summary, ReportError> {
-    let text = std::fs::read_to_string(journal_path).map_err(|source| ReportError::Io { verb: "read", path: journal_path.to_path_buf(), source })?;
-    let from_journal = text.lines().rev().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).find_map(|v| {
-        (v.get("type").and_then(|t| t.as_str()) == Some("result")).then(|| v.get("summary").cloned()).flatten()
-    });
+    let text = std::fs::read_to_string(journal_path).map_err(|source| ReportError::Io {
+        verb: "read",
+        path: journal_path.to_path_buf(),
+        source,
+    })?;
+    let from_journal =
+        text.lines().rev().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).find_map(|v| {
+            (v.get("type").and_then(|t| t.as_str()) == Some("result")).then(|| v.get("summary").cloned()).flatten()
+        });
     if let Some(v) = from_journal {
-        return serde_json::from_value(v).map_err(|e| ReportError::Malformed { path: journal_path.to_path_buf(), what: "result record", message: e.to_string() });
+        return serde_json::from_value(v).map_err(|e| ReportError::Malformed {
+            path: journal_path.to_path_buf(),
+            what: "result record",
+            message: e.to_string(),
+        });
     }
     let path = dir.join("summary.json");
     if !path.exists() {
         return Err(ReportError::Unfinished { dir: dir.to_path_buf() });
     }
-    let text = std::fs::read_to_string(&path).map_err(|source| ReportError::Io { verb: "read", path: path.clone(), source })?;
+    let text = std::fs::read_to_string(&path).map_err(|source| ReportError::Io {
+        verb: "read",
+        path: path.clone(),
+        source,
+    })?;
     serde_json::from_str(&text).map_err(|e| ReportError::Malformed { path, what: "summary", message: e.to_string() })
 }
 
@@ -92,7 +105,12 @@ pub fn write_reports(dir: &Path) -> Result<Written, ReportError> {
     let universe = journal.start.as_ref().map(|s| s.universe.iter().map(|a| c.intern(a)).collect()).unwrap_or_default();
     let dot = tree::to_dot(&tree::graph(c, &universe, &journal.previous));
     let mut files = Vec::new();
-    for (name, text) in [("report.md", to_markdown(&report)), ("report.html", to_html(&report)), ("report.json", to_json(&report)), ("search.dot", dot)] {
+    for (name, text) in [
+        ("report.md", to_markdown(&report)),
+        ("report.html", to_html(&report)),
+        ("report.json", to_json(&report)),
+        ("search.dot", dot),
+    ] {
         let path = dir.join(name);
         write_atomically(&path, &text)?;
         files.push((path, text.len()));
@@ -103,5 +121,9 @@ pub fn write_reports(dir: &Path) -> Result<Written, ReportError> {
 /// Writes through a temporary file and a rename, so a reader never sees half a report.
 fn write_atomically(path: &Path, text: &str) -> Result<(), ReportError> {
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, path)).map_err(|source| ReportError::Io { verb: "write", path: path.to_path_buf(), source })
+    std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, path)).map_err(|source| ReportError::Io {
+        verb: "write",
+        path: path.to_path_buf(),
+        source,
+    })
 }

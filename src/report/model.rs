@@ -176,7 +176,10 @@ pub struct TrialDenial {
 
 /// A short label for a denial: the action, else the operation, else the message.
 pub(crate) fn denial_label(d: &Denial) -> String {
-    d.action.clone().or_else(|| d.operation.clone().map(|o| format!("{o} (action not named)"))).unwrap_or_else(|| d.message.clone())
+    d.action
+        .clone()
+        .or_else(|| d.operation.clone().map(|o| format!("{o} (action not named)")))
+        .unwrap_or_else(|| d.message.clone())
 }
 
 /// Builds the report from what the run directory holds.

@@ -27,31 +27,101 @@ pub struct Escalation {
 /// methods 1–21, and its companion tool Pacu's `iam__privesc_scan` module; `sts:AssumeRole` is
 /// the second half of methods 9 and 14 (attach to or re-trust a role, then assume it).
 pub const ESCALATIONS: &[Escalation] = &[
-    Escalation { action: "cloudformation:CreateStack", method: "20: create a stack that runs as a passed role", with: &["iam:PassRole"] },
-    Escalation { action: "datapipeline:CreatePipeline", method: "21: a pipeline that runs commands as a passed role", with: &["iam:PassRole", "datapipeline:PutPipelineDefinition"] },
-    Escalation { action: "datapipeline:PutPipelineDefinition", method: "21: a pipeline that runs commands as a passed role", with: &["iam:PassRole", "datapipeline:CreatePipeline"] },
-    Escalation { action: "ec2:RunInstances", method: "3: an instance whose profile holds a passed role", with: &["iam:PassRole"] },
-    Escalation { action: "glue:CreateDevEndpoint", method: "18: a Glue dev endpoint that runs as a passed role", with: &["iam:PassRole"] },
-    Escalation { action: "glue:UpdateDevEndpoint", method: "19: replace the SSH key of an existing dev endpoint", with: &[] },
+    Escalation {
+        action: "cloudformation:CreateStack",
+        method: "20: create a stack that runs as a passed role",
+        with: &["iam:PassRole"],
+    },
+    Escalation {
+        action: "datapipeline:CreatePipeline",
+        method: "21: a pipeline that runs commands as a passed role",
+        with: &["iam:PassRole", "datapipeline:PutPipelineDefinition"],
+    },
+    Escalation {
+        action: "datapipeline:PutPipelineDefinition",
+        method: "21: a pipeline that runs commands as a passed role",
+        with: &["iam:PassRole", "datapipeline:CreatePipeline"],
+    },
+    Escalation {
+        action: "ec2:RunInstances",
+        method: "3: an instance whose profile holds a passed role",
+        with: &["iam:PassRole"],
+    },
+    Escalation {
+        action: "glue:CreateDevEndpoint",
+        method: "18: a Glue dev endpoint that runs as a passed role",
+        with: &["iam:PassRole"],
+    },
+    Escalation {
+        action: "glue:UpdateDevEndpoint",
+        method: "19: replace the SSH key of an existing dev endpoint",
+        with: &[],
+    },
     Escalation { action: "iam:AddUserToGroup", method: "13: join a more privileged group", with: &[] },
     Escalation { action: "iam:AttachGroupPolicy", method: "8: attach any managed policy to one's group", with: &[] },
-    Escalation { action: "iam:AttachRolePolicy", method: "9: attach any managed policy to an assumable role", with: &["sts:AssumeRole"] },
+    Escalation {
+        action: "iam:AttachRolePolicy",
+        method: "9: attach any managed policy to an assumable role",
+        with: &["sts:AssumeRole"],
+    },
     Escalation { action: "iam:AttachUserPolicy", method: "7: attach any managed policy to oneself", with: &[] },
     Escalation { action: "iam:CreateAccessKey", method: "4: create access keys for another user", with: &[] },
     Escalation { action: "iam:CreateLoginProfile", method: "5: set a console password for another user", with: &[] },
-    Escalation { action: "iam:CreatePolicyVersion", method: "1: rewrite a policy one holds (new default version)", with: &[] },
-    Escalation { action: "iam:PassRole", method: "3, 15, 16, 18, 20, 21: hand a role to compute one controls", with: &["ec2:RunInstances", "lambda:CreateFunction", "glue:CreateDevEndpoint", "cloudformation:CreateStack", "datapipeline:CreatePipeline"] },
+    Escalation {
+        action: "iam:CreatePolicyVersion",
+        method: "1: rewrite a policy one holds (new default version)",
+        with: &[],
+    },
+    Escalation {
+        action: "iam:PassRole",
+        method: "3, 15, 16, 18, 20, 21: hand a role to compute one controls",
+        with: &[
+            "ec2:RunInstances",
+            "lambda:CreateFunction",
+            "glue:CreateDevEndpoint",
+            "cloudformation:CreateStack",
+            "datapipeline:CreatePipeline",
+        ],
+    },
     Escalation { action: "iam:PutGroupPolicy", method: "11: write an inline policy on one's group", with: &[] },
     Escalation { action: "iam:PutRolePolicy", method: "12: write an inline policy on an assumable role", with: &[] },
     Escalation { action: "iam:PutUserPolicy", method: "10: write an inline policy on oneself", with: &[] },
-    Escalation { action: "iam:SetDefaultPolicyVersion", method: "2: switch a policy to a more permissive old version", with: &[] },
-    Escalation { action: "iam:UpdateAssumeRolePolicy", method: "14: trust oneself in a role's trust policy", with: &["sts:AssumeRole"] },
+    Escalation {
+        action: "iam:SetDefaultPolicyVersion",
+        method: "2: switch a policy to a more permissive old version",
+        with: &[],
+    },
+    Escalation {
+        action: "iam:UpdateAssumeRolePolicy",
+        method: "14: trust oneself in a role's trust policy",
+        with: &["sts:AssumeRole"],
+    },
     Escalation { action: "iam:UpdateLoginProfile", method: "6: change another user's console password", with: &[] },
-    Escalation { action: "lambda:CreateEventSourceMapping", method: "16: trigger a function that runs as a passed role", with: &["iam:PassRole", "lambda:CreateFunction"] },
-    Escalation { action: "lambda:CreateFunction", method: "15, 16: a function that runs as a passed role", with: &["iam:PassRole"] },
-    Escalation { action: "lambda:InvokeFunction", method: "15: invoke a function that runs as a passed role", with: &["iam:PassRole", "lambda:CreateFunction"] },
-    Escalation { action: "lambda:UpdateFunctionCode", method: "17: replace the code of a function with a privileged role", with: &[] },
-    Escalation { action: "sts:AssumeRole", method: "9, 14: assume a role one has widened or re-trusted", with: &["iam:AttachRolePolicy", "iam:UpdateAssumeRolePolicy"] },
+    Escalation {
+        action: "lambda:CreateEventSourceMapping",
+        method: "16: trigger a function that runs as a passed role",
+        with: &["iam:PassRole", "lambda:CreateFunction"],
+    },
+    Escalation {
+        action: "lambda:CreateFunction",
+        method: "15, 16: a function that runs as a passed role",
+        with: &["iam:PassRole"],
+    },
+    Escalation {
+        action: "lambda:InvokeFunction",
+        method: "15: invoke a function that runs as a passed role",
+        with: &["iam:PassRole", "lambda:CreateFunction"],
+    },
+    Escalation {
+        action: "lambda:UpdateFunctionCode",
+        method: "17: replace the code of a function with a privileged role",
+        with: &[],
+    },
+    Escalation {
+        action: "sts:AssumeRole",
+        method: "9, 14: assume a role one has widened or re-trusted",
+        with: &["iam:AttachRolePolicy", "iam:UpdateAssumeRolePolicy"],
+    },
 ];
 
 /// Whether an escalation-capable action was kept or removed, and on what.
@@ -151,12 +221,22 @@ pub fn assess(c: &Catalog, universe: &ActionSet, minimal: &ActionSet, summary: &
             }
         }
     }
-    let mut unscoped_actions: Vec<String> = summary.minimal.iter().filter(|a| resources_of(a).iter().any(|r| r == "*")).cloned().collect();
+    let mut unscoped_actions: Vec<String> =
+        summary.minimal.iter().filter(|a| resources_of(a).iter().any(|r| r == "*")).cloned().collect();
     unscoped_actions.sort();
-    let scoping = Scoping { scoped: summary.minimal.len() - unscoped_actions.len(), unscoped: unscoped_actions.len(), unscoped_actions };
+    let scoping = Scoping {
+        scoped: summary.minimal.len() - unscoped_actions.len(),
+        unscoped: unscoped_actions.len(),
+        unscoped_actions,
+    };
     let size_limits = SizeLimit::ALL
         .iter()
-        .map(|&l| SizeRow { limit: l, name: l.name().to_string(), chars: l.chars(), exceeded: summary.policy_size > l.chars() })
+        .map(|&l| SizeRow {
+            limit: l,
+            name: l.name().to_string(),
+            chars: l.chars(),
+            exceeded: summary.policy_size > l.chars(),
+        })
         .collect();
     let evidence_gaps = crate::trail::never_logged()
         .iter()

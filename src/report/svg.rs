@@ -80,7 +80,13 @@ pub fn timeline(id: &str, trials: &[TrialRow], universe: usize) -> String {
     let left = 50.0;
     let plot_h = 220.0;
     let top = 20.0;
-    let step = if trials.len() > 200 { 4.0 } else if trials.len() > 60 { 8.0 } else { 22.0 };
+    let step = if trials.len() > 200 {
+        4.0
+    } else if trials.len() > 60 {
+        8.0
+    } else {
+        22.0
+    };
     // Wide enough for the caption even for a handful of trials.
     let w = (left + step * trials.len().max(1) as f64 + 20.0).max(660.0);
     let h = top + plot_h + 56.0;
@@ -118,7 +124,8 @@ pub fn timeline(id: &str, trials: &[TrialRow], universe: usize) -> String {
         let x = left + step * i as f64 + 1.0;
         let y = y_of(t.size);
         let color = if t.verdict == Verdict::Pass { PASS } else { FAIL };
-        let purpose = serde_json::to_value(t.purpose).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+        let purpose =
+            serde_json::to_value(t.purpose).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
         let stroke = if purpose == "verify" { " stroke=\"#000\" stroke-width=\"2\"" } else { "" };
         let _ = writeln!(
             s,
@@ -134,7 +141,13 @@ pub fn timeline(id: &str, trials: &[TrialRow], universe: usize) -> String {
             if t.denied.is_empty() { String::new() } else { format!("; denied {}", esc(&t.denied.join(", "))) }
         );
         if step >= 20.0 {
-            let _ = writeln!(s, "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" class=\"small\">{}</text>", x + step / 2.0 - 1.0, top + plot_h + 14.0, t.id);
+            let _ = writeln!(
+                s,
+                "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" class=\"small\">{}</text>",
+                x + step / 2.0 - 1.0,
+                top + plot_h + 14.0,
+                t.id
+            );
         }
     }
     let _ = writeln!(
@@ -161,7 +174,9 @@ pub fn tree(id: &str, t: &SearchTree) -> String {
     let pad = 40.0;
     let w = pad * 2.0 + dx * t.width.max(1) as f64;
     let h = pad * 2.0 + dy * t.depth as f64;
-    let pos = |trial: u64| t.nodes.iter().find(|n| n.trial == trial).map(|n| (pad + dx * n.x + dx / 2.0, pad + dy * n.depth as f64));
+    let pos = |trial: u64| {
+        t.nodes.iter().find(|n| n.trial == trial).map(|n| (pad + dx * n.x + dx / 2.0, pad + dy * n.depth as f64))
+    };
     let mut s = format!(
         "<svg id=\"{id}\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{w:.0}\" height=\"{h:.0}\" viewBox=\"0 0 {w:.0} {h:.0}\" role=\"img\" aria-label=\"Search tree\">\n<title>Search tree: each trial under the passing trial whose kept set it refined</title>\n"
     );
@@ -172,7 +187,13 @@ pub fn tree(id: &str, t: &SearchTree) -> String {
     }
     for n in &t.nodes {
         let Some((x, y)) = pos(n.trial) else { continue };
-        let color = if n.trial == 0 { "#455a64" } else if n.verdict == Verdict::Pass { PASS } else { FAIL };
+        let color = if n.trial == 0 {
+            "#455a64"
+        } else if n.verdict == Verdict::Pass {
+            PASS
+        } else {
+            FAIL
+        };
         let label = if n.trial == 0 { "start".to_string() } else { format!("#{}", n.trial) };
         let _ = writeln!(
             s,

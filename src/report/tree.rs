@@ -83,7 +83,8 @@ pub fn graph(c: &Catalog, universe: &ActionSet, trials: &[TrialRecord]) -> DiGra
     let sets: Vec<ActionSet> = trials.iter().map(|t| t.candidate.iter().map(|a| c.intern(a)).collect()).collect();
     let mut index: Vec<NodeIndex> = Vec::with_capacity(trials.len());
     for (i, t) in trials.iter().enumerate() {
-        let purpose = serde_json::to_value(t.purpose).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+        let purpose =
+            serde_json::to_value(t.purpose).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
         let n = g.add_node(node(t.id, t.candidate.len(), t.outcome.verdict, &purpose, t.round));
         index.push(n);
         let Some(set) = sets.get(i) else { continue };
@@ -93,7 +94,12 @@ pub fn graph(c: &Catalog, universe: &ActionSet, trials: &[TrialRecord]) -> DiGra
             .zip(&sets)
             .zip(&index)
             .take(i)
-            .filter(|((p, ps), _)| p.round < t.round && p.outcome.verdict == Verdict::Pass && p.purpose != Purpose::Verify && set.is_subset(ps))
+            .filter(|((p, ps), _)| {
+                p.round < t.round
+                    && p.outcome.verdict == Verdict::Pass
+                    && p.purpose != Purpose::Verify
+                    && set.is_subset(ps)
+            })
             .min_by_key(|((p, ps), _)| (ps.len(), std::cmp::Reverse(p.id)))
             .map(|(_, &n)| n)
             .unwrap_or(root);
@@ -109,7 +115,13 @@ fn node(trial: u64, size: usize, verdict: Verdict, purpose: &str, round: u64) ->
 /// The graph in Graphviz DOT (`search.dot`).
 pub fn to_dot(g: &DiGraph<TreeNode, Refines>) -> String {
     let colour = |_: &DiGraph<TreeNode, Refines>, (_, n): (NodeIndex, &TreeNode)| {
-        let fill = if n.trial == 0 { "#b0bec5" } else if n.verdict == Verdict::Pass { "#a5d6a7" } else { "#ef9a9a" };
+        let fill = if n.trial == 0 {
+            "#b0bec5"
+        } else if n.verdict == Verdict::Pass {
+            "#a5d6a7"
+        } else {
+            "#ef9a9a"
+        };
         format!("shape=box, style=filled, fillcolor=\"{fill}\"")
     };
     format!("{}", Dot::with_attr_getters(g, &[Config::EdgeNoLabel], &|_, _| String::new(), &colour))
@@ -139,7 +151,13 @@ pub fn lay_out(g: &DiGraph<TreeNode, Refines>) -> SearchTree {
 
 /// Post-order placement with an explicit stack (a linear search makes a chain as deep as the
 /// trial count, too deep for recursion); children in trial order so siblings read left to right.
-fn place(g: &DiGraph<TreeNode, Refines>, root: NodeIndex, nodes: &mut [TreeNode], next_leaf: &mut f64, depth: &mut usize) {
+fn place(
+    g: &DiGraph<TreeNode, Refines>,
+    root: NodeIndex,
+    nodes: &mut [TreeNode],
+    next_leaf: &mut f64,
+    depth: &mut usize,
+) {
     let mut xs: Vec<Option<f64>> = vec![None; nodes.len()];
     let mut stack: Vec<(NodeIndex, usize, bool)> = vec![(root, 0, false)];
     while let Some((n, d, expanded)) = stack.pop() {

@@ -146,7 +146,9 @@ impl History {
         if version > DB_VERSION {
             return Err(ScheduleError::Invalid {
                 path: path.to_path_buf(),
-                message: format!("database layout version {version} is newer than this iam-prune understands ({DB_VERSION})"),
+                message: format!(
+                    "database layout version {version} is newer than this iam-prune understands ({DB_VERSION})"
+                ),
                 help: "use a newer iam-prune, or another --history file".into(),
             });
         }
@@ -171,7 +173,12 @@ impl History {
         let tx = self.tx()?;
         let finished = now();
         tx.execute("UPDATE runs SET status = 'abandoned', finished = ?1 WHERE status = 'running'", params![finished])
-            .and_then(|_| tx.execute("UPDATE schedules SET finished = ?1, outcome = 'abandoned' WHERE finished IS NULL", params![finished]))
+            .and_then(|_| {
+                tx.execute(
+                    "UPDATE schedules SET finished = ?1, outcome = 'abandoned' WHERE finished IS NULL",
+                    params![finished],
+                )
+            })
             .and_then(|_| tx.commit())
             .map_err(|source| ScheduleError::Db { path, source })?;
         Ok(stale)
@@ -181,13 +188,23 @@ impl History {
     pub fn begin_schedule(&mut self, jobs_file: &Path, dir: &Path) -> Result<i64, ScheduleError> {
         let e = self.err();
         self.conn
-            .execute("INSERT INTO schedules (started, jobs_file, dir) VALUES (?1, ?2, ?3)", params![now(), jobs_file.display().to_string(), dir.display().to_string()])
+            .execute(
+                "INSERT INTO schedules (started, jobs_file, dir) VALUES (?1, ?2, ?3)",
+                params![now(), jobs_file.display().to_string(), dir.display().to_string()],
+            )
             .map_err(&e)?;
         Ok(self.conn.last_insert_rowid())
     }
 
     /// Records a job run as `running` before it starts.
-    pub fn begin_run(&mut self, schedule_id: i64, job: &str, scenario: &Path, run_dir: &Path, resumed: bool) -> Result<i64, ScheduleError> {
+    pub fn begin_run(
+        &mut self,
+        schedule_id: i64,
+        job: &str,
+        scenario: &Path,
+        run_dir: &Path,
+        resumed: bool,
+    ) -> Result<i64, ScheduleError> {
         let e = self.err();
         self.conn
             .execute(
@@ -200,7 +217,10 @@ impl History {
 
     /// The job's latest `done` run before `before` (a run id), the baseline of a comparison.
     pub fn previous_done(&self, job: &str, before: i64) -> Result<Option<RunRow>, ScheduleError> {
-        Ok(self.query("WHERE job = ?1 AND status = 'done' AND id < ?2 ORDER BY id DESC LIMIT 1", &[&job, &before])?.into_iter().next())
+        Ok(self
+            .query("WHERE job = ?1 AND status = 'done' AND id < ?2 ORDER BY id DESC LIMIT 1", &[&job, &before])?
+            .into_iter()
+            .next())
     }
 
     /// Records a finished job run (one transaction).
@@ -231,7 +251,12 @@ impl History {
     /// Records a failed job run.
     pub fn fail_run(&mut self, run_id: i64, error: &str) -> Result<(), ScheduleError> {
         let e = self.err();
-        self.conn.execute("UPDATE runs SET status = 'failed', finished = ?2, error = ?3 WHERE id = ?1", params![run_id, now(), error]).map_err(&e)?;
+        self.conn
+            .execute(
+                "UPDATE runs SET status = 'failed', finished = ?2, error = ?3 WHERE id = ?1",
+                params![run_id, now(), error],
+            )
+            .map_err(&e)?;
         Ok(())
     }
 
@@ -239,7 +264,10 @@ impl History {
     pub fn finish_schedule(&mut self, schedule_id: i64, outcome: &str, exit_code: i32) -> Result<(), ScheduleError> {
         let e = self.err();
         self.conn
-            .execute("UPDATE schedules SET finished = ?2, outcome = ?3, exit_code = ?4 WHERE id = ?1", params![schedule_id, now(), outcome, exit_code])
+            .execute(
+                "UPDATE schedules SET finished = ?2, outcome = ?3, exit_code = ?4 WHERE id = ?1",
+                params![schedule_id, now(), outcome, exit_code],
+            )
             .map_err(&e)?;
         Ok(())
     }
@@ -288,6 +316,10 @@ impl History {
     /// The latest schedule run's id, if any.
     pub fn last_schedule(&self) -> Result<Option<i64>, ScheduleError> {
         let e = self.err();
-        self.conn.query_row("SELECT max(id) FROM schedules", [], |r| r.get(0)).optional().map(Option::flatten).map_err(e)
+        self.conn
+            .query_row("SELECT max(id) FROM schedules", [], |r| r.get(0))
+            .optional()
+            .map(Option::flatten)
+            .map_err(e)
     }
 }

@@ -29,9 +29,9 @@
 //! ```
 
 use super::ScheduleError;
+use crate::aws::AwsArgs;
 use crate::prune::job::{ScenarioJob, SearchSettings};
 use crate::prune::StrategyKind;
-use crate::aws::AwsArgs;
 use std::path::{Path, PathBuf};
 
 /// `prune --run`'s AWS flags, for parsing a command job's arguments.
@@ -40,7 +40,6 @@ struct AwsFlags {
     #[command(flatten)]
     aws: AwsArgs,
 }
-
 
 /// What a job prunes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
@@ -128,14 +127,26 @@ pub struct JobsFile {
 impl JobsFile {
     /// Loads and checks a jobs file.
     pub fn load(path: &Path) -> Result<JobsFile, ScheduleError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ScheduleError::Read { path: path.to_path_buf(), source })?;
-        let invalid = |message: String, help: &str| ScheduleError::Invalid { path: path.to_path_buf(), message, help: help.to_string() };
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ScheduleError::Read { path: path.to_path_buf(), source })?;
+        let invalid = |message: String, help: &str| ScheduleError::Invalid {
+            path: path.to_path_buf(),
+            message,
+            help: help.to_string(),
+        };
         let raw: RawFile = toml::from_str(&text).map_err(|e| {
             let at = e.span().map(|s| {
                 let before = text.get(..s.start).unwrap_or_default();
-                format!("{}:{}: ", before.matches('\n').count() + 1, before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1)
+                format!(
+                    "{}:{}: ",
+                    before.matches('\n').count() + 1,
+                    before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1
+                )
             });
-            invalid(format!("{}{}", at.unwrap_or_default(), e.message()), "see `iam-prune schedule run --help` for the jobs file format")
+            invalid(
+                format!("{}{}", at.unwrap_or_default(), e.message()),
+                "see `iam-prune schedule run --help` for the jobs file format",
+            )
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         let resolve = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
@@ -144,12 +155,20 @@ impl JobsFile {
         }
         let mut jobs: Vec<JobSpec> = Vec::new();
         for j in raw.job {
-            let ok_name = !j.name.is_empty() && j.name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) && !j.name.starts_with('.');
+            let ok_name = !j.name.is_empty()
+                && j.name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+                && !j.name.starts_with('.');
             if !ok_name {
-                return Err(invalid(format!("job name `{}` is not usable as a directory name", j.name), "use letters, digits, `-`, `_` and `.`"));
+                return Err(invalid(
+                    format!("job name `{}` is not usable as a directory name", j.name),
+                    "use letters, digits, `-`, `_` and `.`",
+                ));
             }
             if jobs.iter().any(|x| x.name == j.name) {
-                return Err(invalid(format!("job `{}` appears twice", j.name), "give every job a unique name: the history compares runs by name"));
+                return Err(invalid(
+                    format!("job `{}` appears twice", j.name),
+                    "give every job a unique name: the history compares runs by name",
+                ));
             }
             let kind = j.kind.unwrap_or(if j.command.is_some() { JobKind::Command } else { JobKind::Scenario });
             let search = SearchSettings {
@@ -163,7 +182,10 @@ impl JobsFile {
             let (scenario, job, aws) = match kind {
                 JobKind::Scenario => {
                     let Some(s) = j.scenario else {
-                        return Err(invalid(format!("job `{}` has no `scenario`", j.name), "set `scenario = \"path/to/scenario.toml\"`"));
+                        return Err(invalid(
+                            format!("job `{}` has no `scenario`", j.name),
+                            "set `scenario = \"path/to/scenario.toml\"`",
+                        ));
                     };
                     let scenario = resolve(&s);
                     let job = ScenarioJob { scenario: scenario.clone(), search };
@@ -184,7 +206,12 @@ impl JobsFile {
                     }
                     argv.extend(j.aws_args.iter().cloned());
                     let aws = <AwsFlags as clap::Parser>::try_parse_from(&argv)
-                        .map_err(|e| invalid(format!("job `{}`: {}", j.name, e.render().to_string().trim()), "`aws_args` takes the flags of `iam-prune prune --run`"))?
+                        .map_err(|e| {
+                            invalid(
+                                format!("job `{}`: {}", j.name, e.render().to_string().trim()),
+                                "`aws_args` takes the flags of `iam-prune prune --run`",
+                            )
+                        })?
                         .aws;
                     let _ = &j.role;
                     (PathBuf::from(command), None, Some((aws, search)))

@@ -28,7 +28,12 @@ impl ScheduleLock {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| ScheduleError::Io { path: dir.to_path_buf(), source })?;
         }
-        let file = OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(|source| ScheduleError::Io { path: path.clone(), source })?;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|source| ScheduleError::Io { path: path.clone(), source })?;
         let op = if wait { libc::LOCK_EX } else { libc::LOCK_EX | libc::LOCK_NB };
         loop {
             // SAFETY: flock on a file descriptor we own and keep open for the lock's lifetime.
@@ -39,7 +44,9 @@ impl ScheduleLock {
             let err = std::io::Error::last_os_error();
             match err.kind() {
                 std::io::ErrorKind::Interrupted => continue,
-                std::io::ErrorKind::WouldBlock => return Err(ScheduleError::Busy { path: db.to_path_buf(), lock: path }),
+                std::io::ErrorKind::WouldBlock => {
+                    return Err(ScheduleError::Busy { path: db.to_path_buf(), lock: path })
+                }
                 _ => return Err(ScheduleError::Io { path, source: err }),
             }
         }

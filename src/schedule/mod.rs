@@ -209,20 +209,39 @@ fn resumable(dir: &Path, job: &ScenarioJob) -> bool {
 
 /// A command job: the workload on AWS in a fresh sandbox (deleted at the end, whatever
 /// happens), as `iam-prune prune --run` does.
-async fn run_command_job(name: &str, run_dir: &Path, aws: &crate::aws::AwsArgs, search: &crate::prune::job::SearchSettings) -> Result<JobOutput, String> {
-    let job = crate::aws::job::AwsJob { run_id: crate::aws::job::new_run_id(), aws: aws.clone(), search: search.clone() };
-    let out = crate::aws::job::run_aws_job(RunDir::New(run_dir.to_path_buf()), Some(job), None, &NoProgress, futures::future::pending())
-        .await
-        .map_err(|e| e.to_string())?;
+async fn run_command_job(
+    name: &str,
+    run_dir: &Path,
+    aws: &crate::aws::AwsArgs,
+    search: &crate::prune::job::SearchSettings,
+) -> Result<JobOutput, String> {
+    let job =
+        crate::aws::job::AwsJob { run_id: crate::aws::job::new_run_id(), aws: aws.clone(), search: search.clone() };
+    let out = crate::aws::job::run_aws_job(
+        RunDir::New(run_dir.to_path_buf()),
+        Some(job),
+        None,
+        &NoProgress,
+        futures::future::pending(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     if !out.cleanup_failed.is_empty() {
-        return Err(format!("job `{name}`: sandbox objects left behind (run `iam-prune sandbox cleanup`): {}", out.cleanup_failed.join(", ")));
+        return Err(format!(
+            "job `{name}`: sandbox objects left behind (run `iam-prune sandbox cleanup`): {}",
+            out.cleanup_failed.join(", ")
+        ));
     }
     let summary = out.summary.ok_or_else(|| format!("job `{name}` was interrupted"))?;
     Ok(JobOutput { summary, dir: out.dir, scenario: PathBuf::from(aws.run.clone().unwrap_or_default()) })
 }
 
 /// Runs every job of a jobs file, records and compares the results, writes the summary.
-pub async fn run_schedule(file: &JobsFile, opts: &ScheduleOptions, progress: &dyn ScheduleProgress) -> Result<ScheduleResult, ScheduleError> {
+pub async fn run_schedule(
+    file: &JobsFile,
+    opts: &ScheduleOptions,
+    progress: &dyn ScheduleProgress,
+) -> Result<ScheduleResult, ScheduleError> {
     let _lock = ScheduleLock::acquire(&opts.history, opts.wait)?;
     let mut db = History::open(&opts.history)?;
     let abandoned = db.abandon_stale()?;
@@ -243,21 +262,22 @@ pub async fn run_schedule(file: &JobsFile, opts: &ScheduleOptions, progress: &dy
     }
 
     let concurrency = opts.concurrency.max(1);
-    let outputs: Vec<_> = futures::stream::iter(planned.iter().enumerate().map(|(i, (spec, job, run_dir, resumed, _))| async move {
-        progress.started(&spec.name, run_dir, *resumed);
-        let out = match (job, spec.aws_job()) {
-            (Some(job), _) => {
-                let target = if *resumed { RunDir::Resume(run_dir.clone()) } else { RunDir::New(run_dir.clone()) };
-                run_scenario_job(target, Some(job.clone()), &NoProgress).await.map_err(|e| e.to_string())
-            }
-            (None, Some((aws, search))) => run_command_job(&spec.name, run_dir, aws, search).await,
-            (None, None) => Err(format!("job `{}` has nothing to run", spec.name)),
-        };
-        (i, out)
-    }))
-    .buffer_unordered(concurrency)
-    .collect()
-    .await;
+    let outputs: Vec<_> =
+        futures::stream::iter(planned.iter().enumerate().map(|(i, (spec, job, run_dir, resumed, _))| async move {
+            progress.started(&spec.name, run_dir, *resumed);
+            let out = match (job, spec.aws_job()) {
+                (Some(job), _) => {
+                    let target = if *resumed { RunDir::Resume(run_dir.clone()) } else { RunDir::New(run_dir.clone()) };
+                    run_scenario_job(target, Some(job.clone()), &NoProgress).await.map_err(|e| e.to_string())
+                }
+                (None, Some((aws, search))) => run_command_job(&spec.name, run_dir, aws, search).await,
+                (None, None) => Err(format!("job `{}` has nothing to run", spec.name)),
+            };
+            (i, out)
+        }))
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
 
     let mut results: Vec<Option<JobResult>> = vec![None; planned.len()];
     for (i, out) in outputs {

@@ -24,7 +24,12 @@ pub fn markdown(r: &ScheduleResult, jobs_file: &Path) -> String {
         r.exit_code
     );
     if !r.abandoned.is_empty() {
-        let _ = writeln!(o, "A killed earlier run left {} job run(s) unfinished; they were marked abandoned (ids {:?}).\n", r.abandoned.len(), r.abandoned);
+        let _ = writeln!(
+            o,
+            "A killed earlier run left {} job run(s) unfinished; they were marked abandoned (ids {:?}).\n",
+            r.abandoned.len(),
+            r.abandoned
+        );
     }
     o.push_str("| Job | Change | Needed | Added (drift) | Removed | Trials | Verified | Report |\n|---|---|---:|---|---|---:|---|---|\n");
     for j in &r.jobs {
@@ -34,7 +39,8 @@ pub fn markdown(r: &ScheduleResult, jobs_file: &Path) -> String {
             (None, _) => "**failed**".to_string(),
         };
         let report = j.run_dir.strip_prefix(&r.dir).unwrap_or(&j.run_dir).join("report.md");
-        let link = if j.error.is_some() { "-".to_string() } else { format!("[{}]({})", report.display(), report.display()) };
+        let link =
+            if j.error.is_some() { "-".to_string() } else { format!("[{}]({})", report.display(), report.display()) };
         let _ = writeln!(
             o,
             "| {} | {}{} | {} | {} | {} | {} | {} | {} |",
@@ -45,7 +51,13 @@ pub fn markdown(r: &ScheduleResult, jobs_file: &Path) -> String {
             codes(&j.added),
             codes(&j.removed),
             j.trials,
-            if j.error.is_some() { "-" } else if j.verified { "yes" } else { "**no**" },
+            if j.error.is_some() {
+                "-"
+            } else if j.verified {
+                "yes"
+            } else {
+                "**no**"
+            },
             link
         );
     }
@@ -62,7 +74,10 @@ pub fn markdown(r: &ScheduleResult, jobs_file: &Path) -> String {
 
 /// Writes `summary.md` and `summary.json` into the schedule run's directory.
 pub fn write(r: &ScheduleResult, jobs_file: &Path) -> Result<(), ScheduleError> {
-    for (name, text) in [("summary.md", markdown(r, jobs_file)), ("summary.json", serde_json::to_string_pretty(r).unwrap_or_default() + "\n")] {
+    for (name, text) in [
+        ("summary.md", markdown(r, jobs_file)),
+        ("summary.json", serde_json::to_string_pretty(r).unwrap_or_default() + "\n"),
+    ] {
         let path = r.dir.join(name);
         std::fs::write(&path, text).map_err(|source| ScheduleError::Io { path, source })?;
     }

@@ -96,7 +96,8 @@ impl Activity {
     pub fn merge(&mut self, other: Activity) {
         self.events += other.events;
         for (k, u) in other.actions {
-            let e = self.actions.entry(k).or_insert_with(|| ActionUse { action: u.action.clone(), ..ActionUse::default() });
+            let e =
+                self.actions.entry(k).or_insert_with(|| ActionUse { action: u.action.clone(), ..ActionUse::default() });
             e.count += u.count;
             for t in u.first_seen.iter().chain(u.last_seen.iter()) {
                 widen(&mut e.first_seen, &mut e.last_seen, t);
@@ -154,7 +155,11 @@ pub fn parse_likely(text: &str) -> Result<Vec<String>, String> {
             .map(|a| a.as_str().map(str::to_string).ok_or_else(|| format!("`{a}` is not a string")))
             .collect::<Result<_, _>>()?
     } else {
-        text.lines().map(|l| l.split('#').next().unwrap_or_default().trim()).filter(|l| !l.is_empty()).map(str::to_string).collect()
+        text.lines()
+            .map(|l| l.split('#').next().unwrap_or_default().trim())
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()
     };
     if let Some(bad) = actions.iter().find(|a| !a.contains(':')) {
         return Err(format!("`{bad}` is not an action (expected `service:Action`)"));
@@ -168,8 +173,14 @@ mod tests {
 
     #[test]
     fn likely_files_in_both_forms() {
-        assert_eq!(parse_likely(r#"{"actions": ["s3:GetObject", "iam:PassRole"]}"#).unwrap(), ["s3:GetObject", "iam:PassRole"]);
-        assert_eq!(parse_likely("# seen last week\ns3:GetObject\n\n  kms:Decrypt # via S3\n").unwrap(), ["s3:GetObject", "kms:Decrypt"]);
+        assert_eq!(
+            parse_likely(r#"{"actions": ["s3:GetObject", "iam:PassRole"]}"#).unwrap(),
+            ["s3:GetObject", "iam:PassRole"]
+        );
+        assert_eq!(
+            parse_likely("# seen last week\ns3:GetObject\n\n  kms:Decrypt # via S3\n").unwrap(),
+            ["s3:GetObject", "kms:Decrypt"]
+        );
         assert!(parse_likely("GetObject").is_err());
         assert!(parse_likely(r#"{"x": 1}"#).is_err());
         let round = parse_likely(&likely_json(&["a:B".to_string()])).unwrap();

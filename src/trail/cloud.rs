@@ -20,8 +20,8 @@ use crate::catalog::Catalog;
 use aws_config::retry::RetryConfig;
 use aws_config::Region;
 use aws_sdk_cloudtrail::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey, QueryStatus};
 use aws_sdk_cloudtrail::primitives::DateTime;
+use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey, QueryStatus};
 use std::future::Future;
 use std::time::Duration;
 
@@ -43,8 +43,10 @@ fn is_retryable<E: ProvideErrorMetadata>(e: &SdkError<E>) -> bool {
     match e {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
         SdkError::ServiceError(s) => {
-            matches!(s.err().code(), Some("ThrottlingException" | "Throttling" | "TooManyRequestsException" | "RequestLimitExceeded"))
-                || s.raw().status().is_server_error()
+            matches!(
+                s.err().code(),
+                Some("ThrottlingException" | "Throttling" | "TooManyRequestsException" | "RequestLimitExceeded")
+            ) || s.raw().status().is_server_error()
         }
         _ => false,
     }
@@ -82,7 +84,12 @@ struct Feed<'a> {
 
 impl<'a> Feed<'a> {
     fn new(catalog: &'a Catalog, opts: &'a ScanOptions, label: String) -> Feed<'a> {
-        Feed { collector: Collector::new(catalog, opts, label.clone()), label, stats: ReadStats::default(), errors: Vec::new() }
+        Feed {
+            collector: Collector::new(catalog, opts, label.clone()),
+            label,
+            stats: ReadStats::default(),
+            errors: Vec::new(),
+        }
     }
 
     fn event(&mut self, json: &str, id: Option<&str>) {
@@ -179,7 +186,10 @@ pub async fn lookup(conn: &Connection, catalog: &Catalog, regions: &[String], op
             let page = match page {
                 Ok(p) => p,
                 Err(e) => {
-                    feed.fail(aws_error(format!("LookupEvents in `{region}` failed (needs `cloudtrail:LookupEvents`)"), &e));
+                    feed.fail(aws_error(
+                        format!("LookupEvents in `{region}` failed (needs `cloudtrail:LookupEvents`)"),
+                        &e,
+                    ));
                     break;
                 }
             };
@@ -203,25 +213,24 @@ pub async fn lookup(conn: &Connection, catalog: &Catalog, regions: &[String], op
 /// Runs the Lake query for `opts` ([`lake_sql`]) on the event data store `store` (its ARN or
 /// id), waits for it (`DescribeQuery`, polling every 1 s growing to 10 s), and reads every
 /// page of `GetQueryResults`. A query that fails is an error; so is an invalid store name.
-pub async fn lake(conn: &Connection, catalog: &Catalog, store: &str, opts: &ScanOptions) -> Result<ScanReport, TrailError> {
+pub async fn lake(
+    conn: &Connection,
+    catalog: &Catalog,
+    store: &str,
+    opts: &ScanOptions,
+) -> Result<ScanReport, TrailError> {
     let sql = lake_sql(store, opts).ok_or_else(|| TrailError::EventDataStore(store.to_string()))?;
     let id = lake_store_id(store).unwrap_or(store);
     let client = aws_sdk_cloudtrail::Client::new(conn.sdk());
-    let started = client
-        .start_query()
-        .query_statement(&sql)
-        .send()
-        .await
-        .map_err(|e| aws_error(format!("cannot start a query on event data store `{id}` (needs `cloudtrail:StartQuery`)"), &e))?;
+    let started = client.start_query().query_statement(&sql).send().await.map_err(|e| {
+        aws_error(format!("cannot start a query on event data store `{id}` (needs `cloudtrail:StartQuery`)"), &e)
+    })?;
     let query = started.query_id().unwrap_or_default().to_string();
     let mut wait = Duration::from_secs(1);
     loop {
-        let d = client
-            .describe_query()
-            .query_id(&query)
-            .send()
-            .await
-            .map_err(|e| aws_error(format!("cannot follow Lake query `{query}` (needs `cloudtrail:DescribeQuery`)"), &e))?;
+        let d = client.describe_query().query_id(&query).send().await.map_err(|e| {
+            aws_error(format!("cannot follow Lake query `{query}` (needs `cloudtrail:DescribeQuery`)"), &e)
+        })?;
         match d.query_status() {
             Some(QueryStatus::Finished) => break,
             Some(s @ (QueryStatus::Failed | QueryStatus::Cancelled | QueryStatus::TimedOut)) => {
@@ -239,13 +248,13 @@ pub async fn lake(conn: &Connection, catalog: &Catalog, store: &str, opts: &Scan
     let mut feed = Feed::new(catalog, opts, format!("lake:{id}"));
     let mut token: Option<String> = None;
     loop {
-        let page = client
-            .get_query_results()
-            .query_id(&query)
-            .set_next_token(token.clone())
-            .send()
-            .await
-            .map_err(|e| aws_error(format!("cannot read the results of Lake query `{query}` (needs `cloudtrail:GetQueryResults`)"), &e))?;
+        let page =
+            client.get_query_results().query_id(&query).set_next_token(token.clone()).send().await.map_err(|e| {
+                aws_error(
+                    format!("cannot read the results of Lake query `{query}` (needs `cloudtrail:GetQueryResults`)"),
+                    &e,
+                )
+            })?;
         for row in page.query_result_rows() {
             feed.event(&lake_row_event(row), None);
         }
@@ -269,7 +278,9 @@ pub async fn decode(conn: &Connection, catalog: &Catalog, denied: &mut [Denied])
     let mut errors = Vec::new();
     for m in &messages {
         let (found, failed) = CommandOracle::decode(conn, std::slice::from_ref(m)).await;
-        errors.extend(failed.into_iter().map(|message| FileError { file: "sts:DecodeAuthorizationMessage".into(), message }));
+        errors.extend(
+            failed.into_iter().map(|message| FileError { file: "sts:DecodeAuthorizationMessage".into(), message }),
+        );
         let Some(found) = found.into_iter().next() else { continue };
         for d in denied.iter_mut().filter(|d| d.encoded_message.as_ref() == Some(m)) {
             if let Some(a) = &found.action {

@@ -11,7 +11,9 @@ use serde::Serialize;
 /// Ordinary errors (`NoSuchBucketPolicy`, `ThrottlingException`, ...) are not denials.
 pub fn is_denial_code(code: &str) -> bool {
     let lower = code.to_ascii_lowercase();
-    ["accessdenied", "unauthorized", "notauthorized", "authorizationerror", "forbidden"].iter().any(|p| lower.contains(p))
+    ["accessdenied", "unauthorized", "notauthorized", "authorizationerror", "forbidden"]
+        .iter()
+        .any(|p| lower.contains(p))
 }
 
 /// What kind of denial an event is.
@@ -226,10 +228,21 @@ mod tests {
 
     #[test]
     fn denial_codes() {
-        for c in ["AccessDenied", "AccessDeniedException", "Client.UnauthorizedOperation", "UnauthorizedOperation", "AuthorizationError", "Forbidden", "VpceAccessDenied", "NotAuthorizedException"] {
+        for c in [
+            "AccessDenied",
+            "AccessDeniedException",
+            "Client.UnauthorizedOperation",
+            "UnauthorizedOperation",
+            "AuthorizationError",
+            "Forbidden",
+            "VpceAccessDenied",
+            "NotAuthorizedException",
+        ] {
             assert!(is_denial_code(c), "{c}");
         }
-        for c in ["NoSuchBucketPolicy", "ThrottlingException", "NoSuchPublicAccessBlockConfiguration", "ValidationException"] {
+        for c in
+            ["NoSuchBucketPolicy", "ThrottlingException", "NoSuchPublicAccessBlockConfiguration", "ValidationException"]
+        {
             assert!(!is_denial_code(c), "{c}");
         }
     }
@@ -245,7 +258,10 @@ mod tests {
         let p = parse_message("User: arn:aws:iam::1:user/u is not authorized to perform: s3:GetObject on resource: \"arn:aws:s3:::b/k\" with an explicit deny in a service control policy");
         assert!(p.is_explicit);
         assert_eq!(p.denied_by, Some(DeniedBy::Scp));
-        assert_eq!(parse_message("User is not authorized to perform: rds:ModifyDBInstance").action.as_deref(), Some("rds:ModifyDBInstance"));
+        assert_eq!(
+            parse_message("User is not authorized to perform: rds:ModifyDBInstance").action.as_deref(),
+            Some("rds:ModifyDBInstance")
+        );
         assert_eq!(parse_message("Access Denied"), MessageParts::default());
     }
 }

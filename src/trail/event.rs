@@ -37,7 +37,12 @@ impl Field {
     fn of_key(k: &[u8]) -> Option<Field> {
         use Field::*;
         let candidates: &[(&[u8], Field)] = match (k.len(), *k.first()?) {
-            (9, b'e') => &[(b"eventName", EventName), (b"eventTime", EventTime), (b"eventType", EventType), (b"errorCode", ErrorCode)],
+            (9, b'e') => &[
+                (b"eventName", EventName),
+                (b"eventTime", EventTime),
+                (b"eventType", EventType),
+                (b"errorCode", ErrorCode),
+            ],
             (9, b'a') => &[(b"awsRegion", AwsRegion)],
             (9, b'r') => &[(b"resources", Resources)],
             (11, b'e') => &[(b"eventSource", EventSource)],
@@ -237,7 +242,11 @@ impl From<IdentityDoc<'_>> for Identity {
 impl Identity {
     /// The best single name for the caller: ARN, else service, else access key, else principal id.
     pub fn display(&self) -> Option<String> {
-        self.arn.clone().or_else(|| self.invoked_by.clone()).or_else(|| self.access_key_id.clone()).or_else(|| self.principal_id.clone())
+        self.arn
+            .clone()
+            .or_else(|| self.invoked_by.clone())
+            .or_else(|| self.access_key_id.clone())
+            .or_else(|| self.principal_id.clone())
     }
 }
 
@@ -331,8 +340,14 @@ mod tests {
     #[test]
     fn a_role_filter_matches_its_sessions() {
         let f = PrincipalFilter::new("arn:aws:iam::111122223333:role/path/SampleRole");
-        let session = Identity { arn: Some("arn:aws:sts::111122223333:assumed-role/SampleRole/s1".into()), ..Identity::default() };
-        let other = Identity { arn: Some("arn:aws:sts::111122223333:assumed-role/SampleRole2/s1".into()), ..Identity::default() };
+        let session = Identity {
+            arn: Some("arn:aws:sts::111122223333:assumed-role/SampleRole/s1".into()),
+            ..Identity::default()
+        };
+        let other = Identity {
+            arn: Some("arn:aws:sts::111122223333:assumed-role/SampleRole2/s1".into()),
+            ..Identity::default()
+        };
         assert!(f.matches(&session));
         assert!(!f.matches(&other));
         assert_eq!(f.needle(), b"SampleRole");

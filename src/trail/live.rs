@@ -103,7 +103,14 @@ pub fn lake_row_event(row: &[HashMap<String, String>]) -> String {
         }
     }
     let mut id = serde_json::Map::new();
-    for (alias, key) in [("identityType", "type"), ("identityArn", "arn"), ("accessKeyId", "accessKeyId"), ("userName", "userName"), ("principalId", "principalId"), ("invokedBy", "invokedBy")] {
+    for (alias, key) in [
+        ("identityType", "type"),
+        ("identityArn", "arn"),
+        ("accessKeyId", "accessKeyId"),
+        ("userName", "userName"),
+        ("principalId", "principalId"),
+        ("invokedBy", "invokedBy"),
+    ] {
         if let Some(v) = cell(alias) {
             id.insert(key.to_string(), v);
         }
@@ -129,7 +136,9 @@ pub enum LookupFilter {
 }
 
 fn is_access_key_id(s: &str) -> bool {
-    s.len() == 20 && (s.starts_with("AKIA") || s.starts_with("ASIA")) && s.bytes().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    s.len() == 20
+        && (s.starts_with("AKIA") || s.starts_with("ASIA"))
+        && s.bytes().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
 }
 
 /// Chooses the server-side filter for LookupEvents, which takes at most one attribute: the
@@ -146,7 +155,8 @@ pub fn lookup_filter(principal: Option<&PrincipalFilter>, event_name: Option<&st
         }
         let resource = p.splitn(6, ':').nth(5)?;
         let last = resource.rsplit('/').next().filter(|n| !n.is_empty())?;
-        (resource.starts_with("user/") || resource.starts_with("assumed-role/")).then(|| LookupFilter::Username(last.to_string()))
+        (resource.starts_with("user/") || resource.starts_with("assumed-role/"))
+            .then(|| LookupFilter::Username(last.to_string()))
     });
     by_principal.or_else(|| event_name.map(|n| LookupFilter::EventName(n.to_string())))
 }

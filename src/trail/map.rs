@@ -110,7 +110,11 @@ pub enum Mapped {
 pub fn action_for_event(catalog: &Catalog, event_source: &str, event_name: &str) -> Mapped {
     let prefix = service_prefix(event_source);
     let name = strip_api_version(event_name);
-    let renamed = RENAMED.binary_search_by(|(p, e, _)| (*p, *e).cmp(&(prefix, name))).ok().and_then(|i| RENAMED.get(i)).map(|(_, _, a)| *a);
+    let renamed = RENAMED
+        .binary_search_by(|(p, e, _)| (*p, *e).cmp(&(prefix, name)))
+        .ok()
+        .and_then(|i| RENAMED.get(i))
+        .map(|(_, _, a)| *a);
     let candidate = format!("{prefix}:{}", renamed.unwrap_or(name));
     match catalog.lookup(&candidate) {
         Some(id) => Mapped::Action(id),
@@ -140,13 +144,29 @@ pub struct NeverLogged {
 /// unless data events are enabled); S3 user guide, "CloudTrail data events" (object-level
 /// calls are data events, off by default).
 const NEVER_LOGGED: &[NeverLogged] = &[
-    NeverLogged { action: "ec2:CreateTags", why: "checked inside RunInstances/Create* calls with tag specifications; only direct CreateTags calls are logged" },
-    NeverLogged { action: "iam:PassRole", why: "a permission only: checked when a role is handed to a service, logged as that service call" },
-    NeverLogged { action: "lambda:InvokeFunction", why: "a data event: not logged unless the trail records Lambda data events" },
+    NeverLogged {
+        action: "ec2:CreateTags",
+        why:
+            "checked inside RunInstances/Create* calls with tag specifications; only direct CreateTags calls are logged",
+    },
+    NeverLogged {
+        action: "iam:PassRole",
+        why: "a permission only: checked when a role is handed to a service, logged as that service call",
+    },
+    NeverLogged {
+        action: "lambda:InvokeFunction",
+        why: "a data event: not logged unless the trail records Lambda data events",
+    },
     NeverLogged { action: "s3:GetObject", why: "a data event: not logged unless the trail records S3 data events" },
     NeverLogged { action: "s3:PutObject", why: "a data event: not logged unless the trail records S3 data events" },
-    NeverLogged { action: "sts:SetSourceIdentity", why: "a permission only: checked during AssumeRole*, logged as that call" },
-    NeverLogged { action: "sts:TagSession", why: "a permission only: checked during AssumeRole* with session tags, logged as that call" },
+    NeverLogged {
+        action: "sts:SetSourceIdentity",
+        why: "a permission only: checked during AssumeRole*, logged as that call",
+    },
+    NeverLogged {
+        action: "sts:TagSession",
+        why: "a permission only: checked during AssumeRole* with session tags, logged as that call",
+    },
 ];
 
 /// The curated list of actions that recorded activity cannot show (see [`NeverLogged`]).

@@ -21,8 +21,8 @@ pub mod reader;
 pub mod scan;
 pub mod skim;
 
-pub use activity::{likely_json, parse_likely, read_likely, Activity, ActionUse};
-pub use denied::{is_denial_code, parse_message, DeniedBy, Denied, DenialKind};
+pub use activity::{likely_json, parse_likely, read_likely, ActionUse, Activity};
+pub use denied::{is_denial_code, parse_message, DenialKind, Denied, DeniedBy};
 pub use err::TrailError;
 pub use event::{parse_time, Identity, PrincipalFilter};
 pub use map::{action_for_event, is_never_logged, never_logged, NeverLogged};

@@ -398,7 +398,11 @@ mod tests {
         let mut v = |e: &EventRef<'_>| names.push(e.event_name().into_owned());
         let r = read_stream(text.as_bytes(), &mut v).map_err(|(e, _)| e);
         let slice = read_slice(text.as_bytes(), &mut |_: &EventRef<'_>| {});
-        assert_eq!(r.as_ref().map(|s| s.events).ok(), slice.as_ref().map(|s| s.events).ok(), "stream and slice agree on {text}");
+        assert_eq!(
+            r.as_ref().map(|s| s.events).ok(),
+            slice.as_ref().map(|s| s.events).ok(),
+            "stream and slice agree on {text}"
+        );
         r
     }
 
@@ -413,7 +417,13 @@ mod tests {
             (ev.to_string(), 1),
             (format!(r#"{{"EventId":"x","CloudTrailEvent":{}}}"#, serde_json::to_string(ev).unwrap()), 1),
             (format!(r#"{{"Events":[{ev}],"NextToken":"t"}}"#), 1),
-            (format!(r#"[{{"_raw":{}}},{{"_raw":{{"Records":[{ev}]}}}},{{"host":"h"}}]"#, serde_json::to_string(ev).unwrap()), 2),
+            (
+                format!(
+                    r#"[{{"_raw":{}}},{{"_raw":{{"Records":[{ev}]}}}},{{"host":"h"}}]"#,
+                    serde_json::to_string(ev).unwrap()
+                ),
+                2,
+            ),
         ];
         for (text, n) in cases {
             let s = count(&text).unwrap_or_else(|e| panic!("{text}: {e:?}"));

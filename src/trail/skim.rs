@@ -310,7 +310,17 @@ mod tests {
 
     #[test]
     fn incomplete_input_asks_for_more() {
-        for s in [r#""0123456789abcdef"#, r#""0123456789\"#, r#"{"a":"#, r#"{"a":"xx"#, "[1,", "tr", r#"{"a":1"#, "12", r#""\"#] {
+        for s in [
+            r#""0123456789abcdef"#,
+            r#""0123456789\"#,
+            r#"{"a":"#,
+            r#"{"a":"xx"#,
+            "[1,",
+            "tr",
+            r#"{"a":1"#,
+            "12",
+            r#""\"#,
+        ] {
             assert_eq!(skip_value(s.as_bytes(), 0), Err(SkimError::Incomplete), "{s}");
         }
     }
@@ -331,7 +341,10 @@ mod tests {
         })
         .unwrap();
         assert_eq!(end, obj.len() - 2);
-        assert_eq!(seen, [("a".into(), "[1, 2]".into()), ("b".into(), r#"{"c": "d"}"#.into()), ("e".into(), r#""f""#.into())]);
+        assert_eq!(
+            seen,
+            [("a".into(), "[1, 2]".into()), ("b".into(), r#"{"c": "d"}"#.into()), ("e".into(), r#""f""#.into())]
+        );
         let mut n = 0;
         for_each_element(b"[ {}, [1], \"x\" ]", |_| n += 1).unwrap();
         assert_eq!(n, 3);

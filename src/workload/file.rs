@@ -104,7 +104,12 @@ fn default_trial_seconds() -> f64 {
 
 impl Default for RawRealism {
     fn default() -> Self {
-        RawRealism { trial_seconds: default_trial_seconds(), flaky_failure_rate: 0.0, propagation_miss_rate: 0.0, seed: 0 }
+        RawRealism {
+            trial_seconds: default_trial_seconds(),
+            flaky_failure_rate: 0.0,
+            propagation_miss_rate: 0.0,
+            seed: 0,
+        }
     }
 }
 
@@ -176,8 +181,14 @@ pub(crate) fn pos_of(text: &str, offset: usize) -> Pos {
 }
 
 pub(super) fn load(path: &Path, catalog: &Catalog) -> Result<Scenario, WorkloadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| WorkloadError::Io { path: path.to_path_buf(), source })?;
-    let invalid = |pos: Pos, message: String, help: &str| WorkloadError::Invalid { path: path.to_path_buf(), pos, message, help: help.to_string() };
+    let text =
+        std::fs::read_to_string(path).map_err(|source| WorkloadError::Io { path: path.to_path_buf(), source })?;
+    let invalid = |pos: Pos, message: String, help: &str| WorkloadError::Invalid {
+        path: path.to_path_buf(),
+        pos,
+        message,
+        help: help.to_string(),
+    };
     let raw: RawScenario = toml::from_str(&text).map_err(|e| {
         let pos = e.span().map(|s| pos_of(&text, s.start)).unwrap_or_default();
         invalid(pos, e.message().to_string(), "see scenarios/README.md for the scenario format")
@@ -187,9 +198,11 @@ pub(super) fn load(path: &Path, catalog: &Catalog) -> Result<Scenario, WorkloadE
     let mut load_ref = |name: &str| -> Result<NamedPolicy, WorkloadError> {
         let local: PathBuf = dir.join(name);
         let target = if local.exists() { local.display().to_string() } else { name.to_string() };
-        let (n, p) = catalog
-            .load_policy(&target)
-            .map_err(|e| WorkloadError::Policy { path: path.to_path_buf(), name: name.to_string(), source: Box::new(e) })?;
+        let (n, p) = catalog.load_policy(&target).map_err(|e| WorkloadError::Policy {
+            path: path.to_path_buf(),
+            name: name.to_string(),
+            source: Box::new(e),
+        })?;
         if local.exists() {
             for l in lint(&p, catalog) {
                 policy_lints.push((local.display().to_string(), l));
@@ -238,7 +251,11 @@ pub(super) fn load(path: &Path, catalog: &Catalog) -> Result<Scenario, WorkloadE
             raw_calls.insert(0, (a, rs.resource.as_ref(), &empty));
         }
         if raw_calls.is_empty() {
-            return Err(invalid(step_pos, format!("step `{}` names no action", rs.id), "give `action = \"service:Action\"` or a `[[steps.calls]]` list"));
+            return Err(invalid(
+                step_pos,
+                format!("step `{}` names no action", rs.id),
+                "give `action = \"service:Action\"` or a `[[steps.calls]]` list",
+            ));
         }
         let mut calls = Vec::new();
         for (action, resource, ctx) in raw_calls {
@@ -249,12 +266,20 @@ pub(super) fn load(path: &Path, catalog: &Catalog) -> Result<Scenario, WorkloadE
                 invalid(
                     pos,
                     format!("`{name}` is not an action in the catalog ({})", catalog.date()),
-                    &if hint.is_empty() { "check the spelling: `iam-prune catalog search TEXT`".to_string() } else { format!("did you mean {}?", hint.join(", ")) },
+                    &if hint.is_empty() {
+                        "check the spelling: `iam-prune catalog search TEXT`".to_string()
+                    } else {
+                        format!("did you mean {}?", hint.join(", "))
+                    },
                 )
             })?;
             let resource = resource.cloned().unwrap_or_else(|| "*".to_string());
             if resource != "*" && !resource.starts_with("arn:") {
-                return Err(invalid(pos, format!("resource `{resource}` is not an ARN"), "write a full ARN such as arn:aws:iam::111122223333:role/name, or \"*\""));
+                return Err(invalid(
+                    pos,
+                    format!("resource `{resource}` is not an ARN"),
+                    "write a full ARN such as arn:aws:iam::111122223333:role/name, or \"*\"",
+                ));
             }
             let mut context = Context::new();
             for (k, v) in &base {
@@ -267,7 +292,10 @@ pub(super) fn load(path: &Path, catalog: &Catalog) -> Result<Scenario, WorkloadE
         }
         steps.push(Step {
             id: rs.id.clone(),
-            operation: rs.operation.clone().unwrap_or_else(|| calls.first().map(|c| c.action.clone()).unwrap_or_default()),
+            operation: rs
+                .operation
+                .clone()
+                .unwrap_or_else(|| calls.first().map(|c| c.action.clone()).unwrap_or_default()),
             calls,
             denial: rs.denial,
             on_denied: rs.on_denied,
@@ -280,7 +308,10 @@ pub(super) fn load(path: &Path, catalog: &Catalog) -> Result<Scenario, WorkloadE
             pos: step_pos,
         });
     }
-    let name = raw.name.clone().unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
+    let name = raw
+        .name
+        .clone()
+        .unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
     Ok(Scenario {
         name,
         description: raw.description,

@@ -93,13 +93,18 @@ impl<'s> Replay<'s> {
     /// Prepares a scenario.
     pub fn new(scenario: &'s Scenario) -> Replay<'s> {
         let catalog = Catalog::embedded();
-        let covered = scenario.start.iter().map(|p| p.policy.statements.iter().map(|st| catalog.expand_statement(st)).collect()).collect();
+        let covered = scenario
+            .start
+            .iter()
+            .map(|p| p.policy.statements.iter().map(|st| catalog.expand_statement(st)).collect())
+            .collect();
         let patterns: Vec<Pattern> = scenario.resource_policies.iter().map(|(r, _)| Pattern::new(r)).collect();
         let mut groups: Vec<Vec<usize>> = Vec::new();
         let mut call_group = HashMap::new();
         for (si, step) in scenario.steps.iter().enumerate() {
             for (ci, call) in step.calls.iter().enumerate() {
-                let applies: Vec<usize> = patterns.iter().enumerate().filter(|(_, p)| p.is_match(&call.resource)).map(|(i, _)| i).collect();
+                let applies: Vec<usize> =
+                    patterns.iter().enumerate().filter(|(_, p)| p.is_match(&call.resource)).map(|(i, _)| i).collect();
                 let g = match groups.iter().position(|g| g == &applies) {
                     Some(g) => g,
                     None => {
@@ -130,10 +135,16 @@ impl<'s> Replay<'s> {
                     continue;
                 }
                 let mut st = st.clone();
-                st.actions = Some(Matcher { negated: false, patterns: keep.iter().map(|a| Spanned::synthetic(catalog.name(a))).collect() });
+                st.actions = Some(Matcher {
+                    negated: false,
+                    patterns: keep.iter().map(|a| Spanned::synthetic(catalog.name(a))).collect(),
+                });
                 statements.push(st);
             }
-            out.push(NamedPolicy::new(format!("{} (candidate)", p.name), Policy { version: p.policy.version.clone(), id: p.policy.id.clone(), statements }));
+            out.push(NamedPolicy::new(
+                format!("{} (candidate)", p.name),
+                Policy { version: p.policy.version.clone(), id: p.policy.id.clone(), statements },
+            ));
         }
         out
     }
@@ -166,7 +177,13 @@ impl<'s> Replay<'s> {
             explain,
             state: self.scenario.initial_state.iter().cloned().collect(),
             results: HashMap::new(),
-            trace: Trace { passed: true, steps: Vec::new(), denied: Vec::new(), tolerated: Vec::new(), requests: Vec::new() },
+            trace: Trace {
+                passed: true,
+                steps: Vec::new(),
+                denied: Vec::new(),
+                tolerated: Vec::new(),
+                requests: Vec::new(),
+            },
         };
         for (i, step) in self.scenario.steps.iter().enumerate() {
             if step.fallback_only {
@@ -196,7 +213,12 @@ impl Run<'_, '_> {
         let Some(step) = scenario.steps.get(index) else { return StepOutcome::Failed };
         if let Some(reason) = self.skip_reason(step) {
             let outcome = StepOutcome::Skipped { reason };
-            self.trace.steps.push(StepTrace { id: step.id.clone(), operation: step.operation.clone(), outcome: outcome.clone(), calls: Vec::new() });
+            self.trace.steps.push(StepTrace {
+                id: step.id.clone(),
+                operation: step.operation.clone(),
+                outcome: outcome.clone(),
+                calls: Vec::new(),
+            });
             return outcome;
         }
         let catalog = Catalog::embedded();
@@ -205,7 +227,12 @@ impl Run<'_, '_> {
         for (ci, call) in step.calls.iter().enumerate() {
             let g = self.replay.call_group.get(&(index, ci)).copied().unwrap_or(0);
             let Some(ev) = self.evaluators.get(g) else { continue };
-            let req = Request { principal: &scenario.principal, action: &call.action, resource: &call.resource, context: &call.context };
+            let req = Request {
+                principal: &scenario.principal,
+                action: &call.action,
+                resource: &call.resource,
+                context: &call.context,
+            };
             let (decision, matched) = if self.explain {
                 let d = ev.evaluate(&req);
                 (d.kind, d.matched.iter().map(|m| format!("{} / {} ({:?})", m.policy, m.statement, m.effect)).collect())
@@ -225,12 +252,22 @@ impl Run<'_, '_> {
                 self.state.insert(f.clone());
             }
             self.results.insert(step.id.clone(), true);
-            self.trace.steps.push(StepTrace { id: step.id.clone(), operation: step.operation.clone(), outcome: StepOutcome::Succeeded, calls });
+            self.trace.steps.push(StepTrace {
+                id: step.id.clone(),
+                operation: step.operation.clone(),
+                outcome: StepOutcome::Succeeded,
+                calls,
+            });
             return StepOutcome::Succeeded;
         };
         let denial = denial_of(step, &catalog.name(call.id), &call.resource, &scenario.principal);
         let trace_index = self.trace.steps.len();
-        self.trace.steps.push(StepTrace { id: step.id.clone(), operation: step.operation.clone(), outcome: StepOutcome::Failed, calls });
+        self.trace.steps.push(StepTrace {
+            id: step.id.clone(),
+            operation: step.operation.clone(),
+            outcome: StepOutcome::Failed,
+            calls,
+        });
         let outcome = match step.on_denied {
             OnDenied::Abort => {
                 self.trace.denied.push(denial);
@@ -313,7 +350,12 @@ fn denial_of(step: &Step, action: &str, resource: &str, principal: &str) -> Deni
             format!("An error occurred (UnauthorizedOperation) when calling the {op} operation: You are not authorized to perform this operation. Encoded authorization failure message: {}", opaque(action, resource)),
         ),
     };
-    Denial { action: action_hint, resource: Some(resource.to_string()), operation: Some(step.operation.clone()), message }
+    Denial {
+        action: action_hint,
+        resource: Some(resource.to_string()),
+        operation: Some(step.operation.clone()),
+        message,
+    }
 }
 
 /// A stand-in for AWS's encrypted failure message: stable, and not readable as an action.

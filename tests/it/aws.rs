@@ -20,8 +20,16 @@ fn fixture(name: &str) -> String {
 
 fn event(response: &str) -> ReplayEvent {
     ReplayEvent::new(
-        http::Request::builder().method("POST").uri("https://sts.us-east-1.amazonaws.com/").body(SdkBody::empty()).expect("request"),
-        http::Response::builder().status(200).header("content-type", "text/xml").body(SdkBody::from(response.to_string())).expect("response"),
+        http::Request::builder()
+            .method("POST")
+            .uri("https://sts.us-east-1.amazonaws.com/")
+            .body(SdkBody::empty())
+            .expect("request"),
+        http::Response::builder()
+            .status(200)
+            .header("content-type", "text/xml")
+            .body(SdkBody::from(response.to_string()))
+            .expect("response"),
     )
 }
 
@@ -29,9 +37,9 @@ fn connection(replay: &StaticReplayClient) -> Connection {
     let sdk = aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(aws_sdk_sts::config::Credentials::new(
-            "AKIDCALLER", "caller-secret", None, None, "test",
-        )))
+        .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(
+            aws_sdk_sts::config::Credentials::new("AKIDCALLER", "caller-secret", None, None, "test"),
+        ))
         .http_client(replay.clone())
         .build();
     Connection::from_sdk_config(sdk)
@@ -40,10 +48,7 @@ fn connection(replay: &StaticReplayClient) -> Connection {
 /// Form-decodes a query-protocol request body into (key, value) pairs.
 fn form(body: &[u8]) -> Vec<(String, String)> {
     let text = String::from_utf8_lossy(body).replace('+', " ");
-    text.split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_string(), percent_decode(v)))
-        .collect()
+    text.split('&').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_string(), percent_decode(v))).collect()
 }
 
 fn percent_decode(s: &str) -> String {
@@ -69,13 +74,17 @@ fn flintrock_candidates() -> (Candidates, ActionSet) {
     let c = Catalog::embedded();
     let (_, start) = c.load_policy("IAMFullAccess").unwrap();
     let universe = c.expand_policy(&start).allowed;
-    let candidate: ActionSet = ["iam:GetInstanceProfile", "iam:PassRole"].iter().map(|a| c.lookup(a).unwrap()).collect();
+    let candidate: ActionSet =
+        ["iam:GetInstanceProfile", "iam:PassRole"].iter().map(|a| c.lookup(a).unwrap()).collect();
     (Candidates { catalog: c, start, universe, fixed: ActionSet::new() }, candidate)
 }
 
 #[tokio::test]
 async fn session_policy_trial_sends_the_candidate_and_decodes_the_denial() {
-    let replay = StaticReplayClient::new(vec![event(&fixture("assume_role.xml")), event(&fixture("decode_authorization_message.xml"))]);
+    let replay = StaticReplayClient::new(vec![
+        event(&fixture("assume_role.xml")),
+        event(&fixture("decode_authorization_message.xml")),
+    ]);
     let conn = connection(&replay);
     let (candidates, candidate) = flintrock_candidates();
     let out = tempdir("session");
@@ -94,11 +103,22 @@ echo "An error occurred (UnauthorizedOperation) when calling the RunInstances op
     );
     let outcome = oracle.trial(&TrialRequest { id: 7, candidate: candidate.clone(), attempt: 0 }).await.expect("trial");
     assert_eq!(outcome.verdict, Verdict::Fail);
-    assert_eq!(outcome.detail["run"]["exit_code"], 1, "the workload did not see the trial's credentials: {}", outcome.detail);
+    assert_eq!(
+        outcome.detail["run"]["exit_code"], 1,
+        "the workload did not see the trial's credentials: {}",
+        outcome.detail
+    );
     assert_eq!(outcome.detail["apply"]["means"], "session-policy");
     let actions: Vec<_> = outcome.denied.iter().filter_map(|d| d.action.clone()).collect();
     assert_eq!(actions, vec!["ec2:RunInstances".to_string()]);
-    assert_eq!(outcome.denied.iter().filter(|d| d.resource.as_deref() == Some("arn:aws:ec2:us-east-1:123456789012:instance/*")).count(), 1);
+    assert_eq!(
+        outcome
+            .denied
+            .iter()
+            .filter(|d| d.resource.as_deref() == Some("arn:aws:ec2:us-east-1:123456789012:instance/*"))
+            .count(),
+        1
+    );
 
     let requests: Vec<_> = replay.actual_requests().collect();
     assert_eq!(requests.len(), 2);
@@ -110,7 +130,11 @@ echo "An error occurred (UnauthorizedOperation) when calling the RunInstances op
     assert!(policy.len() <= 2048, "{policy}");
     let c = Catalog::embedded();
     let granted = c.expand_policy(&iam_prune::policy::parse_policy(policy, "session").unwrap()).allowed;
-    assert_eq!(granted.intersection(&candidates.universe), candidate, "the session policy must grant exactly the candidate: {policy}");
+    assert_eq!(
+        granted.intersection(&candidates.universe),
+        candidate,
+        "the session policy must grant exactly the candidate: {policy}"
+    );
     let decode = form(requests[1].body().bytes().expect("body"));
     assert_eq!(param(&decode, "Action"), "DecodeAuthorizationMessage");
     assert_eq!(param(&decode, "EncodedMessage"), "ENCODED-abc_123");
@@ -128,7 +152,16 @@ async fn a_candidate_too_large_for_a_session_policy_is_an_oracle_error_without_v
     // Every other action: no wildcard can be proven, so the policy cannot fit 2,048 characters.
     let candidate: ActionSet = universe.iter().step_by(2).collect();
     let candidates = Candidates { catalog: c, start, universe, fixed: ActionSet::new() };
-    let oracle = CommandOracle::on_role(conn, candidates, "arn:aws:iam::1:role/x".into(), "big".into(), "true".into(), Duration::from_secs(5), tempdir("big"), Judge::default());
+    let oracle = CommandOracle::on_role(
+        conn,
+        candidates,
+        "arn:aws:iam::1:role/x".into(),
+        "big".into(),
+        "true".into(),
+        Duration::from_secs(5),
+        tempdir("big"),
+        Judge::default(),
+    );
     let err = oracle.trial(&TrialRequest { id: 1, candidate, attempt: 0 }).await.unwrap_err();
     assert!(err.to_string().contains("session policy would be"), "{err}");
     assert_eq!(replay.actual_requests().count(), 0, "nothing may be sent for a policy that cannot fit");
@@ -153,7 +186,20 @@ fn sandbox_run(moto: &Moto, extra: &[&str]) -> serde_json::Value {
     // Trial logs go to a temporary directory, not into the repository's reports/.
     let out = std::env::temp_dir().join(format!("iam-prune-it-sandbox-{}-{}", std::process::id(), extra.len()));
     let out = out.to_string_lossy().into_owned();
-    let mut args = vec!["--output", "json", "sandbox", "run", "--start", "IAMFullAccess", "--fixed", "AmazonEC2FullAccess", "--run", &w, "--out", &out];
+    let mut args = vec![
+        "--output",
+        "json",
+        "sandbox",
+        "run",
+        "--start",
+        "IAMFullAccess",
+        "--fixed",
+        "AmazonEC2FullAccess",
+        "--run",
+        &w,
+        "--out",
+        &out,
+    ];
     args.extend_from_slice(extra);
     let out = moto.iam_prune(&args).output().expect("sandbox run");
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
@@ -165,7 +211,10 @@ fn moto_trial_passes_with_the_full_policy_and_fails_without_get_instance_profile
     let before = moto.fixture("snapshot");
     let full = sandbox_run(&moto, &[]);
     assert_eq!(full["outcome"]["verdict"], "Pass", "{full:#}");
-    assert_eq!(full["outcome"]["detail"]["apply"]["means"], "policy-version", "auto must notice moto ignores session policies");
+    assert_eq!(
+        full["outcome"]["detail"]["apply"]["means"], "policy-version",
+        "auto must notice moto ignores session policies"
+    );
     let cut = sandbox_run(&moto, &["--without", "iam:GetInstanceProfile"]);
     assert_eq!(cut["outcome"]["verdict"], "Fail", "{cut:#}");
     assert_eq!(cut["outcome"]["denied"][0]["action"], "iam:GetInstanceProfile", "{cut:#}");
@@ -178,9 +227,23 @@ fn moto_interrupts_leave_nothing_behind() {
     let moto = Moto::start();
     let before = moto.fixture("snapshot");
     for signal in [libc::SIGINT, libc::SIGKILL] {
-        let interrupted_out = std::env::temp_dir().join(format!("iam-prune-it-interrupt-{}-{signal}", std::process::id())).to_string_lossy().into_owned();
+        let interrupted_out = std::env::temp_dir()
+            .join(format!("iam-prune-it-interrupt-{}-{signal}", std::process::id()))
+            .to_string_lossy()
+            .into_owned();
         let mut child = moto
-            .iam_prune(&["sandbox", "run", "--start", "IAMFullAccess", "--run", "sleep 20", "--apply", "version", "--out", &interrupted_out])
+            .iam_prune(&[
+                "sandbox",
+                "run",
+                "--start",
+                "IAMFullAccess",
+                "--run",
+                "sleep 20",
+                "--apply",
+                "version",
+                "--out",
+                &interrupted_out,
+            ])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()

@@ -11,7 +11,11 @@ pub fn root() -> PathBuf {
 /// A path under `../shared/`; fails loudly if the shared material is missing.
 pub fn shared(rel: &str) -> PathBuf {
     let p = root().join("..").join("shared").join(rel);
-    assert!(p.exists(), "shared material `{}` is missing: these tests need ../shared next to the repository", p.display());
+    assert!(
+        p.exists(),
+        "shared material `{}` is missing: these tests need ../shared next to the repository",
+        p.display()
+    );
     p
 }
 
@@ -24,8 +28,9 @@ pub fn iam_prune(args: &[&str]) -> Output {
 pub fn iam_prune_json(args: &[&str]) -> (i32, serde_json::Value) {
     let out = iam_prune(args);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let v = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("stdout of {args:?} is not JSON ({e}):\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr)));
+    let v = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!("stdout of {args:?} is not JSON ({e}):\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr))
+    });
     (out.status.code().unwrap_or(-1), v)
 }
 

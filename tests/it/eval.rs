@@ -23,7 +23,9 @@ fn load(v: &Value, what: &str) -> NamedPolicy {
 }
 
 fn list(v: Option<&Value>, what: &str) -> Vec<NamedPolicy> {
-    v.and_then(Value::as_array).map(|a| a.iter().enumerate().map(|(i, p)| load(p, &format!("{what}[{i}]"))).collect()).unwrap_or_default()
+    v.and_then(Value::as_array)
+        .map(|a| a.iter().enumerate().map(|(i, p)| load(p, &format!("{what}[{i}]"))).collect())
+        .unwrap_or_default()
 }
 
 fn policy_set(p: &Value) -> PolicySet {
@@ -41,7 +43,9 @@ fn context(v: Option<&Value>) -> Context {
     let mut ctx = Context::new();
     for (k, v) in v.and_then(Value::as_object).into_iter().flatten() {
         let value = match v {
-            Value::Array(a) => ContextValue::Multi(a.iter().map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string)).collect()),
+            Value::Array(a) => ContextValue::Multi(
+                a.iter().map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string)).collect(),
+            ),
             Value::String(s) => ContextValue::Single(s.clone()),
             other => ContextValue::Single(other.to_string()),
         };
@@ -137,10 +141,45 @@ fn corpus_policies_evaluate_without_panic() {
     let dir = if alt.exists() { alt } else { shared(rel) };
     let config = proptest::test_runner::Config { cases: 64, failure_persistence: None, ..Default::default() };
     let requests = std::cell::Cell::new(0usize);
-    let actions = ["s3:GetObject", "iam:PassRole", "ec2:RunInstances", "sts:AssumeRole", "kms:Decrypt", "dynamodb:GetItem", "*", "x"];
-    let resources = ["*", "arn:aws:s3:::amzn-s3-demo-bucket/home/carol/x", "arn:aws:ec2:us-east-1:111122223333:instance/i-1", "arn:aws:iam::111122223333:role/app", "arn:aws:dynamodb:us-east-1:444455556666:table/t", ""];
-    let principals = [DEFAULT_PRINCIPAL, "arn:aws:sts::111122223333:assumed-role/app/s", "arn:aws:iam::111122223333:user/carol", "arn:aws:iam::111122223333:root", "ec2.amazonaws.com", "nonsense"];
-    let keys = ["aws:SourceIp", "aws:username", "aws:PrincipalTag/team", "aws:RequestTag/project", "aws:TagKeys", "aws:CurrentTime", "aws:MultiFactorAuthAge", "aws:SecureTransport", "s3:prefix", "ec2:InstanceType", "aws:RequestedRegion"];
+    let actions = [
+        "s3:GetObject",
+        "iam:PassRole",
+        "ec2:RunInstances",
+        "sts:AssumeRole",
+        "kms:Decrypt",
+        "dynamodb:GetItem",
+        "*",
+        "x",
+    ];
+    let resources = [
+        "*",
+        "arn:aws:s3:::amzn-s3-demo-bucket/home/carol/x",
+        "arn:aws:ec2:us-east-1:111122223333:instance/i-1",
+        "arn:aws:iam::111122223333:role/app",
+        "arn:aws:dynamodb:us-east-1:444455556666:table/t",
+        "",
+    ];
+    let principals = [
+        DEFAULT_PRINCIPAL,
+        "arn:aws:sts::111122223333:assumed-role/app/s",
+        "arn:aws:iam::111122223333:user/carol",
+        "arn:aws:iam::111122223333:root",
+        "ec2.amazonaws.com",
+        "nonsense",
+    ];
+    let keys = [
+        "aws:SourceIp",
+        "aws:username",
+        "aws:PrincipalTag/team",
+        "aws:RequestTag/project",
+        "aws:TagKeys",
+        "aws:CurrentTime",
+        "aws:MultiFactorAuthAge",
+        "aws:SecureTransport",
+        "s3:prefix",
+        "ec2:InstanceType",
+        "aws:RequestedRegion",
+    ];
     let (mut compiled, mut evaluated) = (0, 0);
     for file in json_files(&dir) {
         let Ok(policy) = parse_policy_file(&file) else { continue };
@@ -148,12 +187,22 @@ fn corpus_policies_evaluate_without_panic() {
         let sets = [
             PolicySet { identity: vec![np.clone()], ..Default::default() },
             PolicySet { resource: vec![np.clone()], boundary: Some(np.clone()), ..Default::default() },
-            PolicySet { scps: vec![np.clone()], session: Some(np.clone()), identity: vec![np.clone()], ..Default::default() },
+            PolicySet {
+                scps: vec![np.clone()],
+                session: Some(np.clone()),
+                identity: vec![np.clone()],
+                ..Default::default()
+            },
         ];
         for set in &sets {
             let Ok(ev) = Evaluator::compile(set) else { continue };
             compiled += 1;
-            let strat = (0..actions.len(), 0..resources.len(), 0..principals.len(), proptest::collection::vec((0..keys.len(), "[a-z0-9./:*-]{0,12}"), 0..4));
+            let strat = (
+                0..actions.len(),
+                0..resources.len(),
+                0..principals.len(),
+                proptest::collection::vec((0..keys.len(), "[a-z0-9./:*-]{0,12}"), 0..4),
+            );
             // A fresh runner per set: a runner counts cases across runs.
             let mut runner = proptest::test_runner::TestRunner::new_with_rng(
                 config.clone(),
@@ -166,7 +215,8 @@ fn corpus_policies_evaluate_without_panic() {
                         ctx.insert(keys[k], v.as_str());
                     }
                     ctx.insert("aws:TagKeys", vec!["team", "cost"]);
-                    let req = Request { principal: principals[p], action: actions[a], resource: resources[r], context: &ctx };
+                    let req =
+                        Request { principal: principals[p], action: actions[a], resource: resources[r], context: &ctx };
                     requests.set(requests.get() + 1);
                     let d = ev.evaluate(&req);
                     prop_assert_eq!(d.kind, ev.decide(&req));
@@ -183,13 +233,41 @@ fn corpus_policies_evaluate_without_panic() {
 
 #[test]
 fn cli_single_request_exit_codes_and_json() {
-    let (code, v) = iam_prune_json(&["eval", "--policy", "IAMFullAccess", "--action", "iam:PassRole", "--resource", "arn:aws:iam::111122223333:role/x", "--output", "json"]);
+    let (code, v) = iam_prune_json(&[
+        "eval",
+        "--policy",
+        "IAMFullAccess",
+        "--action",
+        "iam:PassRole",
+        "--resource",
+        "arn:aws:iam::111122223333:role/x",
+        "--output",
+        "json",
+    ]);
     assert_eq!(code, 0);
     assert_eq!(v["decision"], "Allow");
     assert_eq!(v["matched"][0]["policy"], "IAMFullAccess");
-    let (code, v) = iam_prune_json(&["eval", "--policy", "AmazonEC2FullAccess", "--action", "iam:CreateServiceLinkedRole", "--context", "iam:AWSServiceName=spot.amazonaws.com", "--output", "json"]);
+    let (code, v) = iam_prune_json(&[
+        "eval",
+        "--policy",
+        "AmazonEC2FullAccess",
+        "--action",
+        "iam:CreateServiceLinkedRole",
+        "--context",
+        "iam:AWSServiceName=spot.amazonaws.com",
+        "--output",
+        "json",
+    ]);
     assert_eq!((code, v["decision"].as_str()), (0, Some("Allow")));
-    let (code, v) = iam_prune_json(&["eval", "--policy", "AmazonEC2FullAccess", "--action", "iam:CreateServiceLinkedRole", "--output", "json"]);
+    let (code, v) = iam_prune_json(&[
+        "eval",
+        "--policy",
+        "AmazonEC2FullAccess",
+        "--action",
+        "iam:CreateServiceLinkedRole",
+        "--output",
+        "json",
+    ]);
     assert_eq!((code, v["decision"].as_str()), (3, Some("ImplicitDeny")));
 }
 
@@ -200,7 +278,8 @@ fn cli_batch_in_order_and_errors_name_the_line() {
     let good = dir.join("good.jsonl");
     std::fs::write(&good, "{\"action\":\"iam:GetRole\"}\n\n{\"action\":\"s3:GetObject\",\"resource\":\"arn:aws:s3:::b/k\",\"context\":{\"aws:TagKeys\":[\"a\"]}}\n").unwrap();
     let out = iam_prune(&["eval", "--policy", "IAMFullAccess", "--requests", good.to_str().unwrap()]);
-    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0]["decision"], "Allow");
     assert_eq!(lines[1]["decision"], "ImplicitDeny");
@@ -220,7 +299,17 @@ fn cli_trust_policy_with_external_id() {
     std::fs::create_dir_all(&dir).unwrap();
     let trust = dir.join("trust.json");
     std::fs::write(&trust, r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/engine"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":"finance-235A9df84iK"}}}]}"#).unwrap();
-    let base = ["eval", "--resource-policy", trust.to_str().unwrap(), "--action", "sts:AssumeRole", "--resource", "arn:aws:iam::111122223333:role/finance", "--principal", "arn:aws:sts::111122223333:assumed-role/engine/s"];
+    let base = [
+        "eval",
+        "--resource-policy",
+        trust.to_str().unwrap(),
+        "--action",
+        "sts:AssumeRole",
+        "--resource",
+        "arn:aws:iam::111122223333:role/finance",
+        "--principal",
+        "arn:aws:sts::111122223333:assumed-role/engine/s",
+    ];
     let ok = iam_prune(&[&base[..], &["--context", "sts:ExternalId=finance-235A9df84iK"]].concat());
     assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stdout));
     let no = iam_prune(&base);

@@ -44,10 +44,15 @@ fn expansion_counts_of_full_access_policies() {
     assert!(ec2_actions.contains(&"ec2:RunInstances") && ec2_actions.contains(&"iam:CreateServiceLinkedRole"));
     let (_, s3) = iam_prune_json(&["expand", "AmazonS3FullAccess", "--output", "json"]);
     let s3_actions = s3["actions"].as_array().unwrap();
-    assert!(s3_actions.iter().all(|a| a.as_str().unwrap().starts_with("s3:") || a.as_str().unwrap().starts_with("s3-object-lambda:")));
+    assert!(s3_actions
+        .iter()
+        .all(|a| a.as_str().unwrap().starts_with("s3:") || a.as_str().unwrap().starts_with("s3-object-lambda:")));
     assert_eq!(
         s3_actions.len(),
-        Catalog::embedded().expand_pattern("s3:*").union(&Catalog::embedded().expand_pattern("s3-object-lambda:*")).len()
+        Catalog::embedded()
+            .expand_pattern("s3:*")
+            .union(&Catalog::embedded().expand_pattern("s3-object-lambda:*"))
+            .len()
     );
 }
 

@@ -6,12 +6,12 @@
 
 mod aws;
 mod common;
-mod foundation;
 mod eval;
+mod foundation;
 mod moto;
 mod prune;
 mod reports;
+mod scenarios;
 mod schedule;
 mod trail;
 mod trail_live;
-mod scenarios;

@@ -109,7 +109,19 @@ fn flintrock() -> String {
 
 /// `prune --run` arguments for an IAMFullAccess clone with EC2 full access fixed.
 fn prune_args<'a>(out: &'a str, workload: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut v = vec!["--output", "json", "prune", "--start", "IAMFullAccess", "--fixed", "AmazonEC2FullAccess", "--run", workload, "--out", out];
+    let mut v = vec![
+        "--output",
+        "json",
+        "prune",
+        "--start",
+        "IAMFullAccess",
+        "--fixed",
+        "AmazonEC2FullAccess",
+        "--run",
+        workload,
+        "--out",
+        out,
+    ];
     v.extend_from_slice(extra);
     v
 }
@@ -118,7 +130,11 @@ fn prune_args<'a>(out: &'a str, workload: &'a str, extra: &[&'a str]) -> Vec<&'a
 fn run_json(mut cmd: Command) -> (i32, serde_json::Value) {
     let out = cmd.output().expect("run iam-prune");
     let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("stdout is not JSON ({e}): {}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
     });
     (out.status.code().unwrap_or(-1), v)
 }
@@ -126,7 +142,10 @@ fn run_json(mut cmd: Command) -> (i32, serde_json::Value) {
 /// Complete trial records in a run's journal.
 fn journaled_trials(dir: &std::path::Path) -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(dir.join("journal.jsonl")).unwrap_or_default();
-    text.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).filter(|v| v["type"] == "trial").collect()
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["type"] == "trial")
+        .collect()
 }
 
 fn run_dir(name: &str) -> PathBuf {
@@ -157,7 +176,10 @@ fn moto_prune_of_iam_full_access_finds_what_the_launch_calls_and_leaves_no_trace
     let reruns: Vec<_> = trials.iter().filter(|t| t["purpose"] == "confirm").collect();
     assert!(!reruns.is_empty(), "--confirm 2 re-ran nothing");
     for t in reruns {
-        assert!(t["outcome"]["detail"]["apply"]["recheck_wait_seconds"].as_f64().unwrap() >= 2.0, "a re-run did not wait: {t:#}");
+        assert!(
+            t["outcome"]["detail"]["apply"]["recheck_wait_seconds"].as_f64().unwrap() >= 2.0,
+            "a re-run did not wait: {t:#}"
+        );
     }
     // The run directory, as for scenario jobs; the policy grants exactly the result.
     let policy = std::fs::read_to_string(dir.join("policy.json")).unwrap();
@@ -170,7 +192,13 @@ fn moto_prune_of_iam_full_access_finds_what_the_launch_calls_and_leaves_no_trace
 }
 
 /// Starts a prune, waits until `trials` trials are journaled, sends `signal`, waits for exit.
-fn interrupt_after(moto: &Moto, dir: &std::path::Path, workload: &str, trials: usize, signal: i32) -> std::process::ExitStatus {
+fn interrupt_after(
+    moto: &Moto,
+    dir: &std::path::Path,
+    workload: &str,
+    trials: usize,
+    signal: i32,
+) -> std::process::ExitStatus {
     let mut child = moto
         .iam_prune(&prune_args(dir.to_str().unwrap(), workload, &["--strategy", "group"]))
         .stdout(Stdio::null())
@@ -214,10 +242,21 @@ fn moto_interrupted_prunes_resume_to_the_same_result_without_losing_trials() {
         assert_eq!(code, 0, "{got:#}");
         assert_eq!(got["minimal"], want["minimal"], "{got:#}");
         assert_eq!(got["trials"], want["trials"], "the resumed run took a different path: {got:#}");
-        assert_eq!(got["aws"]["trials_replayed"].as_u64().unwrap() as usize, recorded, "recorded trials ran again: {got:#}");
-        assert_eq!(journaled_trials(&dir).len() as u64, got["trials"].as_u64().unwrap(), "a trial is missing from or doubled in the journal");
+        assert_eq!(
+            got["aws"]["trials_replayed"].as_u64().unwrap() as usize,
+            recorded,
+            "recorded trials ran again: {got:#}"
+        );
+        assert_eq!(
+            journaled_trials(&dir).len() as u64,
+            got["trials"].as_u64().unwrap(),
+            "a trial is missing from or doubled in the journal"
+        );
         if signal == libc::SIGKILL {
-            assert!(got["aws"]["leftovers_deleted"].as_u64().unwrap() > 0, "resume did not delete the killed run's sandbox: {got:#}");
+            assert!(
+                got["aws"]["leftovers_deleted"].as_u64().unwrap() > 0,
+                "resume did not delete the killed run's sandbox: {got:#}"
+            );
             let out = moto.iam_prune(&["sandbox", "cleanup"]).output().expect("cleanup");
             assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         }
@@ -233,7 +272,11 @@ fn moto_schedule_runs_a_command_job() {
     let moto = Moto::start();
     let dir = run_dir("schedule");
     std::fs::create_dir_all(&dir).unwrap();
-    let workload = format!("{} {}", python().display(), crate::common::root().join("tests/workloads/flintrock_launch.py").display());
+    let workload = format!(
+        "{} {}",
+        python().display(),
+        crate::common::root().join("tests/workloads/flintrock_launch.py").display()
+    );
     let jobs = dir.join("jobs.toml");
     std::fs::write(
         &jobs,

@@ -22,7 +22,14 @@ fn trial_lines(dir: &Path) -> Vec<serde_json::Value> {
 #[test]
 fn flintrock_prunes_to_get_instance_profile_and_pass_role_in_at_most_six_trials() {
     let out = tmpdir("flintrock");
-    let (code, v) = iam_prune_json(&["prune", "scenarios/flintrock-launch.toml", "--out", out.to_str().unwrap(), "--output", "json"]);
+    let (code, v) = iam_prune_json(&[
+        "prune",
+        "scenarios/flintrock-launch.toml",
+        "--out",
+        out.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["minimal"], serde_json::json!(["iam:GetInstanceProfile", "iam:PassRole"]));
     assert_eq!(v["universe"], 200);
@@ -43,7 +50,16 @@ fn every_strategy_reaches_the_same_minimal_set() {
     for strategy in ["auto", "group", "ddmin", "linear"] {
         let out = tmpdir(&format!("strategy-{strategy}"));
         let (code, v) = iam_prune_json(&[
-            "prune", "scenarios/flintrock-launch.toml", "--strategy", strategy, "--parallel", "4", "--out", out.to_str().unwrap(), "--output", "json",
+            "prune",
+            "scenarios/flintrock-launch.toml",
+            "--strategy",
+            strategy,
+            "--parallel",
+            "4",
+            "--out",
+            out.to_str().unwrap(),
+            "--output",
+            "json",
         ]);
         assert_eq!(code, 0);
         assert_eq!(v["minimal"], serde_json::json!(["iam:GetInstanceProfile", "iam:PassRole"]), "{strategy}");
@@ -55,13 +71,25 @@ fn every_strategy_reaches_the_same_minimal_set() {
 fn a_trial_budget_stops_with_a_verified_sufficient_set_and_says_what_is_undecided() {
     let out = tmpdir("budget");
     let (code, v) = iam_prune_json(&[
-        "prune", "scenarios/flintrock-launch.toml", "--strategy", "group", "--max-trials", "3", "--out", out.to_str().unwrap(), "--output", "json",
+        "prune",
+        "scenarios/flintrock-launch.toml",
+        "--strategy",
+        "group",
+        "--max-trials",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+        "--output",
+        "json",
     ]);
     assert_eq!(code, 0);
     assert_eq!(v["trials"], 3);
     assert!(v["stopped"].as_str().unwrap().contains("budget"), "{v}");
     let minimal: Vec<&str> = v["minimal"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
-    assert!(minimal.contains(&"iam:GetInstanceProfile") && minimal.contains(&"iam:PassRole"), "a budget must never drop a needed action");
+    assert!(
+        minimal.contains(&"iam:GetInstanceProfile") && minimal.contains(&"iam:PassRole"),
+        "a budget must never drop a needed action"
+    );
     assert!(!v["undecided"].as_array().unwrap().is_empty());
     assert_eq!(v["minimal_proven"], false);
 }
@@ -72,7 +100,14 @@ fn a_trial_budget_stops_with_a_verified_sufficient_set_and_says_what_is_undecide
 fn resume_after_a_killed_run_reuses_recorded_trials() {
     let full = tmpdir("resume-full");
     let (_, whole) = iam_prune_json(&[
-        "prune", "scenarios/flintrock-launch.toml", "--strategy", "group", "--out", full.to_str().unwrap(), "--output", "json",
+        "prune",
+        "scenarios/flintrock-launch.toml",
+        "--strategy",
+        "group",
+        "--out",
+        full.to_str().unwrap(),
+        "--output",
+        "json",
     ]);
     let total = whole["trials"].as_u64().unwrap();
     assert!(total > 6, "the group strategy should need several trials here ({total})");
@@ -89,7 +124,10 @@ fn resume_after_a_killed_run_reuses_recorded_trials() {
     let (code, resumed) = iam_prune_json(&["prune", "--resume", cut.to_str().unwrap(), "--output", "json"]);
     assert_eq!(code, 0, "{resumed}");
     assert_eq!(resumed["minimal"], whole["minimal"]);
-    assert_eq!(resumed["trials"], whole["trials"], "the resumed run must count replayed trials and reach the same result");
+    assert_eq!(
+        resumed["trials"], whole["trials"],
+        "the resumed run must count replayed trials and reach the same result"
+    );
     // The first five trials were not run again: the journal holds each trial id once.
     let ids: Vec<u64> = trial_lines(&cut).iter().map(|t| t["id"].as_u64().unwrap()).collect();
     let mut sorted = ids.clone();
@@ -117,7 +155,19 @@ fn a_broken_scenario_is_reported_with_its_position() {
 
 #[test]
 fn bench_prune_runs_a_small_grid() {
-    let (code, v) = iam_prune_json(&["bench", "prune", "--quick", "--n", "200", "--d", "2", "--strategy", "group", "--output", "json"]);
+    let (code, v) = iam_prune_json(&[
+        "bench",
+        "prune",
+        "--quick",
+        "--n",
+        "200",
+        "--d",
+        "2",
+        "--strategy",
+        "group",
+        "--output",
+        "json",
+    ]);
     assert!(code == 0 || code == 1);
     let rows = v["rows"].as_array().unwrap();
     assert!(!rows.is_empty());

@@ -87,7 +87,9 @@ fn validate(schema: &Value, v: &Value, path: &str, errors: &mut Vec<String>) {
         for (k, val) in obj {
             match props.and_then(|p| p.get(k)) {
                 Some(s) => validate(s, val, &format!("{path}.{k}"), errors),
-                None if schema.get("additionalProperties") == Some(&Value::Bool(false)) => errors.push(format!("{path}: unknown field `{k}`")),
+                None if schema.get("additionalProperties") == Some(&Value::Bool(false)) => {
+                    errors.push(format!("{path}: unknown field `{k}`"))
+                }
                 None => {}
             }
         }
@@ -111,18 +113,22 @@ fn prune_into(scenario: &Path, out: &Path) {
 }
 
 fn read_json(p: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))).expect("report.json is JSON")
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display())))
+        .expect("report.json is JSON")
 }
 
 /// The acceptable minimal sets of a scenario, as sorted names.
 fn expected_sets(scenario: &Path) -> Vec<Vec<String>> {
     let s = Scenario::load(scenario).expect("scenario loads");
     let c = iam_prune::Catalog::embedded();
-    s.acceptable_minimal_sets().iter().map(|set| {
-        let mut n = set.names(c);
-        n.sort();
-        n
-    }).collect()
+    s.acceptable_minimal_sets()
+        .iter()
+        .map(|set| {
+            let mut n = set.names(c);
+            n.sort();
+            n
+        })
+        .collect()
 }
 
 fn check_run_dir(dir: &Path, scenario: &Path) {
@@ -132,11 +138,20 @@ fn check_run_dir(dir: &Path, scenario: &Path) {
     let v = read_json(&dir.join("report.json"));
     let errors = schema_errors(&v);
     assert!(errors.is_empty(), "{}/report.json does not match the schema:\n{}", dir.display(), errors.join("\n"));
-    let minimal: Vec<String> = v["result"]["minimal"].as_array().expect("minimal").iter().map(|a| a.as_str().expect("name").to_string()).collect();
+    let minimal: Vec<String> = v["result"]["minimal"]
+        .as_array()
+        .expect("minimal")
+        .iter()
+        .map(|a| a.as_str().expect("name").to_string())
+        .collect();
     let mut sorted = minimal.clone();
     sorted.sort();
     let expected = expected_sets(scenario);
-    assert!(expected.contains(&sorted), "{}: minimal {sorted:?} is none of the expected {expected:?}", scenario.display());
+    assert!(
+        expected.contains(&sorted),
+        "{}: minimal {sorted:?} is none of the expected {expected:?}",
+        scenario.display()
+    );
     let md = std::fs::read_to_string(dir.join("report.md")).expect("md");
     let html = std::fs::read_to_string(dir.join("report.html")).expect("html");
     for a in &minimal {
@@ -146,15 +161,30 @@ fn check_run_dir(dir: &Path, scenario: &Path) {
     for id in ["chart-services", "chart-levels", "chart-timeline", "chart-tree"] {
         assert!(html.contains(&format!("id=\"{id}\"")), "report.html has no #{id}");
     }
-    assert!(!html.contains("src=\"http") && !html.contains("href=\"http") && !html.contains("url("), "report.html must not load anything");
+    assert!(
+        !html.contains("src=\"http") && !html.contains("href=\"http") && !html.contains("url("),
+        "report.html must not load anything"
+    );
     assert!(!html.contains("<script"), "report.html must not contain scripts");
-    for section in ["## Why trust it", "### Privilege escalation", "### Evidence gaps", "### Policy size", "## How to apply", "aws iam create-policy", "aws_iam_policy_document"] {
+    for section in [
+        "## Why trust it",
+        "### Privilege escalation",
+        "### Evidence gaps",
+        "### Policy size",
+        "## How to apply",
+        "aws iam create-policy",
+        "aws_iam_policy_document",
+    ] {
         assert!(md.contains(section), "report.md lacks `{section}`");
     }
     let dot = std::fs::read_to_string(dir.join("search.dot")).expect("dot");
     assert!(dot.starts_with("digraph {"), "search.dot is not DOT");
     let trials = v["trials"].as_array().expect("trials").len();
-    assert_eq!(v["tree"]["nodes"].as_array().expect("nodes").len(), trials + 1, "one tree node per trial plus the start");
+    assert_eq!(
+        v["tree"]["nodes"].as_array().expect("nodes").len(),
+        trials + 1,
+        "one tree node per trial plus the start"
+    );
     assert_eq!(v["tree"]["edges"].as_array().expect("edges").len(), trials, "every trial has a parent");
 }
 
@@ -173,14 +203,20 @@ fn report_command_regenerates_the_reports_from_the_journal() {
     let dir = tempdir("regen");
     let scenario = root().join("scenarios/flintrock-launch.toml");
     prune_into(&scenario, &dir);
-    let before: Vec<String> = ["report.md", "report.html", "report.json", "search.dot"].iter().map(|f| std::fs::read_to_string(dir.join(f)).expect("read")).collect();
+    let before: Vec<String> = ["report.md", "report.html", "report.json", "search.dot"]
+        .iter()
+        .map(|f| std::fs::read_to_string(dir.join(f)).expect("read"))
+        .collect();
     // Without summary.json too: the journal's result record is enough.
     for f in ["report.md", "report.html", "report.json", "search.dot", "summary.json"] {
         std::fs::remove_file(dir.join(f)).expect("remove");
     }
     let o = iam_prune(&["report", &dir.display().to_string()]);
     assert!(o.status.success(), "report failed: {}", String::from_utf8_lossy(&o.stderr));
-    let after: Vec<String> = ["report.md", "report.html", "report.json", "search.dot"].iter().map(|f| std::fs::read_to_string(dir.join(f)).expect("read")).collect();
+    let after: Vec<String> = ["report.md", "report.html", "report.json", "search.dot"]
+        .iter()
+        .map(|f| std::fs::read_to_string(dir.join(f)).expect("read"))
+        .collect();
     assert_eq!(before, after, "regenerated reports differ from the ones prune wrote");
     // An unfinished run is an error that says what to do.
     let unfinished = tempdir("unfinished");
@@ -219,10 +255,24 @@ fn committed_reports_cover_every_bundled_scenario() {
         assert!(dir.join("report.json").is_file(), "reports/ lacks {}: run scripts/gen-reports.sh", dir.display());
         let v = read_json(&dir.join("report.json"));
         let errors = schema_errors(&v);
-        assert!(errors.is_empty(), "{}/report.json is stale (run scripts/gen-reports.sh):\n{}", dir.display(), errors.join("\n"));
-        let mut minimal: Vec<String> = v["result"]["minimal"].as_array().expect("minimal").iter().map(|a| a.as_str().expect("name").to_string()).collect();
+        assert!(
+            errors.is_empty(),
+            "{}/report.json is stale (run scripts/gen-reports.sh):\n{}",
+            dir.display(),
+            errors.join("\n")
+        );
+        let mut minimal: Vec<String> = v["result"]["minimal"]
+            .as_array()
+            .expect("minimal")
+            .iter()
+            .map(|a| a.as_str().expect("name").to_string())
+            .collect();
         minimal.sort();
-        assert!(expected_sets(&scenario).contains(&minimal), "{}: stale minimal set; run scripts/gen-reports.sh", dir.display());
+        assert!(
+            expected_sets(&scenario).contains(&minimal),
+            "{}: stale minimal set; run scripts/gen-reports.sh",
+            dir.display()
+        );
     }
 }
 
@@ -264,10 +314,17 @@ fn html_report_renders_in_headless_chromium() {
         .output()
         .expect("run chromium");
     let render_ms = started.elapsed().as_millis();
-    let dom_out = Command::new(chromium).args(common(&dir.join("profile-dom"))).args(["--dump-dom".to_string(), url]).output().expect("run chromium");
+    let dom_out = Command::new(chromium)
+        .args(common(&dir.join("profile-dom")))
+        .args(["--dump-dom".to_string(), url])
+        .output()
+        .expect("run chromium");
     let stderr = format!("{}{}", String::from_utf8_lossy(&shot_out.stderr), String::from_utf8_lossy(&dom_out.stderr));
     assert!(shot_out.status.success() && dom_out.status.success(), "chromium failed:\n{stderr}");
-    let console: Vec<&str> = stderr.lines().filter(|l| l.contains("CONSOLE") || l.contains("Uncaught") || l.contains("Refused to")).collect();
+    let console: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("CONSOLE") || l.contains("Uncaught") || l.contains("Refused to"))
+        .collect();
     assert!(console.is_empty(), "console errors while rendering report.html:\n{}", console.join("\n"));
     let png = std::fs::read(&shot).unwrap_or_else(|e| panic!("no screenshot at {}: {e}\n{stderr}", shot.display()));
     assert!(png.starts_with(b"\x89PNG"), "screenshot is not a PNG");

@@ -60,7 +60,11 @@ impl TempDir {
     fn new(tag: &str) -> TempDir {
         use std::sync::atomic::{AtomicU32, Ordering};
         static N: AtomicU32 = AtomicU32::new(0);
-        let p = std::env::temp_dir().join(format!("iam-prune-it-{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+        let p = std::env::temp_dir().join(format!(
+            "iam-prune-it-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
         let _ = std::fs::remove_dir_all(&p);
         std::fs::create_dir_all(&p).expect("create temp dir");
         TempDir(p)
@@ -82,7 +86,8 @@ fn variant(name: &str, edit: impl Fn(String) -> String, edit_policy: impl Fn(Str
     for e in std::fs::read_dir(scenario_dir().join("policies")).expect("read policies/") {
         let p = e.expect("dir entry").path();
         let body = std::fs::read_to_string(&p).expect("read policy");
-        std::fs::write(dir.0.join("policies").join(p.file_name().expect("file name")), edit_policy(body)).expect("write policy");
+        std::fs::write(dir.0.join("policies").join(p.file_name().expect("file name")), edit_policy(body))
+            .expect("write policy");
     }
     let path = dir.0.join(format!("{name}.toml"));
     std::fs::write(&path, edit(text)).expect("write scenario");
@@ -92,7 +97,8 @@ fn variant(name: &str, edit: impl Fn(String) -> String, edit_policy: impl Fn(Str
 
 #[test]
 fn every_required_scenario_is_bundled_and_cites_its_seed() {
-    let names: BTreeSet<String> = bundled().iter().map(|p| p.file_stem().expect("stem").to_string_lossy().into_owned()).collect();
+    let names: BTreeSet<String> =
+        bundled().iter().map(|p| p.file_stem().expect("stem").to_string_lossy().into_owned()).collect();
     for r in REQUIRED {
         assert!(names.contains(r), "scenarios/{r}.toml is missing");
     }
@@ -100,9 +106,18 @@ fn every_required_scenario_is_bundled_and_cites_its_seed() {
         let s = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
         // `source` is relative to the repository root, like `../shared` in the CLI.
         let seed = root().join(&s.source);
-        assert!(s.source.contains("/seeds/") && seed.exists(), "{}: `source` must name a seed document that exists, got `{}`", path.display(), s.source);
+        assert!(
+            s.source.contains("/seeds/") && seed.exists(),
+            "{}: `source` must name a seed document that exists, got `{}`",
+            path.display(),
+            s.source
+        );
         let text = std::fs::read_to_string(&path).expect("read");
-        assert!(text.contains("naive approach gets wrong"), "{}: the header must say what a naive approach gets wrong", path.display());
+        assert!(
+            text.contains("naive approach gets wrong"),
+            "{}: the header must say what a naive approach gets wrong",
+            path.display()
+        );
     }
 }
 
@@ -110,11 +125,19 @@ fn every_required_scenario_is_bundled_and_cites_its_seed() {
 fn every_bundled_scenario_checks_without_errors() {
     for path in bundled() {
         let s = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
-        let errors: Vec<String> = check(&s).into_iter().filter(|f| f.severity == Severity::Error).map(|f| format!("{}:{}: {}", f.line, f.column, f.message)).collect();
+        let errors: Vec<String> = check(&s)
+            .into_iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(|f| format!("{}:{}: {}", f.line, f.column, f.message))
+            .collect();
         assert!(errors.is_empty(), "{}:\n{}", path.display(), errors.join("\n"));
     }
     let out = iam_prune(&["scenario", "check", "scenarios"]);
-    assert!(out.status.success(), "iam-prune scenario check scenarios failed:\n{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "iam-prune scenario check scenarios failed:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 #[test]
@@ -155,7 +178,11 @@ fn tolerated_denials_are_tolerated_and_reported() {
         let t = Replay::new(&s).run(&s.expected_minimal(), false).expect("replay");
         let denied: BTreeSet<String> = t.tolerated.iter().filter_map(|d| d.action.clone()).collect();
         let declared: BTreeSet<String> = s.expect.tolerated.iter().map(|a| c.name(c.intern(a))).collect();
-        let named_steps = s.steps.iter().filter(|st| st.on_denied != iam_prune::workload::OnDenied::Abort).all(|st| st.denial == iam_prune::workload::DenialStyle::Named);
+        let named_steps = s
+            .steps
+            .iter()
+            .filter(|st| st.on_denied != iam_prune::workload::OnDenied::Abort)
+            .all(|st| st.denial == iam_prune::workload::DenialStyle::Named);
         if named_steps {
             assert_eq!(denied, declared, "{}: tolerated denials under the expected set", s.name);
         }
@@ -185,7 +212,9 @@ async fn prune(name: &str, strategy: StrategyKind) {
     let dir = TempDir::new(&format!("prune-{name}"));
     let mut job = ScenarioJob::new(scenario_dir().join(format!("{name}.toml")));
     job.search.strategy = strategy;
-    let out = run_scenario_job(RunDir::New(dir.0.join("run")), Some(job), &NoProgress).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+    let out = run_scenario_job(RunDir::New(dir.0.join("run")), Some(job), &NoProgress)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
     let found = set(&out.summary.minimal);
     assert!(
         s.acceptable_minimal_sets().contains(&found),
@@ -235,7 +264,10 @@ fn every_bundled_scenario_has_a_prune_test() {
     let src = std::fs::read_to_string(root().join("tests/it/scenarios.rs")).expect("read");
     for path in bundled() {
         let name = path.file_stem().expect("stem").to_string_lossy().into_owned();
-        assert!(src.contains(&format!("\"{name}\", Auto;")) && src.contains(&format!("\"{name}\", Group;")), "no prune tests for {name}");
+        assert!(
+            src.contains(&format!("\"{name}\", Auto;")) && src.contains(&format!("\"{name}\", Group;")),
+            "no prune tests for {name}"
+        );
     }
 }
 
@@ -267,9 +299,11 @@ fn streamsets_trust_policy_alone_suffices_within_one_account() {
 
 #[test]
 fn streamsets_needs_the_external_id_and_the_listed_session_tag() {
-    let (_d, no_id) = variant("streamsets-assume-role", |t| t.replace("\"sts:ExternalId\" = \"finance-235A9df84iK\"\n", ""), |p| p);
+    let (_d, no_id) =
+        variant("streamsets-assume-role", |t| t.replace("\"sts:ExternalId\" = \"finance-235A9df84iK\"\n", ""), |p| p);
     assert!(!passes(&no_id, &no_id.universe), "without the external ID the trust policy must deny");
-    let (_d2, emily) = variant("streamsets-assume-role-tagged", |t| t.replace("= \"joe@MyCompany\"", "= \"emily@MyCompany\""), |p| p);
+    let (_d2, emily) =
+        variant("streamsets-assume-role-tagged", |t| t.replace("= \"joe@MyCompany\"", "= \"emily@MyCompany\""), |p| p);
     assert!(!passes(&emily, &emily.universe), "a session tag naming an unlisted user must be denied");
 }
 
@@ -282,9 +316,16 @@ fn streamsets_seed_version_is_linted_and_does_not_change_decisions() {
             "{name}: `scenario check` must surface the seed's invalid Version"
         );
         let (_d, fixed) = variant(name, |t| t, |p| p.replace("\"2022-10-17\"", "\"2012-10-17\""));
-        assert!(!check(&fixed).iter().any(|f| f.message.contains("invalid-version")), "{name}: the corrected copy still lints");
+        assert!(
+            !check(&fixed).iter().any(|f| f.message.contains("invalid-version")),
+            "{name}: the corrected copy still lints"
+        );
         for candidate in fixed.acceptable_minimal_sets().into_iter().chain([ActionSet::new(), fixed.universe.clone()]) {
-            assert_eq!(passes(&s, &candidate), passes(&fixed, &candidate), "{name}: the corrected Version decides differently");
+            assert_eq!(
+                passes(&s, &candidate),
+                passes(&fixed, &candidate),
+                "{name}: the corrected Version decides differently"
+            );
         }
     }
 }
@@ -299,7 +340,8 @@ fn emr_lowercase_passrole_grants_passrole_and_is_linted() {
 
 #[test]
 fn iomete_creates_need_the_managed_request_tag() {
-    let (_d, untagged) = variant("iomete-data-plane", |t| t.replace("\"aws:RequestTag/iomete.com/managed\" = \"true\"\n", ""), |p| p);
+    let (_d, untagged) =
+        variant("iomete-data-plane", |t| t.replace("\"aws:RequestTag/iomete.com/managed\" = \"true\"\n", ""), |p| p);
     assert!(!passes(&untagged, &untagged.universe), "creates without the iomete.com/managed tag must be denied");
     let s = load("iomete-data-plane");
     let c = Catalog::embedded();
@@ -323,10 +365,14 @@ fn check_reports_line_and_column_for_broken_scenarios() {
         let out = iam_prune(&["scenario", "check", &rel]);
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(!out.status.success(), "{file}: check should fail");
-        let line = stdout.lines().find(|l| l.contains(message)).unwrap_or_else(|| panic!("{file}: no `{message}` in:\n{stdout}"));
+        let line = stdout
+            .lines()
+            .find(|l| l.contains(message))
+            .unwrap_or_else(|| panic!("{file}: no `{message}` in:\n{stdout}"));
         assert!(line.contains(&format!("{rel}{pos}")), "{file}: expected position `{pos}` in `{line}`");
     }
     // The library reports the same positions.
-    let err = Scenario::load(Path::new(&root().join("tests/fixtures/scenarios/unknown-action.toml"))).expect_err("must not load");
+    let err = Scenario::load(Path::new(&root().join("tests/fixtures/scenarios/unknown-action.toml")))
+        .expect_err("must not load");
     assert!(err.to_string().contains(":12:10:"), "{err}");
 }

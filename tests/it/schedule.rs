@@ -24,10 +24,9 @@ fn flintrock() -> String {
 fn without_pass_role(s: &str) -> String {
     let block = "[[steps.calls]]\naction = \"iam:PassRole\"\nresource = \"arn:aws:iam::690534650866:role/EMR_EC2_DefaultRole\"\n[steps.calls.context]\n\"iam:PassedToService\" = \"ec2.amazonaws.com\"\n";
     assert!(s.contains(block), "the flintrock scenario changed shape; update this test's edit");
-    s.replace(block, "").replace("minimal = [\"iam:GetInstanceProfile\", \"iam:PassRole\"]", "minimal = [\"iam:GetInstanceProfile\"]").replace(
-        "\"iam:PassRole\" = [\"arn:aws:iam::690534650866:role/EMR_EC2_DefaultRole\"]\n",
-        "",
-    )
+    s.replace(block, "")
+        .replace("minimal = [\"iam:GetInstanceProfile\", \"iam:PassRole\"]", "minimal = [\"iam:GetInstanceProfile\"]")
+        .replace("\"iam:PassRole\" = [\"arn:aws:iam::690534650866:role/EMR_EC2_DefaultRole\"]\n", "")
 }
 
 /// The workload starts listing roles: `iam:ListRoles` is a new need (drift).
@@ -41,12 +40,19 @@ fn with_list_roles(s: &str) -> String {
 fn run(jobs: &Path) -> (i32, Value) {
     let out = iam_prune(&["schedule", "run", &jobs.display().to_string(), "--output", "json"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let v: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("schedule run printed no JSON ({e}):\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    let v: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!("schedule run printed no JSON ({e}):\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr))
+    });
     (out.status.code().unwrap_or(-1), v)
 }
 
 fn job<'a>(v: &'a Value, name: &str) -> &'a Value {
-    v["jobs"].as_array().expect("jobs").iter().find(|j| j["job"] == name).unwrap_or_else(|| panic!("no job {name} in {v}"))
+    v["jobs"]
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .find(|j| j["job"] == name)
+        .unwrap_or_else(|| panic!("no job {name} in {v}"))
 }
 
 fn strs(v: &Value) -> Vec<String> {
@@ -102,13 +108,16 @@ fn three_jobs_report_unchanged_narrowed_and_widened_with_exit_codes() {
     let sdir = PathBuf::from(v["dir"].as_str().expect("dir"));
     let md = std::fs::read_to_string(sdir.join("summary.md")).expect("summary.md");
     assert!(md.contains("`iam:ListRoles`") && md.contains("**widened**") && md.contains("exit code 20"), "{md}");
-    let sj: Value = serde_json::from_str(&std::fs::read_to_string(sdir.join("summary.json")).expect("summary.json")).expect("json");
+    let sj: Value =
+        serde_json::from_str(&std::fs::read_to_string(sdir.join("summary.json")).expect("summary.json")).expect("json");
     assert_eq!(sj["exit_code"], 20);
 
     let history = dir.join("state/history.sqlite");
-    let out = iam_prune(&["schedule", "history", "grows", "--history", &history.display().to_string(), "--output", "json"]);
+    let out =
+        iam_prune(&["schedule", "history", "grows", "--history", &history.display().to_string(), "--output", "json"]);
     let rows: Value = serde_json::from_str(&String::from_utf8_lossy(&out.stdout)).expect("history JSON");
-    let changes: Vec<&str> = rows.as_array().expect("rows").iter().map(|r| r["change"].as_str().expect("change")).collect();
+    let changes: Vec<&str> =
+        rows.as_array().expect("rows").iter().map(|r| r["change"].as_str().expect("change")).collect();
     assert_eq!(changes, ["widened", "unchanged", "unchanged", "new"], "newest first");
     let text = iam_prune(&["schedule", "history", "--history", &history.display().to_string()]);
     assert!(String::from_utf8_lossy(&text.stdout).contains("+iam:ListRoles"));

@@ -24,10 +24,18 @@ fn shared(rel: &str) -> PathBuf {
 /// The corpus sources (the folder also holds `denied_expected.jsonl`, which is not a trail).
 fn corpus_sources() -> Vec<PathBuf> {
     let root = shared("corpus/cloudtrail");
-    ["awsdocs-aws-cloudtrail-user-guide", "awsdocs-iam-user-guide", "cribl-aws-cloudtrail-logs", "panther-analysis", "plaso", "stratus-red-team", "trailscraper"]
-        .iter()
-        .map(|d| root.join(d))
-        .collect()
+    [
+        "awsdocs-aws-cloudtrail-user-guide",
+        "awsdocs-iam-user-guide",
+        "cribl-aws-cloudtrail-logs",
+        "panther-analysis",
+        "plaso",
+        "stratus-red-team",
+        "trailscraper",
+    ]
+    .iter()
+    .map(|d| root.join(d))
+    .collect()
 }
 
 fn scan(paths: &[PathBuf], opts: &ScanOptions) -> ScanReport {
@@ -59,7 +67,8 @@ fn events_per_source() {
         let r = scan(&[root.join(dir)], &denied_opts());
         assert_eq!((r.events, r.denied.len()), (events, denied), "{dir}");
     }
-    let docs = scan(&[root.join("awsdocs-aws-cloudtrail-user-guide"), root.join("awsdocs-iam-user-guide")], &denied_opts());
+    let docs =
+        scan(&[root.join("awsdocs-aws-cloudtrail-user-guide"), root.join("awsdocs-iam-user-guide")], &denied_opts());
     assert_eq!(docs.events, 26);
 }
 
@@ -87,12 +96,27 @@ fn exactly_the_expected_denials_with_their_message_actions() {
     // Compare as multisets keyed by (file, source, name, code, message action).
     let mut want: BTreeMap<(String, String, String, String, Option<String>), i32> = BTreeMap::new();
     for e in &expected {
-        *want.entry((e.file.clone(), e.event_source.clone(), e.event_name.clone(), e.error_code.clone(), e.action_from_message.clone())).or_default() += 1;
+        *want
+            .entry((
+                e.file.clone(),
+                e.event_source.clone(),
+                e.event_name.clone(),
+                e.error_code.clone(),
+                e.action_from_message.clone(),
+            ))
+            .or_default() += 1;
     }
     let mut got: BTreeMap<(String, String, String, String, Option<String>), i32> = BTreeMap::new();
     for d in &r.denied {
         let file = d.file.strip_prefix(&prefix).unwrap_or(&d.file).to_string();
-        *got.entry((file, d.event_source.clone(), d.event_name.clone(), d.error_code.clone(), d.message_action.clone())).or_default() += 1;
+        *got.entry((
+            file,
+            d.event_source.clone(),
+            d.event_name.clone(),
+            d.error_code.clone(),
+            d.message_action.clone(),
+        ))
+        .or_default() += 1;
     }
     assert_eq!(got, want);
     // Every action the message names is recovered; catalog actions become the denial's action.
@@ -117,7 +141,11 @@ fn denials_carry_kind_policy_type_and_encoded_message() {
     let vpce: Vec<_> = r.denied.iter().filter(|d| d.error_code == "VpceAccessDenied").collect();
     assert_eq!(vpce.len(), 1);
     assert_eq!(vpce[0].kind, iam_prune::trail::DenialKind::VpceAccessDenied);
-    let pw = r.denied.iter().find(|d| d.action.as_deref() == Some("ec2:GetPasswordData") && d.file.contains("stratus")).unwrap();
+    let pw = r
+        .denied
+        .iter()
+        .find(|d| d.action.as_deref() == Some("ec2:GetPasswordData") && d.file.contains("stratus"))
+        .unwrap();
     assert_eq!(pw.denied_by, Some(iam_prune::trail::DeniedBy::IdentityBased));
     assert!(pw.resource.as_deref().unwrap().starts_with("arn:aws:ec2:"));
     assert!(pw.principal.as_deref().unwrap().contains("assumed-role"));
@@ -143,7 +171,11 @@ fn principal_filter_and_time_window() {
     let opts = ScanOptions { principal: Some(PrincipalFilter::new(role)), ..denied_opts() };
     let r = scan(&corpus_sources(), &opts);
     assert!(!r.denied.is_empty());
-    assert!(r.denied.iter().all(|d| d.principal.as_deref().unwrap().contains("stratus-red-team-ec2-get-password-data-role")));
+    assert!(r.denied.iter().all(|d| d
+        .principal
+        .as_deref()
+        .unwrap()
+        .contains("stratus-red-team-ec2-get-password-data-role")));
     let early = ScanOptions { until: iam_prune::trail::parse_time("2000-01-01"), ..denied_opts() };
     assert!(scan(&corpus_sources(), &early).denied.is_empty());
 }
@@ -162,7 +194,12 @@ fn corrupt_files_are_reported_and_counted_and_the_rest_processed() {
     let errors = v["errors"].as_array().unwrap();
     let mut by_file: Vec<(String, String)> = errors
         .iter()
-        .map(|e| (e["file"].as_str().unwrap().rsplit('/').next().unwrap().to_string(), e["message"].as_str().unwrap().to_string()))
+        .map(|e| {
+            (
+                e["file"].as_str().unwrap().rsplit('/').next().unwrap().to_string(),
+                e["message"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     by_file.sort();
     assert_eq!(by_file.len(), 3, "{by_file:?}");
@@ -181,7 +218,8 @@ fn denied_json_has_the_documented_fields() {
     assert_eq!(v["files"], 1, "digest folders are skipped");
     let denied = v["denied"].as_array().unwrap();
     assert_eq!(denied.len(), 2, "NoSuchBucketPolicy is not a denial");
-    for key in ["file", "time", "principal", "eventSource", "eventName", "errorCode", "action", "resource", "denied_by"] {
+    for key in ["file", "time", "principal", "eventSource", "eventName", "errorCode", "action", "resource", "denied_by"]
+    {
         assert!(denied[0].get(key).is_some(), "missing `{key}`");
     }
     let kms = denied.iter().find(|d| d["action"] == "kms:Decrypt").unwrap();
@@ -225,13 +263,30 @@ fn record_reports_activity_and_writes_a_likely_file() {
     assert_eq!(list["count"], 2);
     assert_eq!(list["first_seen"], "2024-05-01T10:00:00Z");
     assert_eq!(list["last_seen"], "2024-05-03T10:00:00Z");
-    assert_eq!(v["actions"][0]["resources"], serde_json::json!(["arn:aws:dynamodb:eu-west-1:111122223333:table/orders"]));
+    assert_eq!(
+        v["actions"][0]["resources"],
+        serde_json::json!(["arn:aws:dynamodb:eu-west-1:111122223333:table/orders"])
+    );
     assert_eq!(v["unmapped"][0]["event"], "signin.amazonaws.com:ConsoleLogin");
     assert!(v["never_logged"].as_array().unwrap().iter().any(|n| n["action"] == "iam:PassRole"));
     let read = iam_prune::trail::read_likely(&likely).unwrap();
     std::fs::remove_file(&likely).ok();
-    assert_eq!(read, ["dynamodb:DescribeTable", "kms:Decrypt", "lambda:GetFunction", "s3:ListAllMyBuckets", "sqs:SendMessage"]);
+    assert_eq!(
+        read,
+        ["dynamodb:DescribeTable", "kms:Decrypt", "lambda:GetFunction", "s3:ListAllMyBuckets", "sqs:SendMessage"]
+    );
     // The time window narrows the activity.
-    let (_, v) = iam_prune_json(&["record", &fixture("trail"), "--principal", "ASIAEXAMPLE", "--since", "2024-05-02", "--until", "2024-05-03", "--output", "json"]);
+    let (_, v) = iam_prune_json(&[
+        "record",
+        &fixture("trail"),
+        "--principal",
+        "ASIAEXAMPLE",
+        "--since",
+        "2024-05-02",
+        "--until",
+        "2024-05-03",
+        "--output",
+        "json",
+    ]);
     assert_eq!(v["actions"].as_array().unwrap().len(), 2);
 }

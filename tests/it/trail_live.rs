@@ -7,7 +7,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
-use aws_smithy_runtime_api::client::http::{HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector};
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
+};
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
@@ -43,7 +45,10 @@ impl HttpConnector for TimedConnector {
 
 impl HttpClient for Timed {
     fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
-        SharedHttpConnector::new(TimedConnector { inner: self.replay.http_connector(settings, components), sent: self.sent.clone() })
+        SharedHttpConnector::new(TimedConnector {
+            inner: self.replay.http_connector(settings, components),
+            sent: self.sent.clone(),
+        })
     }
 }
 
@@ -56,9 +61,9 @@ impl Timed {
         let sdk = aws_config::SdkConfig::builder()
             .behavior_version(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(aws_sdk_sts::config::Credentials::new(
-                "AKIDCALLER", "caller-secret", None, None, "test",
-            )))
+            .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(
+                aws_sdk_sts::config::Credentials::new("AKIDCALLER", "caller-secret", None, None, "test"),
+            ))
             .http_client(self.clone())
             .build();
         Connection::from_sdk_config(sdk)
@@ -71,7 +76,8 @@ impl Timed {
             .map(|r| {
                 let target = r.headers().get("x-amz-target").unwrap_or_default().to_string();
                 let host = r.uri().split('/').nth(2).unwrap_or_default().to_string();
-                let body = r.body().bytes().map(|b| serde_json::from_slice(b).unwrap_or(Value::Null)).unwrap_or(Value::Null);
+                let body =
+                    r.body().bytes().map(|b| serde_json::from_slice(b).unwrap_or(Value::Null)).unwrap_or(Value::Null);
                 (target, host, body)
             })
             .collect()
@@ -85,7 +91,11 @@ impl Timed {
 
 fn json_event(status: u16, body: Value) -> ReplayEvent {
     ReplayEvent::new(
-        http::Request::builder().method("POST").uri("https://cloudtrail.us-east-1.amazonaws.com/").body(SdkBody::empty()).unwrap(),
+        http::Request::builder()
+            .method("POST")
+            .uri("https://cloudtrail.us-east-1.amazonaws.com/")
+            .body(SdkBody::empty())
+            .unwrap(),
         http::Response::builder()
             .status(status)
             .header("content-type", "application/x-amz-json-1.1")
@@ -115,7 +125,8 @@ fn lookup_entry(id: &str, user: &str, name: &str, error: Option<(&str, &str)>) -
     json!({"EventId": id, "EventName": name, "EventTime": 1714564800, "Username": user, "CloudTrailEvent": ev.to_string()})
 }
 
-const ENCODED: &str = "You are not authorized to perform this operation. Encoded authorization failure message: ENCODED-abc_123";
+const ENCODED: &str =
+    "You are not authorized to perform this operation. Encoded authorization failure message: ENCODED-abc_123";
 
 #[tokio::test(start_paused = true)]
 async fn lookup_follows_pages_sends_filters_paces_and_retries_throttling() {
@@ -145,8 +156,15 @@ async fn lookup_follows_pages_sends_filters_paces_and_retries_throttling() {
 
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert_eq!(report.events, 5);
-    let found: Vec<_> = report.denied.iter().map(|d| (d.event_name.as_str(), d.action.as_deref(), d.file.as_str())).collect();
-    assert_eq!(found, vec![("RunInstances", Some("ec2:RunInstances"), "lookup:us-west-2"), ("GetRole", Some("iam:GetRole"), "lookup:us-west-2")]);
+    let found: Vec<_> =
+        report.denied.iter().map(|d| (d.event_name.as_str(), d.action.as_deref(), d.file.as_str())).collect();
+    assert_eq!(
+        found,
+        vec![
+            ("RunInstances", Some("ec2:RunInstances"), "lookup:us-west-2"),
+            ("GetRole", Some("iam:GetRole"), "lookup:us-west-2")
+        ]
+    );
     assert_eq!(report.denied[0].encoded_message.as_deref(), Some("ENCODED-abc_123"));
 
     let requests = client.requests();
@@ -174,7 +192,8 @@ async fn lookup_follows_pages_sends_filters_paces_and_retries_throttling() {
 async fn lookup_paces_many_pages_at_two_per_second() {
     let pages: Vec<ReplayEvent> = (0..6)
         .map(|i| {
-            let mut page = json!({"Events": [lookup_entry(&format!("e{i}"), "bob", "GetRole", Some(("AccessDenied", "no")))]});
+            let mut page =
+                json!({"Events": [lookup_entry(&format!("e{i}"), "bob", "GetRole", Some(("AccessDenied", "no")))]});
             if i < 5 {
                 page["NextToken"] = json!(format!("t{}", i + 1));
             }
@@ -187,7 +206,10 @@ async fn lookup_paces_many_pages_at_two_per_second() {
     let report = cloud::lookup(&client.connection(), Catalog::embedded(), &["eu-west-1".to_string()], &opts).await;
     assert_eq!(report.denied.len(), 6);
     let requests = client.requests();
-    let tokens: Vec<_> = requests.iter().map(|(_, _, b)| b.get("NextToken").and_then(Value::as_str).unwrap_or("-").to_string()).collect();
+    let tokens: Vec<_> = requests
+        .iter()
+        .map(|(_, _, b)| b.get("NextToken").and_then(Value::as_str).unwrap_or("-").to_string())
+        .collect();
     assert_eq!(tokens, ["-", "t1", "t2", "t3", "t4", "t5"]);
     assert_eq!(requests[0].2["LookupAttributes"], json!([{"AttributeKey": "EventName", "AttributeValue": "GetRole"}]));
     assert!(requests[0].2.get("StartTime").is_none());
@@ -198,7 +220,10 @@ async fn lookup_paces_many_pages_at_two_per_second() {
 
 #[tokio::test(start_paused = true)]
 async fn lookup_reports_a_failing_region_and_reads_the_others() {
-    let denied = json_event(400, json!({"__type": "AccessDeniedException", "message": "not authorized to perform cloudtrail:LookupEvents"}));
+    let denied = json_event(
+        400,
+        json!({"__type": "AccessDeniedException", "message": "not authorized to perform cloudtrail:LookupEvents"}),
+    );
     let ok = json_event(200, json!({"Events": [lookup_entry("e1", "carol", "GetRole", Some(("AccessDenied", "no")))]}));
     let client = Timed::new(vec![denied, ok]);
     let opts = ScanOptions { denied: true, ..ScanOptions::default() };
@@ -235,12 +260,18 @@ async fn lake_runs_the_query_waits_for_it_and_reads_every_page() {
         json_event(200, json!({"QueryId": "q-1", "QueryStatus": "QUEUED"})),
         json_event(200, json!({"QueryId": "q-1", "QueryStatus": "RUNNING"})),
         json_event(200, json!({"QueryId": "q-1", "QueryStatus": "FINISHED"})),
-        json_event(200, json!({"QueryStatus": "FINISHED", "QueryResultRows": [
+        json_event(
+            200,
+            json!({"QueryStatus": "FINISHED", "QueryResultRows": [
             lake_row("GetObject", "AccessDenied", "User: arn:aws:sts::123456789012:assumed-role/app/i-0abc is not authorized to perform: s3:GetObject on resource: \"arn:aws:s3:::bucket/key\" because no identity-based policy allows the s3:GetObject action"),
-        ], "NextToken": "rows-2"})),
-        json_event(200, json!({"QueryStatus": "FINISHED", "QueryResultRows": [
-            lake_row("ListBuckets", "AccessDenied", "Access Denied"),
-        ]})),
+        ], "NextToken": "rows-2"}),
+        ),
+        json_event(
+            200,
+            json!({"QueryStatus": "FINISHED", "QueryResultRows": [
+                lake_row("ListBuckets", "AccessDenied", "Access Denied"),
+            ]}),
+        ),
     ]);
     let opts = ScanOptions {
         denied: true,
@@ -251,11 +282,16 @@ async fn lake_runs_the_query_waits_for_it_and_reads_every_page() {
     let report = cloud::lake(&client.connection(), Catalog::embedded(), store, &opts).await.expect("lake");
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert_eq!(report.events, 2);
-    let found: Vec<_> = report.denied.iter().map(|d| (d.action.as_deref(), d.resource.as_deref(), d.principal.as_deref())).collect();
+    let found: Vec<_> =
+        report.denied.iter().map(|d| (d.action.as_deref(), d.resource.as_deref(), d.principal.as_deref())).collect();
     assert_eq!(
         found,
         vec![
-            (Some("s3:GetObject"), Some("arn:aws:s3:::bucket/key"), Some("arn:aws:sts::123456789012:assumed-role/app/i-0abc")),
+            (
+                Some("s3:GetObject"),
+                Some("arn:aws:s3:::bucket/key"),
+                Some("arn:aws:sts::123456789012:assumed-role/app/i-0abc")
+            ),
             (Some("s3:ListAllMyBuckets"), None, Some("arn:aws:sts::123456789012:assumed-role/app/i-0abc")),
         ]
     );
@@ -263,11 +299,17 @@ async fn lake_runs_the_query_waits_for_it_and_reads_every_page() {
 
     let requests = client.requests();
     let targets: Vec<_> = requests.iter().map(|(t, _, _)| t.trim_start_matches("CloudTrail_20131101.")).collect();
-    assert_eq!(targets, ["StartQuery", "DescribeQuery", "DescribeQuery", "DescribeQuery", "GetQueryResults", "GetQueryResults"]);
+    assert_eq!(
+        targets,
+        ["StartQuery", "DescribeQuery", "DescribeQuery", "DescribeQuery", "GetQueryResults", "GetQueryResults"]
+    );
     let sql = requests[0].2["QueryStatement"].as_str().unwrap();
     assert_eq!(sql, lake_sql(store, &opts).unwrap());
     assert!(sql.contains("FROM EXAMPLE-f852-4e8f-8bd1 WHERE (errorCode LIKE '%AccessDenied%'"), "{sql}");
-    assert!(sql.contains("userIdentity.sessionContext.sessionIssuer.arn = 'arn:aws:iam::123456789012:role/app'"), "{sql}");
+    assert!(
+        sql.contains("userIdentity.sessionContext.sessionIssuer.arn = 'arn:aws:iam::123456789012:role/app'"),
+        "{sql}"
+    );
     assert!(sql.contains("eventTime >= '2024-04-01 00:00:00'"), "{sql}");
     for (_, _, body) in &requests[1..] {
         assert_eq!(body["QueryId"], "q-1");
@@ -291,7 +333,10 @@ async fn lake_rejects_a_store_that_is_not_an_id_without_calling_aws() {
 async fn lake_query_failure_is_an_error_with_the_reason() {
     let client = Timed::new(vec![
         json_event(200, json!({"QueryId": "q-2"})),
-        json_event(200, json!({"QueryId": "q-2", "QueryStatus": "FAILED", "ErrorMessage": "column foo does not exist"})),
+        json_event(
+            200,
+            json!({"QueryId": "q-2", "QueryStatus": "FAILED", "ErrorMessage": "column foo does not exist"}),
+        ),
     ]);
     let opts = ScanOptions { denied: true, ..ScanOptions::default() };
     let err = cloud::lake(&client.connection(), Catalog::embedded(), "EXAMPLE-1", &opts).await.unwrap_err();
@@ -304,9 +349,15 @@ async fn decode_fills_in_the_action_and_resource_of_encoded_denials() {
         lookup_entry("e1", "alice", "RunInstances", Some(("Client.UnauthorizedOperation", ENCODED))),
         lookup_entry("e2", "alice", "RunInstances", Some(("Client.UnauthorizedOperation", ENCODED))),
     ]});
-    let sts = std::fs::read_to_string(crate::common::root().join("tests/fixtures/aws/decode_authorization_message.xml")).unwrap();
+    let sts =
+        std::fs::read_to_string(crate::common::root().join("tests/fixtures/aws/decode_authorization_message.xml"))
+            .unwrap();
     let decoded = ReplayEvent::new(
-        http::Request::builder().method("POST").uri("https://sts.us-east-1.amazonaws.com/").body(SdkBody::empty()).unwrap(),
+        http::Request::builder()
+            .method("POST")
+            .uri("https://sts.us-east-1.amazonaws.com/")
+            .body(SdkBody::empty())
+            .unwrap(),
         http::Response::builder().status(200).header("content-type", "text/xml").body(SdkBody::from(sts)).unwrap(),
     );
     let client = Timed::new(vec![json_event(200, page), decoded]);
@@ -320,7 +371,10 @@ async fn decode_fills_in_the_action_and_resource_of_encoded_denials() {
     let requests: Vec<_> = client.replay.actual_requests().collect();
     assert_eq!(requests.len(), 2, "each distinct message is decoded once");
     let body = String::from_utf8_lossy(requests[1].body().bytes().unwrap()).to_string();
-    assert!(body.contains("Action=DecodeAuthorizationMessage") && body.contains("EncodedMessage=ENCODED-abc_123"), "{body}");
+    assert!(
+        body.contains("Action=DecodeAuthorizationMessage") && body.contains("EncodedMessage=ENCODED-abc_123"),
+        "{body}"
+    );
     for d in &report.denied {
         assert_eq!(d.action.as_deref(), Some("ec2:RunInstances"));
         assert_eq!(d.resource.as_deref(), Some("arn:aws:ec2:us-east-1:123456789012:instance/*"));
