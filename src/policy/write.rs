@@ -72,7 +72,13 @@ fn principals(p: &Principals) -> Value {
     let mut m = Map::new();
     for (k, mut v) in by_kind {
         v.sort_unstable();
-        m.insert(k.into(), if v.len() == 1 { json!(v[0]) } else { json!(v) });
+        m.insert(
+            k.into(),
+            match v.as_slice() {
+                [one] => json!(one),
+                _ => json!(v),
+            },
+        );
     }
     Value::Object(m)
 }
@@ -90,7 +96,13 @@ fn conditions(cs: &[Condition]) -> Value {
     for (op, keys) in ops {
         let mut km = Map::new();
         for (k, v) in keys {
-            km.insert(k.into(), if v.len() == 1 { json!(v[0]) } else { json!(v) });
+            km.insert(
+                k.into(),
+                match v.as_slice() {
+                    [one] => json!(one),
+                    _ => json!(v),
+                },
+            );
         }
         m.insert(op.into(), Value::Object(km));
     }
