@@ -12,7 +12,7 @@ use super::setup::{AwsArgs, AwsPruneSetup};
 use super::{sandbox, ApplyMode, Connection};
 use crate::catalog::Catalog;
 use crate::oracle::Oracle;
-use crate::prune::job::{finish_run, now_rfc3339, JobError, RunDir, SearchSettings};
+use crate::prune::job::{finish_run, now_rfc3339, resume_journal, JobError, RunDir, SearchSettings};
 use crate::prune::summary::{summarize, Summary};
 use crate::prune::{run, Journal, Progress, PruneError, PruneResult, StartRecord};
 use std::collections::BTreeMap;
@@ -129,14 +129,7 @@ pub async fn run_aws_job<I: Future<Output = ()>>(
     let catalog = Catalog::embedded();
     let (job, mut journal, run_dir) = match dir {
         RunDir::Resume(dir) => {
-            let journal = Journal::resume(&dir.join("journal.jsonl"))?;
-            let start = journal
-                .start
-                .as_ref()
-                .ok_or_else(|| PruneError::ResumeMismatch("the journal has no start record".into()))?;
-            let mut job: AwsJob = serde_json::from_value(start.config.clone()).map_err(|e| {
-                PruneError::ResumeMismatch(format!("the journal's start record is not an AWS run: {e}"))
-            })?;
+            let (journal, mut job): (Journal, AwsJob) = resume_journal(&dir, "an AWS run")?;
             if let Some(r) = reconnect {
                 job.aws.profile = r.profile.clone().or(job.aws.profile);
                 job.aws.region = r.region.clone().or(job.aws.region);
@@ -223,14 +216,7 @@ async fn search<I: Future<Output = ()>>(
     let universe = setup.universe.names(Catalog::embedded());
     let journal = match journal {
         Some(j) => {
-            let recorded = j.start.as_ref().map(|s| &s.universe);
-            if recorded != Some(&universe) {
-                return Err(Box::new(PruneError::ResumeMismatch(format!(
-                    "the start and fixed policies now give {} actions to prune, the journal's run had {}",
-                    universe.len(),
-                    recorded.map(Vec::len).unwrap_or_default()
-                ))));
-            }
+            j.check_universe(&universe, "the start and fixed policies")?;
             j
         }
         None => {

@@ -107,10 +107,25 @@ pub type JobError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The default run directory: `reports/<name>-<UTC timestamp>`.
 pub fn default_run_dir(name: &str) -> PathBuf {
-    let stamp = time::OffsetDateTime::now_utc()
+    PathBuf::from("reports").join(format!("{name}-{}", utc_stamp()))
+}
+
+/// The current UTC time as `YYYYMMDDTHHMMSSZ`, for directory names.
+pub fn utc_stamp() -> String {
+    time::OffsetDateTime::now_utc()
         .format(&time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"))
-        .unwrap_or_else(|_| "run".into());
-    PathBuf::from("reports").join(format!("{name}-{stamp}"))
+        .unwrap_or_else(|_| "run".into())
+}
+
+/// Opens a run directory's journal to continue it, with the job its start record describes
+/// (`what` names the kind of run in the error when the record is of another kind).
+pub fn resume_journal<T: serde::de::DeserializeOwned>(dir: &Path, what: &str) -> Result<(Journal, T), PruneError> {
+    let journal = Journal::resume(&dir.join("journal.jsonl"))?;
+    let start =
+        journal.start.as_ref().ok_or_else(|| PruneError::ResumeMismatch("the journal has no start record".into()))?;
+    let job = serde_json::from_value(start.config.clone())
+        .map_err(|e| PruneError::ResumeMismatch(format!("the journal's start record is not {what}: {e}")))?;
+    Ok((journal, job))
 }
 
 /// Runs (or resumes) a scenario job. `job` is required for a new run and ignored on resume
@@ -123,23 +138,12 @@ pub async fn run_scenario_job(
     let catalog = Catalog::embedded();
     let (job, mut journal, run_dir, scenario) = match dir {
         RunDir::Resume(dir) => {
-            let journal = Journal::resume(&dir.join("journal.jsonl"))?;
-            let start = journal
-                .start
-                .as_ref()
-                .ok_or_else(|| PruneError::ResumeMismatch("the journal has no start record".into()))?;
-            let job: ScenarioJob = serde_json::from_value(start.config.clone()).map_err(|e| {
-                PruneError::ResumeMismatch(format!("the journal's start record is not a scenario run: {e}"))
-            })?;
+            let (journal, job): (Journal, ScenarioJob) = resume_journal(&dir, "a scenario run")?;
             let scenario = Scenario::load(&job.scenario)?;
-            if start.universe != scenario.universe.names(catalog) {
-                return Err(Box::new(PruneError::ResumeMismatch(format!(
-                    "the scenario `{}` now expands to a different universe than the journal's ({} vs {} actions)",
-                    job.scenario.display(),
-                    scenario.universe.len(),
-                    start.universe.len()
-                ))));
-            }
+            journal.check_universe(
+                &scenario.universe.names(catalog),
+                &format!("the start policies of `{}`", job.scenario.display()),
+            )?;
             (job, journal, dir, scenario)
         }
         RunDir::New(dir) => {

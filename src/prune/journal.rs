@@ -182,6 +182,20 @@ impl Journal {
         Ok(j)
     }
 
+    /// Checks that a resumed run prunes the same universe as the journal's: `what` says
+    /// where the universe comes from, for the error.
+    pub fn check_universe(&self, universe: &[String], what: &str) -> Result<(), PruneError> {
+        let recorded = self.start.as_ref().map(|s| s.universe.as_slice()).unwrap_or_default();
+        if recorded == universe {
+            return Ok(());
+        }
+        Err(PruneError::ResumeMismatch(format!(
+            "{what} now give {} actions to prune, the journal's run had {}",
+            universe.len(),
+            recorded.len()
+        )))
+    }
+
     /// The journal file, if any.
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()

@@ -119,7 +119,7 @@ pub struct History {
 }
 
 fn now() -> String {
-    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    crate::prune::job::now_rfc3339()
 }
 
 fn json_list(v: &[String]) -> String {

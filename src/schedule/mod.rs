@@ -176,16 +176,10 @@ pub trait ScheduleProgress: Sync {
 pub struct Quiet;
 impl ScheduleProgress for Quiet {}
 
-fn stamp() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"))
-        .unwrap_or_else(|_| "run".into())
-}
-
 /// A fresh `schedule-<UTC stamp>[-N]` directory under `out` (runs within one second get `-2`...).
 fn new_dir(out: &Path) -> Result<PathBuf, ScheduleError> {
     std::fs::create_dir_all(out).map_err(|source| ScheduleError::Io { path: out.to_path_buf(), source })?;
-    let base = format!("schedule-{}", stamp());
+    let base = format!("schedule-{}", crate::prune::job::utc_stamp());
     for n in 1.. {
         let dir = out.join(if n == 1 { base.clone() } else { format!("{base}-{n}") });
         match std::fs::create_dir(&dir) {
