@@ -10,6 +10,7 @@ mod err;
 pub mod job;
 pub mod journal;
 pub mod knowledge;
+pub mod posterior;
 pub mod strategy;
 pub mod summary;
 pub mod synthetic;

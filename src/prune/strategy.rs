@@ -6,6 +6,7 @@
 //! proposes exactly the trials the killed run recorded.
 
 use super::knowledge::Knowledge;
+use super::posterior::Posterior;
 use crate::actions::ActionSet;
 use crate::catalog::ActionId;
 use std::collections::HashSet;
@@ -138,34 +139,10 @@ impl GroupTesting {
     }
 }
 
-/// Hwang's group size for `m` untested actions of which about `r` are needed: 2^alpha with
-/// alpha = floor(log2((m - r + 1) / r)); individual tests when m <= 2r - 2.
-pub fn gbs_group_size(m: usize, r: usize) -> usize {
-    let r = r.max(1);
-    if m == 0 {
-        return 0;
-    }
-    if m <= 2 * r - 2 || m <= 1 {
-        return 1;
-    }
-    let ratio = (m - r + 1) as f64 / r as f64;
-    let alpha = ratio.log2().floor().max(0.0) as u32;
-    (1usize << alpha.min(40)).min(m)
-}
-
-/// [`gbs_group_size`] for a fractional estimate of the needed actions left.
-pub fn gbs_group_size_f(m: usize, r: f64) -> usize {
-    if m == 0 {
-        return 0;
-    }
-    let r = r.max(1.0);
-    let mf = m as f64;
-    if mf <= 2.0 * r - 2.0 {
-        return 1;
-    }
-    let alpha = ((mf - r + 1.0) / r).log2().floor().max(0.0) as u32;
-    (1usize << alpha.min(40)).min(m)
-}
+/// Below this chance that the whole untested rest is clean, the rest is split instead of
+/// cleared in one trial. The dynamic program over the posterior's counts (README) clears
+/// the whole rest from about 0.4 on: a pass there ends the search, which a part cannot.
+const CLEAR_REST_AT: f64 = 0.4;
 
 impl Strategy for GroupTesting {
     fn propose(&mut self, k: &Knowledge, ev: &Evidence, slots: usize) -> Vec<ActionSet> {
@@ -198,12 +175,43 @@ impl Strategy for GroupTesting {
         if &base != kept {
             push(base.clone(), &mut out);
         }
-        let open: Vec<ActionSet> = groups.iter().map(|(g, _)| g.intersection(&base)).filter(|g| g.len() > 1).collect();
+        // Groups of one action are needed actions awaiting confirmation: never test them again.
+        let mut settled = necessary.clone();
+        let mut open: Vec<ActionSet> = Vec::new();
+        for (g, _) in &groups {
+            let g = g.intersection(&base);
+            match g.len() {
+                0 => {}
+                1 => settled.union_with(&g),
+                _ => open.push(g),
+            }
+        }
+        open.retain(|g| !g.intersects(&settled));
+        open.sort_by_key(ActionSet::len);
+        // The posterior needs disjoint groups: the smallest first, overlapping ones left out
+        // (their actions count as untested, which only forgets information).
+        let mut disjoint: Vec<ActionSet> = Vec::new();
+        for g in &open {
+            if disjoint.iter().all(|d| !d.intersects(g)) {
+                disjoint.push(g.clone());
+            }
+        }
         let mut in_groups = ActionSet::new();
         for g in &open {
             in_groups.union_with(g);
         }
-        let mut pool_set = base.difference(&necessary).difference(&in_groups);
+        let mut in_disjoint = ActionSet::new();
+        for g in &disjoint {
+            in_disjoint.union_with(g);
+        }
+        let undecided = base.difference(&settled);
+        let posterior = Posterior::new(
+            k.universe.len(),
+            settled.len(),
+            undecided.difference(&in_disjoint).len(),
+            &disjoint.iter().map(ActionSet::len).collect::<Vec<_>>(),
+        );
+        let mut pool_set = undecided.difference(&in_groups);
         // Suspects (named by a denial, or priors) are probably needed: test each alone, which
         // is what group testing does anyway when most of a pool is needed.
         if self.use_evidence {
@@ -223,16 +231,10 @@ impl Strategy for GroupTesting {
             pool_set.difference_with(&suspects);
         }
         let pool = self.ordered(&pool_set);
-        let found = necessary.len() + open.len();
-        let dropped = k.universe.len().saturating_sub(kept.len());
         let m = pool.len();
-        // Needed actions left in the pool, estimated from the density seen so far (None until
-        // one is found: Hwang's first group is then half the pool).
-        // Capped at 2k - 1 after k finds: a few lucky early finds over few classified actions
-        // would otherwise suggest a dense pool and cost many small tests (a doubling bound, as
-        // in group testing with unknown d).
-        let r_hat = (found > 0 && dropped + found > 0)
-            .then(|| ((found as f64) * (m as f64) / ((dropped + found) as f64)).min(2.0 * found as f64 - 1.0));
+        // Needed actions expected among the untested ones.
+        let pool_needed = if m == 0 { 0.0 } else { (1.0 - posterior.p_clean_free(1)) * m as f64 };
+        let clear_rest = m > 0 && open.is_empty() && posterior.p_clean_free(m) >= CLEAR_REST_AT;
 
         // Slots: positive groups first (each split is about one bit), the rest to fresh actions.
         let free = slots.saturating_sub(out.len());
@@ -265,7 +267,7 @@ impl Strategy for GroupTesting {
             }
         }
         // Few needed actions expected overall: each positive group most likely holds one.
-        let sparse_groups = r_hat.is_none_or(|r| r <= 2.0) || (found > 0 && open.len() >= found);
+        let sparse_groups = pool_needed + open.len() as f64 <= 1.5 * open.len() as f64 + 0.5;
         let mut finishers = Vec::new();
         for (g, &p) in open.iter().zip(&pieces) {
             if p < 2 {
@@ -273,6 +275,18 @@ impl Strategy for GroupTesting {
             }
             let ids = self.ordered(g);
             let tests = p - 1;
+            if tests == 1 {
+                // One test: the split whose chance of being clean is nearest one half.
+                let s = disjoint
+                    .iter()
+                    .position(|d| d == g)
+                    .map(|i| posterior.group_split_for(i, 0.5))
+                    .unwrap_or(ids.len() / 2)
+                    .clamp(1, ids.len().saturating_sub(1).max(1));
+                let part: ActionSet = ids.iter().take(s).copied().collect();
+                push(base.difference(&part), &mut out);
+                continue;
+            }
             if tests >= 3 && ids.len() > 2 * p && sparse_groups {
                 // Several tests on one large group that probably holds a single needed action:
                 // a constant-weight code narrows it C(t, t/2)-fold in one round, not p-fold.
@@ -299,6 +313,7 @@ impl Strategy for GroupTesting {
         // Fresh actions.
         let free = slots.saturating_sub(out.len());
         if free > 0 && m > 0 {
+            let dropped = k.universe.len().saturating_sub(kept.len());
             // Auto: the first fresh group is every service no evidence touches.
             if self.use_evidence && dropped == 0 {
                 let touched: HashSet<String> = ev
@@ -319,20 +334,18 @@ impl Strategy for GroupTesting {
                 }
             }
             let free = slots.saturating_sub(out.len());
-            let sparse = r_hat.is_none_or(|r| r <= 1.0);
-            if free >= 3 && sparse && m > free {
+            if clear_rest {
+                push(base.difference(&pool_set), &mut out);
+            } else if free >= 3 && pool_needed <= 1.0 && m > free {
                 // Few needed actions expected and several slots: a constant-weight code design.
                 // Each test removes the actions whose code has its bit set; with one needed
                 // action, the failing tests spell its code, and no code contains another.
                 for part in code_design(&pool, free.min(16)) {
                     push(base.difference(&part), &mut out);
                 }
-            } else {
-                let size = match r_hat {
-                    None => gbs_group_size(m, 1),
-                    Some(r) if r <= 1.0 => m,
-                    Some(r) => gbs_group_size_f(m, r),
-                };
+            } else if free > 0 {
+                // Chunks clean with probability one half each: a full bit per trial.
+                let size = posterior.free_size_for(0.5).clamp(1, m);
                 // Fill every slot: smaller chunks when there are more slots than chunks.
                 let size = size.min(m.div_ceil(free.max(1))).max(1);
                 let mut start = 0;
@@ -493,19 +506,5 @@ impl Strategy for Linear {
             out.push(k.kept.clone());
         }
         out
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hwang_group_sizes() {
-        assert_eq!(gbs_group_size(200, 2), 64);
-        assert_eq!(gbs_group_size(1000, 1), 512);
-        assert_eq!(gbs_group_size(10, 6), 1);
-        assert_eq!(gbs_group_size(1, 1), 1);
-        assert_eq!(gbs_group_size(0, 1), 0);
     }
 }
