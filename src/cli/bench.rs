@@ -33,13 +33,16 @@ enum Sub {
         /// Only this strategy.
         #[arg(long, value_enum)]
         strategy: Option<StrategyKind>,
+        /// Only cases with this many trials per round.
+        #[arg(long)]
+        k: Option<usize>,
     },
 }
 
 pub fn run(args: Args, g: &Global) -> CmdResult {
     match args.command {
         Sub::Expand { runs } => bench_expand(runs, g),
-        Sub::Prune { quick, n, d, strategy } => bench_prune(quick, n, d, strategy, g),
+        Sub::Prune { quick, n, d, strategy, k } => bench_prune(quick, n, d, strategy, k, g),
     }
 }
 
@@ -48,12 +51,16 @@ fn bench_prune(
     n: Option<usize>,
     d: Option<usize>,
     strategy: Option<StrategyKind>,
+    k: Option<usize>,
     g: &Global,
 ) -> CmdResult {
     let cases: Vec<_> = standard_cases(quick)
         .into_iter()
         .filter(|(c, _)| {
-            n.is_none_or(|n| c.n == n) && d.is_none_or(|d| c.d == d) && strategy.is_none_or(|s| c.strategy == s)
+            n.is_none_or(|n| c.n == n)
+                && d.is_none_or(|d| c.d == d)
+                && strategy.is_none_or(|s| c.strategy == s)
+                && k.is_none_or(|k| c.k == k)
         })
         .collect();
     let started = std::time::Instant::now();

@@ -186,6 +186,13 @@ impl Knowledge {
         (minimal, contradictions)
     }
 
+    /// Every positive group relative to `kept`, minimal or not (`kept \ C` for each failed
+    /// candidate `C`, empty ones left out). Strategies use the larger ones to see which
+    /// actions a small group's needed action probably leaves clean.
+    pub fn all_positive_groups(&self) -> Vec<ActionSet> {
+        self.fails.iter().map(|(f, _)| self.kept.difference(f)).filter(|g| !g.is_empty()).collect()
+    }
+
     fn fail_count(&self, trial: u64) -> usize {
         let Some((c, _)) = self.fails.iter().find(|(_, t)| *t == trial) else { return 0 };
         self.memo.get(c).map(|o| o.iter().rev().take_while(|o| !o.passed).count()).unwrap_or(0)

@@ -376,7 +376,7 @@ mod search_tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(24))]
         #[test]
-        fn every_strategy_finds_a_verified_one_minimal_set(n in 8usize..80, d in 1usize..6, fb in 0.0f64..0.5, seed in 0u64..1000, named in any::<bool>(), k in 1usize..6) {
+        fn every_strategy_finds_a_verified_one_minimal_set(n in 8usize..80, d in 1usize..6, fb in 0.0f64..0.5, seed in 0u64..1000, named in any::<bool>(), k in 1usize..10) {
             let (u, ids) = universe(n);
             let mut o = SyntheticOracle::generate(&ids, d, fb, seed);
             o.named = named;
@@ -391,6 +391,24 @@ mod search_tests {
                 for t in &r.trials { prop_assert!(seen.insert(t.candidate.clone()), "{:?} ran a candidate twice", s); }
             }
         }
+    }
+
+    #[test]
+    fn one_needed_action_among_200_is_decoded_in_two_rounds_of_eight() {
+        // Round 1: a constant-weight code names the needed action's class; round 2: one
+        // finishing trial per action of the class, whose pass verifies the answer.
+        let (u, ids) = universe(200);
+        let mut two = 0;
+        for seed in 0..10 {
+            let mut o = SyntheticOracle::generate(&ids, 1, 0.0, seed);
+            o.named = false;
+            let r =
+                run_sync(&o, &u, &PruneConfig { strategy: StrategyKind::Group, parallel: 8, ..PruneConfig::default() });
+            assert!(o.is_minimal(&r.minimal) && r.is_minimal());
+            assert!(r.rounds <= 3, "seed {seed}: {} rounds", r.rounds);
+            two += usize::from(r.rounds == 2);
+        }
+        assert!(two >= 6, "only {two} of 10 in two rounds");
     }
 
     #[test]

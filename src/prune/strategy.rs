@@ -144,6 +144,10 @@ impl GroupTesting {
 /// the whole rest from about 0.4 on: a pass there ends the search, which a part cannot.
 const CLEAR_REST_AT: f64 = 0.4;
 
+/// Rounds of several trials decode single needed actions (codes, finishers) while at most
+/// this many needed actions are expected to be left to find.
+const DECODE_UP_TO: f64 = 3.0;
+
 impl Strategy for GroupTesting {
     fn propose(&mut self, k: &Knowledge, ev: &Evidence, slots: usize) -> Vec<ActionSet> {
         if self.use_evidence {
@@ -235,6 +239,23 @@ impl Strategy for GroupTesting {
         // Needed actions expected among the untested ones.
         let pool_needed = if m == 0 { 0.0 } else { (1.0 - posterior.p_clean_free(1)) * m as f64 };
         let clear_rest = m > 0 && open.is_empty() && posterior.p_clean_free(m) >= CLEAR_REST_AT;
+        // Decoding rounds pay off while few needed actions are left to find (the untested
+        // ones expected, plus one per family of overlapping groups); with many, groups likely
+        // hold several each and plain splitting below does better.
+        let fams = families(&open);
+        if slots.saturating_sub(out.len()) >= 2
+            && pool_needed + fams.len() as f64 <= DECODE_UP_TO
+            && fams.iter().all(|f| !f.focus.is_empty())
+        {
+            let round = Round { k, base: &base, settled: &settled, posterior: &posterior, slots, clear_rest };
+            self.plan_round(&round, &open, &pool, &pool_set, ev, &mut out, &mut push);
+            // Nothing new to ask that way (every planned trial is already answered): fall back
+            // to plain splitting below, which always makes progress.
+            if !out.is_empty() {
+                out.truncate(slots.max(1));
+                return out;
+            }
+        }
 
         // Slots: positive groups first (each split is about one bit), the rest to fresh actions.
         let free = slots.saturating_sub(out.len());
@@ -375,6 +396,300 @@ impl Strategy for GroupTesting {
     }
 }
 
+/// What a round is planned on.
+struct Round<'a> {
+    k: &'a Knowledge,
+    /// The kept set with this round's combined passes removed (speculatively).
+    base: &'a ActionSet,
+    /// Actions known (or awaiting confirmation) to be needed.
+    settled: &'a ActionSet,
+    posterior: &'a Posterior,
+    slots: usize,
+    /// The untested rest is probably clean: clear it in one trial.
+    clear_rest: bool,
+}
+
+/// Overlapping positive groups that one needed action may explain: their union, and where
+/// that action must be if it is alone (the intersection of all of them; empty when one
+/// action cannot explain them all).
+struct Family {
+    union: ActionSet,
+    focus: ActionSet,
+}
+
+/// Groups into families: each group with every group that overlaps it (smallest first).
+fn families(open: &[ActionSet]) -> Vec<Family> {
+    let mut taken = vec![false; open.len()];
+    let mut out = Vec::new();
+    for i in 0..open.len() {
+        if taken.get(i).copied().unwrap_or(true) {
+            continue;
+        }
+        let Some(first) = open.get(i) else { continue };
+        let mut union = first.clone();
+        let mut focus = first.clone();
+        if let Some(t) = taken.get_mut(i) {
+            *t = true;
+        }
+        // Grow to a fixed point: codes over one group overlap each other, not only the first.
+        loop {
+            let mut grew = false;
+            for (j, g) in open.iter().enumerate() {
+                if !taken.get(j).copied().unwrap_or(true) && g.intersects(&union) {
+                    union.union_with(g);
+                    focus = focus.intersection(g);
+                    if let Some(t) = taken.get_mut(j) {
+                        *t = true;
+                    }
+                    grew = true;
+                }
+            }
+            if !grew {
+                break;
+            }
+        }
+        out.push(Family { union, focus });
+    }
+    out.sort_by_key(|f| if f.focus.is_empty() { f.union.len() } else { f.focus.len() });
+    out
+}
+
+/// A plain binary code over `ids` with `t` tests: the actions are cut into 2^t contiguous
+/// classes and test j holds the classes whose number has bit j. With one needed action
+/// among `ids`, the failing tests spell its class exactly (class 0: every test passes).
+fn binary_code(ids: &[ActionId], t: usize) -> Vec<ActionSet> {
+    let classes = 1usize << t.min(20);
+    let mut tests: Vec<ActionSet> = (0..t).map(|_| ActionSet::new()).collect();
+    for (i, &a) in ids.iter().enumerate() {
+        let class = i * classes / ids.len().max(1);
+        for (j, test) in tests.iter_mut().enumerate() {
+            if class & (1 << j) != 0 {
+                test.insert(a);
+            }
+        }
+    }
+    tests.retain(|t| !t.is_empty());
+    tests
+}
+
+/// The number of tests that split `m` actions into classes of one: ceil(log2 m).
+fn bits_for(m: usize) -> usize {
+    if m <= 1 {
+        0
+    } else {
+        (usize::BITS - (m - 1).leading_zeros()) as usize
+    }
+}
+
+impl GroupTesting {
+    /// A round of several trials at once. Where one needed action explains a family of
+    /// positive groups, the round decodes it: a binary code over the family's focus (one bit
+    /// per trial), each trial also dropping the rest of the family (probably clean); a focus
+    /// of a few actions gets one finishing trial per action (keep it alone), and when every
+    /// family is down to one action, one trial keeps just the answer, which ends the search
+    /// if it passes. Untested actions get chunks that are clean with probability one half, or
+    /// in a first round over a small pool, a constant-weight code whose failing trials name
+    /// a single needed action's class.
+    #[allow(clippy::too_many_arguments)]
+    fn plan_round(
+        &self,
+        r: &Round<'_>,
+        open: &[ActionSet],
+        pool: &[ActionId],
+        pool_set: &ActionSet,
+        ev: &Evidence,
+        out: &mut Vec<ActionSet>,
+        push: &mut impl FnMut(ActionSet, &mut Vec<ActionSet>),
+    ) {
+        let base = r.base;
+        let mut fams = families(open);
+        // A family's union also takes in the larger groups around its focus (the chunk a
+        // code was run over): with one needed action in them, the rest of them is clean too.
+        let all = r.k.all_positive_groups();
+        for f in fams.iter_mut().filter(|f| !f.focus.is_empty()) {
+            for g in &all {
+                let g = g.intersection(base).difference(r.settled);
+                if f.focus.is_subset(&g) && g.difference(&f.union).len() <= 2 * f.union.len() {
+                    f.union.union_with(&g);
+                }
+            }
+        }
+        // A focus action whose finishing trial (keep it alone) already failed cannot be the
+        // family's only needed action; with none left, the family holds more than one.
+        for f in fams.iter_mut() {
+            let ruled_out: Vec<ActionId> = f
+                .focus
+                .iter()
+                .filter(|&z| {
+                    let mut rest = f.union.clone();
+                    rest.remove(z);
+                    r.k.infer(&base.difference(&rest)) == Some(false)
+                })
+                .collect();
+            for z in ruled_out {
+                f.focus.remove(z);
+            }
+        }
+        let mut absorbed = ActionSet::new();
+        for f in &fams {
+            absorbed.union_with(&f.union);
+        }
+        let pool_set = &pool_set.difference(&absorbed);
+        let pool: Vec<ActionId> = pool.iter().copied().filter(|&a| pool_set.contains(a)).collect();
+        let pool = pool.as_slice();
+        let decoded: Vec<Option<ActionId>> =
+            fams.iter().map(|f| if f.focus.len() == 1 { f.focus.iter().next() } else { None }).collect();
+        let m = pool.len();
+        let pool_clean = r.posterior.p_clean_free(m);
+        // Everything decoded: keep just the answer (and drop the untested rest when it is
+        // probably clean). A pass verifies the result in this round.
+        if !fams.is_empty() && decoded.iter().all(Option::is_some) && (m == 0 || pool_clean >= CLEAR_REST_AT) {
+            let mut answer = r.settled.intersection(base);
+            for &z in decoded.iter().flatten() {
+                answer.insert(z);
+            }
+            if m > 0 && pool_clean < 0.9 {
+                // Not sure enough of the rest: keep it in the answer's trial.
+                answer.union_with(pool_set);
+            }
+            push(answer, out);
+        }
+        // Finishers for small foci; codes for the others.
+        let mut coded: Vec<(&Family, usize)> = Vec::new();
+        for f in &fams {
+            let free = r.slots.saturating_sub(out.len());
+            if free == 0 {
+                break;
+            }
+            if f.focus.is_empty() {
+                coded.push((f, 0));
+                continue;
+            }
+            if f.focus.len() <= free {
+                for z in f.focus.iter() {
+                    let mut rest = f.union.clone();
+                    rest.remove(z);
+                    push(base.difference(&rest), out);
+                }
+                continue;
+            }
+            coded.push((f, 0));
+        }
+        // Tests per coded family, round-robin up to what each needs; the untested pool keeps
+        // half of the slots when it probably holds needed actions too.
+        let free = r.slots.saturating_sub(out.len());
+        let pool_share = if m == 0 {
+            0
+        } else if r.clear_rest {
+            1
+        } else if coded.is_empty() {
+            free
+        } else {
+            free - coded.len().min(free).max(free / 2)
+        };
+        // Needed actions per untested action: how likely a group holds a second one.
+        let density = if m > 0 { 1.0 - r.posterior.p_clean_free(1) } else { 0.0 };
+        let single = |f: &Family| !f.focus.is_empty() && (f.focus.len() as f64 - 1.0) * density <= 0.5;
+        let mut budget = free.saturating_sub(pool_share);
+        loop {
+            let mut progressed = false;
+            for (f, t) in coded.iter_mut() {
+                let need = if single(f) { bits_for(f.focus.len()) } else { f.union.len().saturating_sub(1) };
+                if budget > 0 && *t < need {
+                    *t += 1;
+                    budget -= 1;
+                    progressed = true;
+                }
+            }
+            if !progressed || budget == 0 {
+                break;
+            }
+        }
+        for (f, t) in &coded {
+            if *t == 0 {
+                continue;
+            }
+            if !single(f) {
+                // Probably more than one needed action in the family: t + 1 even parts of the
+                // focus (or of the whole family when no single action explains it), t tested.
+                let target = if f.focus.len() > 1 { &f.focus } else { &f.union };
+                let ids = self.ordered(target);
+                for part in split_even(&ids, t + 1).iter().take(*t) {
+                    push(base.difference(part), out);
+                }
+                continue;
+            }
+            let ids = self.ordered(&f.focus);
+            let doubtful = f.union.difference(&f.focus);
+            for part in binary_code(&ids, *t) {
+                push(base.difference(&part.union(&doubtful)), out);
+            }
+        }
+        // Fresh actions.
+        let free = r.slots.saturating_sub(out.len());
+        if free > 0 && m > 0 {
+            let dropped = r.k.universe.len().saturating_sub(r.k.kept.len());
+            // Auto: the first fresh group is every service no evidence touches.
+            if self.use_evidence && dropped == 0 {
+                let touched: HashSet<String> = ev
+                    .likely
+                    .iter()
+                    .chain(ev.named.iter().flat_map(|(_, n)| n.iter().copied()))
+                    .map(|a| crate::catalog::Catalog::embedded().prefix_of(a))
+                    .collect();
+                if !touched.is_empty() {
+                    let untouched: ActionSet = pool
+                        .iter()
+                        .copied()
+                        .filter(|&a| !touched.contains(&crate::catalog::Catalog::embedded().prefix_of(a)))
+                        .collect();
+                    if !untouched.is_empty() && untouched.len() < pool.len() {
+                        push(base.difference(&untouched), out);
+                    }
+                }
+            }
+            let free = r.slots.saturating_sub(out.len());
+            let f = free.min(16);
+            // The lightest code whose classes are small enough to finish next round.
+            let weight = (2..=f / 2).find(|&w| m.div_ceil(binomial(f, w).max(1)) <= f);
+            if r.clear_rest {
+                push(base.difference(pool_set), out);
+            } else if let (true, Some(w)) = (f >= 4 && open.is_empty(), weight) {
+                // A small pool and no lead yet: a constant-weight code. With one needed action
+                // its failing trials name its class (fewer actions than trials, finished next
+                // round); with more, no code contains another, so the failure is seen.
+                for part in code_design_weight(pool, f, w) {
+                    push(base.difference(&part), out);
+                }
+            } else if free > 0 {
+                // Chunks clean with probability one half each: a full bit per trial.
+                let size = r.posterior.free_size_for(0.5).clamp(1, m);
+                let size = size.min(m.div_ceil(free.max(1))).max(1);
+                let mut start = 0;
+                while out.len() < r.slots && start < m {
+                    let chunk: ActionSet = pool.iter().skip(start).take(size).copied().collect();
+                    start += size;
+                    push(base.difference(&chunk), out);
+                }
+            }
+        }
+        // A spare slot: the round's removals all at once. Near the end most removals pass, and
+        // then this trial is the verification that would otherwise need a round of its own.
+        if out.len() >= 2 && out.len() < r.slots {
+            let mut all = base.clone();
+            for c in out.iter().filter(|c| c.is_subset(base)) {
+                all = all.intersection(c);
+            }
+            push(all, out);
+        }
+    }
+}
+
+/// C(n, k) for small n (code sizes).
+fn binomial(n: usize, k: usize) -> usize {
+    (0..k.min(n)).fold(1usize, |acc, i| acc.saturating_mul(n - i) / (i + 1))
+}
+
 /// Splits `ids` into `p` contiguous parts of nearly equal size.
 fn split_even(ids: &[ActionId], p: usize) -> Vec<ActionSet> {
     let p = p.max(1);
@@ -386,7 +701,12 @@ fn split_even(ids: &[ActionId], p: usize) -> Vec<ActionSet> {
 /// A constant-weight code design over `pool` with `f` tests: action i gets the (i mod N)-th
 /// code of weight f/2 (N = C(f, f/2)); test j removes the actions whose code has bit j.
 fn code_design(pool: &[ActionId], f: usize) -> Vec<ActionSet> {
-    let w = (f / 2).max(1);
+    code_design_weight(pool, f, (f / 2).max(1))
+}
+
+/// [`code_design`] with codes of weight `w`: lighter codes put fewer actions in each test,
+/// which keeps tests informative when more than one needed action may be among them.
+fn code_design_weight(pool: &[ActionId], f: usize, w: usize) -> Vec<ActionSet> {
     let mut codes: Vec<u32> = Vec::new();
     let limit = pool.len();
     for c in 0u32..(1u32 << f.min(20)) {
