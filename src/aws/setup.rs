@@ -338,9 +338,18 @@ fn compile(re: &str) -> Result<regex::Regex, AwsError> {
 /// Does the account enforce session policies? Assumes the version role with a session policy
 /// that excludes the marker action (which version 1 allows) and asks for it: denied means
 /// enforced. moto ignores session policies, so there the answer is no. Without an action
-/// marker there is nothing to ask, and real AWS is assumed.
+/// marker (every marker action is in the universe or fixed) the first marker action is asked
+/// for: version 1 or a fixed policy allows it then, which is all the check needs.
 async fn session_policies_enforced(conn: &Connection, slot: &VersionSlot, run_id: &str) -> Result<bool, AwsError> {
-    let Marker::Action(action) = &slot.marker else { return Ok(true) };
+    let action = match &slot.marker {
+        Marker::Action(a) => a.clone(),
+        Marker::RoleArn { .. } => match apply::MARKER_ACTIONS.first() {
+            Some(a) => (*a).to_string(),
+            None => return Ok(true),
+        },
+    };
+    let check = Marker::Action(action.clone());
+    let action = &action;
     let doc = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "NotAction": action, "Resource": "*"}]}).to_string();
     let creds = apply::assume_role(conn, &slot.role_arn, &format!("iam-prune-{run_id}-check"), Some(&doc), 900)
         .await
@@ -353,7 +362,7 @@ async fn session_policies_enforced(conn: &Connection, slot: &VersionSlot, run_id
     })?;
     // Version 1 allows the marker, so "allowed" can only mean the session policy was ignored.
     let (first, _, _) =
-        apply::wait_for_version(conn, &creds, &slot.marker, 1, Duration::from_secs(20)).await.unwrap_or((-1.0, 0.0, 0));
+        apply::wait_for_version(conn, &creds, &check, 1, Duration::from_secs(20)).await.unwrap_or((-1.0, 0.0, 0));
     Ok(first < 0.0)
 }
 

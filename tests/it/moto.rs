@@ -191,6 +191,59 @@ fn moto_prune_of_iam_full_access_finds_what_the_launch_calls_and_leaves_no_trace
     assert_eq!(moto.fixture("snapshot"), before, "the user's roles and policies changed");
 }
 
+/// What iam-prune itself needs, found by running iam-prune on itself against moto: a prune
+/// of `iam:*` and `sts:*` whose workload is a whole `iam-prune prune --run` (sandbox, the
+/// session-policy check, more policy versions than IAM keeps, cleanup) followed by `sandbox
+/// list` (tests/workloads/self_prune.sh). docs/aws.md quotes this list and adds what moto
+/// cannot show; this test keeps both true.
+const SELF_NEEDS_ON_MOTO: &[&str] = &[
+    "iam:AttachRolePolicy",
+    "iam:CreatePolicy",
+    "iam:CreatePolicyVersion",
+    "iam:CreateRole",
+    "iam:DeletePolicy",
+    "iam:DeletePolicyVersion",
+    "iam:DeleteRole",
+    "iam:DetachRolePolicy",
+    "iam:ListAttachedRolePolicies",
+    "iam:ListEntitiesForPolicy",
+    "iam:ListPolicies",
+    "iam:ListPolicyTags",
+    "iam:ListPolicyVersions",
+    "iam:ListRoles",
+    "iam:ListRoleTags",
+    "sts:AssumeRole",
+];
+
+#[test]
+fn moto_iam_prune_finds_its_own_minimal_policy() {
+    let moto = Moto::start();
+    let before = moto.fixture("snapshot");
+    let dir = run_dir("self");
+    let start = crate::common::root().join("tests/workloads/self_outer_start.json");
+    let w = format!("tests/workloads/self_prune.sh {} {}", env!("CARGO_BIN_EXE_iam-prune"), python().display());
+    let args =
+        ["--output", "json", "prune", "--start", start.to_str().unwrap(), "--run", &w, "--out", dir.to_str().unwrap()];
+    let (code, s) = run_json(moto.iam_prune(&args));
+    assert_eq!(code, 0, "{s:#}");
+    assert_eq!(s["minimal"], serde_json::json!(SELF_NEEDS_ON_MOTO), "{s:#}");
+    assert_eq!(s["verified"], true);
+    assert_eq!(s["minimal_proven"], true);
+    // The inner run's sandbox role trusts the outer run's session: that is what lets
+    // iam-prune run inside its own sandbox (moto compares trust principals exactly).
+    let docs = std::fs::read_to_string(crate::common::root().join("docs/aws.md")).unwrap();
+    for a in SELF_NEEDS_ON_MOTO {
+        assert!(docs.contains(&format!("\"{a}\"")), "docs/aws.md does not list {a}");
+    }
+    // Inner runs denied a delete leave their sandbox behind (the outer run deletes only its
+    // own): `sandbox cleanup`, as the admin, finds them by tag.
+    assert!(!moto.leftovers().is_empty(), "no inner run was ever denied a cleanup call?");
+    let out = moto.iam_prune(&["sandbox", "cleanup"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(moto.leftovers().is_empty(), "sandbox left behind: {:?}", moto.leftovers());
+    assert_eq!(moto.fixture("snapshot"), before, "the user's roles and policies changed");
+}
+
 /// Starts a prune, waits until `trials` trials are journaled, sends `signal`, waits for exit.
 fn interrupt_after(
     moto: &Moto,
