@@ -70,14 +70,22 @@ impl Spans {
     #[inline]
     pub(crate) fn scan(obj: &[u8]) -> Result<(Spans, usize), skim::SkimError> {
         let mut s = Spans::default();
-        let end = skim::for_each_field(obj, |k, start, end| {
-            if let Some(f) = Field::of_key(k) {
-                if let Some(slot) = s.at.get_mut(f as usize) {
-                    *slot = (start as u32, end as u32);
-                }
-            }
-        })?;
+        if let Some(end) = skim::fields_fast(obj, |k, start, end| s.set(k, start, end)) {
+            return Ok((s, end));
+        }
+        // Not accepted by the block skim: the byte walker says why.
+        let mut s = Spans::default();
+        let end = skim::for_each_field(obj, |k, start, end| s.set(k, start, end))?;
         Ok((s, end))
+    }
+
+    #[inline(always)]
+    fn set(&mut self, key: &[u8], start: usize, end: usize) {
+        if let Some(f) = Field::of_key(key) {
+            if let Some(slot) = self.at.get_mut(f as usize) {
+                *slot = (start as u32, end as u32);
+            }
+        }
     }
 }
 

@@ -7,6 +7,17 @@
 //! still checks the grammar (brackets, commas, colons, literals, string escapes), so invalid
 //! JSON is reported, not silently accepted; it is lenient only about number syntax and UTF-8,
 //! which cannot change where a value ends.
+//!
+//! Two implementations share that contract. The byte walker below is the reference: short,
+//! and the one that names errors. The block skim ([`blocks`] then [`walk`]) classifies 64
+//! bytes at a time and steps from token to token; the reader's hot paths ([`skip_value`] on
+//! containers, [`fields_fast`] for records) use it, and hand anything it does not accept to
+//! the byte walker, so both give the same answers (tests compare them on random and real input).
+
+mod blocks;
+#[cfg(test)]
+mod differential;
+mod walk;
 
 /// Why a value could not be skimmed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +35,7 @@ pub enum SkimError {
 
 /// Containers deeper than this are rejected: CloudTrail nests a dozen levels at most, and a
 /// fixed bound keeps the container stack in one machine word.
-const MAX_DEPTH: u32 = 64;
+pub(super) const MAX_DEPTH: u32 = 64;
 
 #[inline(always)]
 fn at(b: &[u8], i: usize) -> Result<u8, SkimError> {
@@ -145,7 +156,73 @@ fn skip_key_colon(b: &[u8], i: usize) -> Result<usize, SkimError> {
 
 /// Skips one JSON value starting at or after `i` (leading whitespace allowed); returns the
 /// offset just after it.
-pub fn skip_value(b: &[u8], mut i: usize) -> Result<usize, SkimError> {
+pub fn skip_value(b: &[u8], i: usize) -> Result<usize, SkimError> {
+    if let Ok(j) = skip_ws(b, i) {
+        if matches!(b.get(j), Some(b'{' | b'[')) {
+            if let Some(end) = fast::skip_container(b, j) {
+                return Ok(end);
+            }
+        }
+    }
+    walk_value(b, i)
+}
+
+/// Calls `f(key, start, end)` for each field of the object at the start of `obj`, like
+/// [`for_each_field`], through the block skim; `None` when the block skim does not accept the
+/// object (possibly after calling `f` for some fields): [`for_each_field`] then says why.
+#[inline]
+pub fn fields_fast<'a>(obj: &'a [u8], f: impl FnMut(&'a [u8], usize, usize)) -> Option<usize> {
+    let start = skip_ws(obj, 0).ok()?;
+    fast::fields(obj, start, f)
+}
+
+/// The block skim with the best classifier this CPU has.
+mod fast {
+    #[cfg(target_arch = "x86_64")]
+    use super::blocks::{Avx2, Sse2};
+    use super::walk;
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,pclmulqdq")]
+    fn skip_container_avx2(c: Avx2, b: &[u8], start: usize) -> Option<usize> {
+        walk::skip_container(c, b, start)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,pclmulqdq")]
+    fn fields_avx2<'a>(c: Avx2, obj: &'a [u8], start: usize, f: impl FnMut(&'a [u8], usize, usize)) -> Option<usize> {
+        walk::fields(c, obj, start, f)
+    }
+
+    pub(super) fn skip_container(b: &[u8], start: usize) -> Option<usize> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if let Some(c) = Avx2::detect() {
+                // SAFETY: `c` proves the CPU has AVX2 and PCLMULQDQ.
+                return unsafe { skip_container_avx2(c, b, start) };
+            }
+            walk::skip_container(Sse2, b, start)
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        walk::skip_container(super::blocks::Portable, b, start)
+    }
+
+    pub(super) fn fields<'a>(obj: &'a [u8], start: usize, f: impl FnMut(&'a [u8], usize, usize)) -> Option<usize> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if let Some(c) = Avx2::detect() {
+                // SAFETY: `c` proves the CPU has AVX2 and PCLMULQDQ.
+                return unsafe { fields_avx2(c, obj, start, f) };
+            }
+            walk::fields(Sse2, obj, start, f)
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        walk::fields(super::blocks::Portable, obj, start, f)
+    }
+}
+
+/// The byte walker's [`skip_value`]: the reference, and the one that names errors.
+fn walk_value(b: &[u8], mut i: usize) -> Result<usize, SkimError> {
     // Bit d of `objects` is set when container d is an object.
     let mut objects: u64 = 0;
     let mut depth: u32 = 0;
@@ -247,7 +324,7 @@ pub fn for_each_field<'a>(obj: &'a [u8], mut f: impl FnMut(&'a [u8], usize, usiz
             return Err(SkimError::Invalid { offset: i, expected: "`:` after a key" });
         }
         let v_start = skip_ws(obj, i + 1)?;
-        let v_end = skip_value(obj, v_start)?;
+        let v_end = walk_value(obj, v_start)?;
         f(key_bytes(obj, key_start, key_end), v_start, v_end);
         i = skip_ws(obj, v_end)?;
         match at(obj, i)? {
@@ -269,7 +346,7 @@ pub fn for_each_element<'a>(arr: &'a [u8], mut f: impl FnMut(&'a [u8])) -> Resul
         return Ok(());
     }
     loop {
-        let end = skip_value(arr, i)?;
+        let end = walk_value(arr, i)?;
         f(arr.get(i..end).unwrap_or_default());
         i = skip_ws(arr, end)?;
         match at(arr, i)? {
