@@ -31,30 +31,37 @@ pub(crate) enum Field {
 const FIELDS: usize = 14;
 
 impl Field {
-    /// Dispatches on length and first byte before comparing bytes: every top-level key of
-    /// every record passes through here.
+    /// Dispatches on length, then compares fixed-size arrays (a few inline loads, not a call
+    /// to `memcmp`): every top-level key of every record passes through here.
     #[inline]
     fn of_key(k: &[u8]) -> Option<Field> {
         use Field::*;
-        let candidates: &[(&[u8], Field)] = match (k.len(), *k.first()?) {
-            (9, b'e') => &[
-                (b"eventName", EventName),
-                (b"eventTime", EventTime),
-                (b"eventType", EventType),
-                (b"errorCode", ErrorCode),
-            ],
-            (9, b'a') => &[(b"awsRegion", AwsRegion)],
-            (9, b'r') => &[(b"resources", Resources)],
-            (11, b'e') => &[(b"eventSource", EventSource)],
-            (12, b'e') => &[(b"eventVersion", EventVersion), (b"errorMessage", ErrorMessage)],
-            (12, b'u') => &[(b"userIdentity", UserIdentity)],
-            (7, b'R') => &[(b"Records", Records)],
-            (6, b'E') => &[(b"Events", Events)],
-            (4, b'_') => &[(b"_raw", Raw)],
-            (15, b'C') => &[(b"CloudTrailEvent", CloudTrailEvent)],
-            _ => return None,
-        };
-        candidates.iter().find(|(name, _)| *name == k).map(|(_, f)| *f)
+        fn fixed<const N: usize>(k: &[u8]) -> Option<&[u8; N]> {
+            k.try_into().ok()
+        }
+        match k.len() {
+            4 => (fixed::<4>(k)? == b"_raw").then_some(Raw),
+            6 => (fixed::<6>(k)? == b"Events").then_some(Events),
+            7 => (fixed::<7>(k)? == b"Records").then_some(Records),
+            9 => match fixed::<9>(k)? {
+                b"eventName" => Some(EventName),
+                b"eventTime" => Some(EventTime),
+                b"eventType" => Some(EventType),
+                b"errorCode" => Some(ErrorCode),
+                b"awsRegion" => Some(AwsRegion),
+                b"resources" => Some(Resources),
+                _ => None,
+            },
+            11 => (fixed::<11>(k)? == b"eventSource").then_some(EventSource),
+            12 => match fixed::<12>(k)? {
+                b"eventVersion" => Some(EventVersion),
+                b"errorMessage" => Some(ErrorMessage),
+                b"userIdentity" => Some(UserIdentity),
+                _ => None,
+            },
+            15 => (fixed::<15>(k)? == b"CloudTrailEvent").then_some(CloudTrailEvent),
+            _ => None,
+        }
     }
 }
 

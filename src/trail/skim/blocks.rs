@@ -32,10 +32,11 @@ pub(super) trait Classify: Copy {
     fn raw(self, block: &[u8; BLOCK]) -> Raw;
     /// Bit `i` of the result is the XOR of bits `0..=i` of `x`.
     fn prefix_xor(self, x: u64) -> u64;
-    /// Classifies the blocks of `b` from `s.base` until one has a token (true) or the input
-    /// ends (false). Not inlined: a walk asks for this at a dozen places, and the vector code
-    /// needs its own function to be compiled for the instruction set.
-    fn advance(self, s: &mut Cursor, b: &[u8]) -> bool;
+    /// Classifies the blocks of `b` from `base` until one has a token: returns its offset and
+    /// token bits, which are 0 when the input ended first. Not inlined: a walk asks for this
+    /// at a dozen places, and the vector code needs its own function to be compiled for the
+    /// instruction set.
+    fn advance(self, s: &mut Carry, b: &[u8], base: usize) -> (usize, u64);
 }
 
 /// Byte by byte with a table: the reference the vector classifiers are tested against, and
@@ -81,8 +82,8 @@ impl Classify for Portable {
     }
 
     #[inline(never)]
-    fn advance(self, s: &mut Cursor, b: &[u8]) -> bool {
-        s.advance(self, b)
+    fn advance(self, s: &mut Carry, b: &[u8], base: usize) -> (usize, u64) {
+        s.advance(self, b, base)
     }
 
     #[inline(always)]
@@ -140,8 +141,8 @@ impl Classify for Sse2 {
     }
 
     #[inline(never)]
-    fn advance(self, s: &mut Cursor, b: &[u8]) -> bool {
-        s.advance(self, b)
+    fn advance(self, s: &mut Carry, b: &[u8], base: usize) -> (usize, u64) {
+        s.advance(self, b, base)
     }
 }
 
@@ -226,17 +227,17 @@ impl Classify for Avx2 {
     }
 
     #[inline(always)]
-    fn advance(self, s: &mut Cursor, b: &[u8]) -> bool {
+    fn advance(self, s: &mut Carry, b: &[u8], base: usize) -> (usize, u64) {
         // SAFETY: an `Avx2` exists only when the CPU has AVX2 and PCLMULQDQ (see `detect`).
-        unsafe { advance_avx2(self, s, b) }
+        unsafe { advance_avx2(self, s, b, base) }
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,pclmulqdq")]
 #[inline(never)]
-fn advance_avx2(c: Avx2, s: &mut Cursor, b: &[u8]) -> bool {
-    s.advance(c, b)
+fn advance_avx2(c: Avx2, s: &mut Carry, b: &[u8], base: usize) -> (usize, u64) {
+    s.advance(c, b, base)
 }
 
 const ODD_BITS: u64 = 0xAAAA_AAAA_AAAA_AAAA;
@@ -263,12 +264,8 @@ fn is_escape(c: u8) -> bool {
     matches!(c, b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' | b'u')
 }
 
-/// Where a walk is in its input, and what carries from one block to the next.
-pub(super) struct Cursor {
-    /// Offset of the current block.
-    base: usize,
-    /// Tokens of the current block not yet taken.
-    bits: u64,
+/// What carries from one block to the next.
+pub(super) struct Carry {
     /// All ones when the previous block ended inside a string.
     in_string: u64,
     /// 1 when the current block's first byte is escaped.
@@ -280,43 +277,41 @@ pub(super) struct Cursor {
     bad_escape: usize,
 }
 
-impl Cursor {
+impl Carry {
     /// See [`Classify::advance`].
     #[inline(always)]
-    fn advance<C: Classify>(&mut self, c: C, b: &[u8]) -> bool {
-        loop {
+    fn advance<C: Classify>(&mut self, c: C, b: &[u8], mut base: usize) -> (usize, u64) {
+        while base < b.len() {
             // The last block is padded with spaces: they end a token, and start none.
             let mut padded = [b' '; BLOCK];
-            let block: &[u8; BLOCK] = match b.get(self.base..).and_then(|s| s.first_chunk::<BLOCK>()) {
+            let block: &[u8; BLOCK] = match b.get(base..).and_then(|s| s.first_chunk::<BLOCK>()) {
                 Some(full) => full,
                 None => {
-                    let tail = b.get(self.base..).unwrap_or_default();
+                    let tail = b.get(base..).unwrap_or_default();
                     if let Some(dst) = padded.get_mut(..tail.len()) {
                         dst.copy_from_slice(tail);
                     }
                     &padded
                 }
             };
-            self.bits = self.tokens(c, block);
-            if self.bits != 0 {
-                return true;
+            let bits = self.tokens(c, block, base);
+            if bits != 0 {
+                return (base, bits);
             }
-            self.base += BLOCK;
-            if self.base >= b.len() {
-                return false;
-            }
+            base += BLOCK;
         }
+        (base, 0)
     }
 
-    /// The token bits of a block, carrying string, escape and token state to the next one.
+    /// The token bits of the block at `base`, carrying string, escape and token state to the next one.
     #[inline(always)]
-    fn tokens<C: Classify>(&mut self, c: C, block: &[u8; BLOCK]) -> u64 {
+    fn tokens<C: Classify>(&mut self, c: C, block: &[u8; BLOCK], base: usize) -> u64 {
         let raw = c.raw(block);
         let mut quote = raw.quote;
         if (raw.backslash | self.escaped_carry) != 0 {
             let esc = escaped(raw.backslash, &mut self.escaped_carry);
             quote &= !esc;
-            self.check_escapes(block, esc);
+            self.check_escapes(block, esc, base);
         }
         // Bit i: inside a string, counting its opening quote but not its closing one.
         let in_string = c.prefix_xor(quote) ^ self.in_string;
@@ -333,12 +328,12 @@ impl Cursor {
     /// Records the first byte after a backslash that JSON does not allow there.
     #[cold]
     #[inline(never)]
-    fn check_escapes(&mut self, block: &[u8; BLOCK], mut esc: u64) {
+    fn check_escapes(&mut self, block: &[u8; BLOCK], mut esc: u64, base: usize) {
         while esc != 0 {
             let i = esc.trailing_zeros() as usize;
             esc &= esc - 1;
             if block.get(i).is_some_and(|&c| !is_escape(c)) {
-                self.bad_escape = self.bad_escape.min(self.base + i);
+                self.bad_escape = self.bad_escape.min(base + i);
                 return;
             }
         }
@@ -349,39 +344,40 @@ impl Cursor {
 pub(super) struct Tokens<'a, C> {
     b: &'a [u8],
     c: C,
-    s: Cursor,
+    /// Offset of the current block.
+    base: usize,
+    /// Tokens of the current block not yet taken.
+    bits: u64,
+    carry: Carry,
 }
 
 impl<'a, C: Classify> Tokens<'a, C> {
     /// Tokens of `b` from `start`, which must be outside any string (a value's first byte).
     #[inline(always)]
     pub(super) fn new(c: C, b: &'a [u8], start: usize) -> Tokens<'a, C> {
-        let mut s =
-            Cursor { base: start, bits: 0, in_string: 0, escaped_carry: 0, delim_carry: 1, bad_escape: usize::MAX };
-        if start < b.len() {
-            c.advance(&mut s, b);
-        }
-        Tokens { b, c, s }
+        let mut carry = Carry { in_string: 0, escaped_carry: 0, delim_carry: 1, bad_escape: usize::MAX };
+        let (base, bits) = c.advance(&mut carry, b, start);
+        Tokens { b, c, base, bits, carry }
     }
 
     /// The next token's offset; `None` at the end of the input.
     #[inline(always)]
     pub(super) fn next(&mut self) -> Option<usize> {
-        if self.s.bits == 0 {
-            self.s.base += BLOCK;
-            if self.s.base >= self.b.len() || !self.c.advance(&mut self.s, self.b) {
+        if self.bits == 0 {
+            (self.base, self.bits) = self.c.advance(&mut self.carry, self.b, self.base + BLOCK);
+            if self.bits == 0 {
                 return None;
             }
         }
-        let i = self.s.bits.trailing_zeros() as usize;
-        self.s.bits &= self.s.bits - 1;
-        Some(self.s.base + i)
+        let i = self.bits.trailing_zeros() as usize;
+        self.bits &= self.bits - 1;
+        Some(self.base + i)
     }
 
     /// True when every escape before `end` (of the blocks seen so far) is valid.
     #[inline(always)]
     pub(super) fn escapes_valid_before(&self, end: usize) -> bool {
-        self.s.bad_escape >= end
+        self.carry.bad_escape >= end
     }
 }
 
