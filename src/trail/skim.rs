@@ -9,12 +9,13 @@
 //! which cannot change where a value ends.
 //!
 //! Two implementations share that contract. The byte walker below is the reference: short,
-//! and the one that names errors. The block skim ([`blocks`] then [`walk`]) classifies 64
+//! and the one that names errors. The block skim ([`classify`], [`blocks`], [`walk`]) classifies 64
 //! bytes at a time and steps from token to token; the reader's hot paths ([`skip_value`] on
 //! containers, [`fields_fast`] for records) use it, and hand anything it does not accept to
 //! the byte walker, so both give the same answers (tests compare them on random and real input).
 
 mod blocks;
+mod classify;
 #[cfg(test)]
 mod differential;
 mod walk;
@@ -178,46 +179,15 @@ pub fn fields_fast<'a>(obj: &'a [u8], f: impl FnMut(&'a [u8], usize, usize)) -> 
 
 /// The block skim with the best classifier this CPU has.
 mod fast {
-    #[cfg(target_arch = "x86_64")]
-    use super::blocks::{Avx2, Sse2};
+    use super::classify::{with_isa, Isa};
     use super::walk;
 
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,pclmulqdq")]
-    fn skip_container_avx2(c: Avx2, b: &[u8], start: usize) -> Option<usize> {
-        walk::skip_container(c, b, start)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,pclmulqdq")]
-    fn fields_avx2<'a>(c: Avx2, obj: &'a [u8], start: usize, f: impl FnMut(&'a [u8], usize, usize)) -> Option<usize> {
-        walk::fields(c, obj, start, f)
-    }
-
     pub(super) fn skip_container(b: &[u8], start: usize) -> Option<usize> {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if let Some(c) = Avx2::detect() {
-                // SAFETY: `c` proves the CPU has AVX2 and PCLMULQDQ.
-                return unsafe { skip_container_avx2(c, b, start) };
-            }
-            walk::skip_container(Sse2, b, start)
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        walk::skip_container(super::blocks::Portable, b, start)
+        with_isa!(Isa::best(), c => walk::skip_container(c, b, start))
     }
 
     pub(super) fn fields<'a>(obj: &'a [u8], start: usize, f: impl FnMut(&'a [u8], usize, usize)) -> Option<usize> {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if let Some(c) = Avx2::detect() {
-                // SAFETY: `c` proves the CPU has AVX2 and PCLMULQDQ.
-                return unsafe { fields_avx2(c, obj, start, f) };
-            }
-            walk::fields(Sse2, obj, start, f)
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        walk::fields(super::blocks::Portable, obj, start, f)
+        with_isa!(Isa::best(), c => walk::fields(c, obj, start, f))
     }
 }
 

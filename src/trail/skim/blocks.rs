@@ -1,14 +1,15 @@
 //! Stage one of the fast skim: 64 bytes at a time become bit masks (quotes, backslashes,
 //! whitespace, brackets and separators), and from them the positions of the tokens a walk has
-//! to look at: brackets, `:` and `,` outside strings, the opening quote of each string, and the
-//! first byte of each number or literal.
+//! to look at: brackets, `:` and `,` outside strings, the first byte of each number or
+//! literal, and the opening quote of each string that does not directly follow a bracket or
+//! separator (in valid compact JSON, none does: those quotes are found by the walk itself).
 //!
 //! The byte walker spends most of its time finding where strings end, one vector compare per
 //! 16 bytes and a branch per string. Here a whole block is classified with a handful of
 //! vector instructions, string interiors are masked out with a prefix XOR over the quote bits
 //! (the technique of simdjson, Langdale and Lemire 2019), and the walk in [`super::walk`]
-//! jumps from token to token. The classifier works on any CPU; x86_64 uses SSE2 (always
-//! there), or AVX2 and carry-less multiplication when the CPU has them.
+//! jumps from token to token. How bytes become masks depends on the instruction set: see
+//! [`super::classify`].
 
 /// Bytes classified at a time: one bit per byte in a `u64`.
 pub(super) const BLOCK: usize = 64;
@@ -37,207 +38,6 @@ pub(super) trait Classify: Copy {
     /// at a dozen places, and the vector code needs its own function to be compiled for the
     /// instruction set.
     fn advance(self, s: &mut Carry, b: &[u8], base: usize) -> (usize, u64);
-}
-
-/// Byte by byte with a table: the reference the vector classifiers are tested against, and
-/// the classifier on CPUs without one.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Portable;
-
-const CLASS_QUOTE: u8 = 1;
-const CLASS_BACKSLASH: u8 = 2;
-const CLASS_WS: u8 = 4;
-const CLASS_OP: u8 = 8;
-
-const CLASSES: [u8; 256] = {
-    let mut t = [0u8; 256];
-    t[b'"' as usize] = CLASS_QUOTE;
-    t[b'\\' as usize] = CLASS_BACKSLASH;
-    t[b' ' as usize] = CLASS_WS;
-    t[b'\t' as usize] = CLASS_WS;
-    t[b'\n' as usize] = CLASS_WS;
-    t[b'\r' as usize] = CLASS_WS;
-    t[b'{' as usize] = CLASS_OP;
-    t[b'}' as usize] = CLASS_OP;
-    t[b'[' as usize] = CLASS_OP;
-    t[b']' as usize] = CLASS_OP;
-    t[b':' as usize] = CLASS_OP;
-    t[b',' as usize] = CLASS_OP;
-    t
-};
-
-impl Classify for Portable {
-    #[inline]
-    fn raw(self, block: &[u8; BLOCK]) -> Raw {
-        let mut r = Raw::default();
-        for (i, &c) in block.iter().enumerate() {
-            let class = CLASSES[usize::from(c)];
-            let bit = |k: u8| u64::from(class & k != 0) << i;
-            r.quote |= bit(CLASS_QUOTE);
-            r.backslash |= bit(CLASS_BACKSLASH);
-            r.ws |= bit(CLASS_WS);
-            r.op |= bit(CLASS_OP);
-        }
-        r
-    }
-
-    #[inline(never)]
-    fn advance(self, s: &mut Carry, b: &[u8], base: usize) -> (usize, u64) {
-        s.advance(self, b, base)
-    }
-
-    #[inline(always)]
-    fn prefix_xor(self, mut x: u64) -> u64 {
-        x ^= x << 1;
-        x ^= x << 2;
-        x ^= x << 4;
-        x ^= x << 8;
-        x ^= x << 16;
-        x ^= x << 32;
-        x
-    }
-}
-
-/// SSE2 compares, 16 bytes at a time: part of every x86_64 CPU.
-#[cfg(target_arch = "x86_64")]
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Sse2;
-
-#[cfg(target_arch = "x86_64")]
-impl Classify for Sse2 {
-    #[inline(always)]
-    fn raw(self, block: &[u8; BLOCK]) -> Raw {
-        use std::arch::x86_64::*;
-        let mut r = Raw::default();
-        for (k, chunk) in block.chunks_exact(16).enumerate() {
-            // SAFETY: SSE2 is in the x86_64 baseline; `chunk` is 16 readable bytes and
-            // `loadu` has no alignment requirement.
-            let (q, bs, ws, op) = unsafe {
-                let v = _mm_loadu_si128(chunk.as_ptr().cast());
-                let eq = |c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
-                let ws = _mm_or_si128(_mm_or_si128(eq(b' '), eq(b'\t')), _mm_or_si128(eq(b'\n'), eq(b'\r')));
-                // `[` and `]` differ from `{` and `}` only in bit 5.
-                let folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
-                let brackets = _mm_or_si128(
-                    _mm_cmpeq_epi8(folded, _mm_set1_epi8(b'{' as i8)),
-                    _mm_cmpeq_epi8(folded, _mm_set1_epi8(b'}' as i8)),
-                );
-                let op = _mm_or_si128(brackets, _mm_or_si128(eq(b':'), eq(b',')));
-                let m = |x: __m128i| u64::from(_mm_movemask_epi8(x) as u16);
-                (m(eq(b'"')), m(eq(b'\\')), m(ws), m(op))
-            };
-            let shift = 16 * k as u32;
-            r.quote |= q << shift;
-            r.backslash |= bs << shift;
-            r.ws |= ws << shift;
-            r.op |= op << shift;
-        }
-        r
-    }
-
-    #[inline(always)]
-    fn prefix_xor(self, x: u64) -> u64 {
-        Portable.prefix_xor(x)
-    }
-
-    #[inline(never)]
-    fn advance(self, s: &mut Carry, b: &[u8], base: usize) -> (usize, u64) {
-        s.advance(self, b, base)
-    }
-}
-
-/// AVX2 table lookups, 32 bytes at a time, and the prefix XOR as one carry-less multiply.
-/// Only made by [`Avx2::detect`], so holding one proves the CPU has both.
-#[cfg(target_arch = "x86_64")]
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Avx2(());
-
-#[cfg(target_arch = "x86_64")]
-impl Avx2 {
-    /// `Some` when this CPU has AVX2 and PCLMULQDQ.
-    #[inline]
-    pub(super) fn detect() -> Option<Avx2> {
-        (is_x86_feature_detected!("avx2") && is_x86_feature_detected!("pclmulqdq")).then_some(Avx2(()))
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-#[inline]
-fn raw_avx2(block: &[u8; BLOCK]) -> Raw {
-    use std::arch::x86_64::*;
-    // Indexed by a byte's low nibble (`pshufb` gives 0 for bytes >= 0x80): a byte is
-    // whitespace when the entry for its low nibble is itself. The filler entries (100, 17, ...)
-    // have a different low nibble than their index, so they never match.
-    let ws_table = _mm256_setr_epi8(
-        32, 100, 100, 100, 17, 100, 113, 2, 100, 9, 10, 112, 100, 13, 100, 100, //
-        32, 100, 100, 100, 17, 100, 113, 2, 100, 9, 10, 112, 100, 13, 100, 100,
-    );
-    // `:` 0x3A, `{` 0x7B, `,` 0x2C, `}` 0x7D by low nibble; the other entries have a
-    // different low nibble than their index, so they never match.
-    let op_table = _mm256_setr_epi8(
-        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 58, 123, 44, 125, -1, 0, //
-        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 58, 123, 44, 125, -1, 0,
-    );
-    // `[` 0x5B and `]` 0x5D differ from `{` and `}` only in bit 5: set it for those two
-    // nibbles only, so no control byte folds onto `:` or `,`.
-    let fold_table = _mm256_setr_epi8(
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 32, 0, 0, //
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 32, 0, 0,
-    );
-    let half = |p: *const u8| {
-        // SAFETY: the callers pass pointers to 32 readable bytes of `block`; `loadu` has no
-        // alignment requirement.
-        let v = unsafe { _mm256_loadu_si256(p.cast()) };
-        let ws = _mm256_cmpeq_epi8(_mm256_shuffle_epi8(ws_table, v), v);
-        let folded = _mm256_or_si256(v, _mm256_shuffle_epi8(fold_table, v));
-        let op = _mm256_cmpeq_epi8(_mm256_shuffle_epi8(op_table, v), folded);
-        let q = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'"' as i8));
-        let bs = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'\\' as i8));
-        let m = |x: __m256i| u64::from(_mm256_movemask_epi8(x) as u32);
-        (m(q), m(bs), m(ws), m(op))
-    };
-    let (q0, bs0, ws0, op0) = half(block.as_ptr());
-    let (q1, bs1, ws1, op1) = half(block.as_ptr().wrapping_add(32));
-    Raw { quote: q0 | q1 << 32, backslash: bs0 | bs1 << 32, ws: ws0 | ws1 << 32, op: op0 | op1 << 32 }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "pclmulqdq")]
-#[inline]
-fn prefix_xor_clmul(x: u64) -> u64 {
-    use std::arch::x86_64::*;
-    // Multiplying by all ones without carries XORs every lower bit into each bit.
-    let p = _mm_clmulepi64_si128(_mm_set_epi64x(0, x as i64), _mm_set1_epi8(-1), 0);
-    _mm_cvtsi128_si64(p) as u64
-}
-
-#[cfg(target_arch = "x86_64")]
-impl Classify for Avx2 {
-    #[inline(always)]
-    fn raw(self, block: &[u8; BLOCK]) -> Raw {
-        // SAFETY: an `Avx2` exists only when the CPU has AVX2 (see `detect`).
-        unsafe { raw_avx2(block) }
-    }
-
-    #[inline(always)]
-    fn prefix_xor(self, x: u64) -> u64 {
-        // SAFETY: an `Avx2` exists only when the CPU has PCLMULQDQ (see `detect`).
-        unsafe { prefix_xor_clmul(x) }
-    }
-
-    #[inline(always)]
-    fn advance(self, s: &mut Carry, b: &[u8], base: usize) -> (usize, u64) {
-        // SAFETY: an `Avx2` exists only when the CPU has AVX2 and PCLMULQDQ (see `detect`).
-        unsafe { advance_avx2(self, s, b, base) }
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,pclmulqdq")]
-#[inline(never)]
-fn advance_avx2(c: Avx2, s: &mut Carry, b: &[u8], base: usize) -> (usize, u64) {
-    s.advance(c, b, base)
 }
 
 const ODD_BITS: u64 = 0xAAAA_AAAA_AAAA_AAAA;
@@ -272,6 +72,8 @@ pub(super) struct Carry {
     escaped_carry: u64,
     /// 1 when the previous block's last byte ends a token (whitespace, a bracket or separator, a quote).
     delim_carry: u64,
+    /// 1 when the previous block's last byte is a bracket or separator outside strings.
+    op_carry: u64,
     /// The first invalid escape seen (`usize::MAX` if none): it only counts if it is inside
     /// the value being skimmed, which the walk knows once it has found the value's end.
     bad_escape: usize,
@@ -280,21 +82,21 @@ pub(super) struct Carry {
 impl Carry {
     /// See [`Classify::advance`].
     #[inline(always)]
-    fn advance<C: Classify>(&mut self, c: C, b: &[u8], mut base: usize) -> (usize, u64) {
+    pub(super) fn advance<C: Classify>(&mut self, c: C, b: &[u8], mut base: usize) -> (usize, u64) {
         while base < b.len() {
-            // The last block is padded with spaces: they end a token, and start none.
-            let mut padded = [b' '; BLOCK];
-            let block: &[u8; BLOCK] = match b.get(base..).and_then(|s| s.first_chunk::<BLOCK>()) {
-                Some(full) => full,
+            let bits = match b.get(base..).and_then(|s| s.first_chunk::<BLOCK>()) {
+                Some(full) => self.tokens(c, full, base),
                 None => {
+                    // The last block is padded with spaces: they end a token, and start none.
+                    // (Only here: filling a padded block for every block costs a `memset` each.)
+                    let mut padded = [b' '; BLOCK];
                     let tail = b.get(base..).unwrap_or_default();
                     if let Some(dst) = padded.get_mut(..tail.len()) {
                         dst.copy_from_slice(tail);
                     }
-                    &padded
+                    self.tokens(c, &padded, base)
                 }
             };
-            let bits = self.tokens(c, block, base);
             if bits != 0 {
                 return (base, bits);
             }
@@ -322,7 +124,13 @@ impl Carry {
         let scalar = !(in_string | delim);
         let scalar_starts = scalar & ((delim << 1) | self.delim_carry);
         self.delim_carry = delim >> 63;
-        (raw.op & !in_string) | (quote & in_string) | scalar_starts
+        // A string right after a bracket or separator (no whitespace between) has no token:
+        // the walk sees the quote when it looks at the byte after that token, and the next
+        // token is then the one after the string. Strings are half of CloudTrail's tokens.
+        let op = raw.op & !in_string;
+        let opening = quote & in_string & !((op << 1) | self.op_carry);
+        self.op_carry = op >> 63;
+        op | opening | scalar_starts
     }
 
     /// Records the first byte after a backslash that JSON does not allow there.
@@ -355,7 +163,7 @@ impl<'a, C: Classify> Tokens<'a, C> {
     /// Tokens of `b` from `start`, which must be outside any string (a value's first byte).
     #[inline(always)]
     pub(super) fn new(c: C, b: &'a [u8], start: usize) -> Tokens<'a, C> {
-        let mut carry = Carry { in_string: 0, escaped_carry: 0, delim_carry: 1, bad_escape: usize::MAX };
+        let mut carry = Carry { in_string: 0, escaped_carry: 0, delim_carry: 1, op_carry: 0, bad_escape: usize::MAX };
         let (base, bits) = c.advance(&mut carry, b, start);
         Tokens { b, c, base, bits, carry }
     }
@@ -383,6 +191,7 @@ impl<'a, C: Classify> Tokens<'a, C> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::classify::{with_isa, Isa};
     use super::*;
     use rand::rngs::SmallRng;
     use rand::{Rng, SeedableRng};
@@ -400,14 +209,6 @@ mod tests {
             }
         }
         out
-    }
-
-    fn random_block(rng: &mut SmallRng, alphabet: &[u8]) -> [u8; BLOCK] {
-        let mut b = [0u8; BLOCK];
-        for c in &mut b {
-            *c = if rng.gen_ratio(1, 8) { rng.gen() } else { alphabet[rng.gen_range(0..alphabet.len())] };
-        }
-        b
     }
 
     #[test]
@@ -435,38 +236,8 @@ mod tests {
             let x: u64 = rng.gen();
             let want =
                 (0..64).fold(0u64, |m, i| m | u64::from((x & (u64::MAX >> (63 - i))).count_ones() % 2 == 1) << i);
-            assert_eq!(Portable.prefix_xor(x), want);
-            #[cfg(target_arch = "x86_64")]
-            if let Some(c) = Avx2::detect() {
-                assert_eq!(c.prefix_xor(x), want);
-            }
-        }
-    }
-
-    #[test]
-    fn vector_classifiers_agree_with_the_table() {
-        let mut rng = SmallRng::seed_from_u64(9);
-        let alphabet = b"\"\\ \t\n\r{}[]:,abc019\x0c\x1a\x7b\x5b\xfb\xdb\x80\xa0";
-        for _ in 0..5000 {
-            let b = random_block(&mut rng, alphabet);
-            let want = Portable.raw(&b);
-            #[cfg(target_arch = "x86_64")]
-            {
-                assert_eq!(Sse2.raw(&b), want, "{b:?}");
-                if let Some(c) = Avx2::detect() {
-                    assert_eq!(c.raw(&b), want, "{b:?}");
-                }
-            }
-        }
-        let every_byte: Vec<u8> = (0..=255u8).collect();
-        for chunk in every_byte.chunks(BLOCK) {
-            let b: [u8; BLOCK] = chunk.try_into().unwrap();
-            #[cfg(target_arch = "x86_64")]
-            {
-                assert_eq!(Sse2.raw(&b), Portable.raw(&b));
-                if let Some(c) = Avx2::detect() {
-                    assert_eq!(c.raw(&b), Portable.raw(&b));
-                }
+            for isa in Isa::available() {
+                assert_eq!(with_isa!(isa, c => c.prefix_xor(x)), want, "{isa:?}");
             }
         }
     }

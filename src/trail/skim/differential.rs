@@ -3,7 +3,8 @@
 //! The block skim must accept what is valid, end where the walker ends, and never accept what
 //! the walker rejects.
 
-use super::blocks::{Classify, Portable, BLOCK};
+use super::blocks::{Classify, BLOCK};
+use super::classify::{with_isa, Isa};
 use super::*;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -20,13 +21,8 @@ fn fast_with<C: Classify>(c: C, b: &[u8], start: usize) -> (Option<usize>, Optio
 
 /// Every classifier this CPU can run.
 fn each_classifier(b: &[u8], start: usize, check: &mut impl FnMut(&str, (Option<usize>, Option<(usize, FieldCalls)>))) {
-    check("portable", fast_with(Portable, b, start));
-    #[cfg(target_arch = "x86_64")]
-    {
-        check("sse2", fast_with(blocks::Sse2, b, start));
-        if let Some(c) = blocks::Avx2::detect() {
-            check("avx2", fast_with(c, b, start));
-        }
+    for isa in Isa::available() {
+        check(isa.name(), with_isa!(isa, c => fast_with(c, b, start)));
     }
 }
 

@@ -54,17 +54,39 @@ fn trim_end(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// At a key's opening quote `k`: checks the colon after it; returns the value's first token.
+/// What follows a bracket or separator where a value (or key) must come.
+#[derive(Clone, Copy)]
+enum Start {
+    /// A string directly after it: its quote is not a token (see [`super::blocks`]), so the
+    /// walk's next token is the one after the string.
+    Str,
+    /// The next token: a bracket, a number or literal, a quote after whitespace, or anything else.
+    Tok(usize),
+}
+
+/// After the token `p` (a bracket or separator): how the next value starts.
 #[inline(always)]
-fn key_colon<C: Classify>(t: &mut Tokens<'_, C>, b: &[u8], k: usize) -> Option<usize> {
-    if byte(b, k)? != b'"' {
-        return None;
+fn start_after<C: Classify>(t: &mut Tokens<'_, C>, b: &[u8], p: usize) -> Option<Start> {
+    // No token can lie between `p` and `p + 1`, and a quote there opens a string.
+    if byte(b, p + 1)? == b'"' {
+        return Some(Start::Str);
+    }
+    t.next().map(Start::Tok)
+}
+
+/// After `{` or an object's `,` at `p`: checks a key and its colon; returns how the value starts.
+#[inline(always)]
+fn key_colon<C: Classify>(t: &mut Tokens<'_, C>, b: &[u8], key: Start) -> Option<Start> {
+    if let Start::Tok(k) = key {
+        if byte(b, k)? != b'"' {
+            return None;
+        }
     }
     let colon = t.next()?;
     if byte(b, colon)? != b':' {
         return None;
     }
-    t.next()
+    start_after(t, b, colon)
 }
 
 /// Skims the container whose opening bracket is the token `open`, just taken from `t`;
@@ -74,46 +96,56 @@ fn container<C: Classify>(t: &mut Tokens<'_, C>, b: &[u8], open: usize) -> Optio
     // Bit d of `objects` is set when container d is an object.
     let mut objects: u64 = 0;
     let mut depth: u32 = 0;
-    let mut p = open;
+    // The last closing bracket taken: the end of the outermost container once depth is 0.
+    let mut close = open;
+    let mut start = Start::Tok(open);
     'value: loop {
-        let c = byte(b, p)?;
-        if c == b'{' || c == b'[' {
-            let q = t.next()?;
-            let is_object = c == b'{';
-            let close = if is_object { b'}' } else { b']' };
-            if byte(b, q)? != close {
-                if depth == MAX_DEPTH {
-                    return None;
+        if let Start::Tok(v) = start {
+            let c = byte(b, v)?;
+            if c == b'{' || c == b'[' {
+                let is_object = c == b'{';
+                let first = start_after(t, b, v)?;
+                let empty = match first {
+                    Start::Tok(q) => byte(b, q)? == if is_object { b'}' } else { b']' },
+                    Start::Str => false,
+                };
+                if empty {
+                    if let Start::Tok(q) = first {
+                        close = q;
+                    }
+                } else {
+                    if depth == MAX_DEPTH {
+                        return None;
+                    }
+                    objects = (objects & !(1 << depth)) | (u64::from(is_object) << depth);
+                    depth += 1;
+                    start = if is_object { key_colon(t, b, first)? } else { first };
+                    continue 'value;
                 }
-                objects = (objects & !(1 << depth)) | (u64::from(is_object) << depth);
-                depth += 1;
-                p = if is_object { key_colon(t, b, q)? } else { q };
-                continue 'value;
+            } else if c != b'"' {
+                scalar_end(b, v)?;
             }
-            p = q;
-        } else if c != b'"' {
-            scalar_end(b, p)?;
         }
         // After a value: close containers until one continues with a comma.
         loop {
             if depth == 0 {
-                return Some(p + 1);
+                return Some(close + 1);
             }
             let in_object = objects >> (depth - 1) & 1 != 0;
             let q = t.next()?;
             match byte(b, q)? {
                 b',' => {
-                    let v = t.next()?;
-                    p = if in_object { key_colon(t, b, v)? } else { v };
+                    let next = start_after(t, b, q)?;
+                    start = if in_object { key_colon(t, b, next)? } else { next };
                     continue 'value;
                 }
                 b'}' if in_object => {
                     depth -= 1;
-                    p = q;
+                    close = q;
                 }
                 b']' if !in_object => {
                     depth -= 1;
-                    p = q;
+                    close = q;
                 }
                 _ => return None,
             }
@@ -145,41 +177,56 @@ pub(super) fn fields<'a, C: Classify>(
     start: usize,
     mut f: impl FnMut(&'a [u8], usize, usize),
 ) -> Option<usize> {
-    let mut t = Tokens::new(c, obj, start);
-    if t.next()? != start || byte(obj, start)? != b'{' {
+    if byte(obj, start)? != b'{' {
         return None;
     }
-    let mut k = t.next()?;
-    if byte(obj, k)? == b'}' {
-        return Some(k + 1);
+    let mut t = Tokens::new(c, obj, start);
+    if t.next()? != start {
+        return None;
+    }
+    let mut sep = start;
+    let mut key = start_after(&mut t, obj, start)?;
+    if let Start::Tok(q) = key {
+        if byte(obj, q)? == b'}' {
+            return Some(q + 1);
+        }
     }
     loop {
-        if byte(obj, k)? != b'"' {
-            return None;
-        }
+        let k = match key {
+            Start::Str => sep + 1,
+            Start::Tok(k) if byte(obj, k)? == b'"' => k,
+            Start::Tok(_) => return None,
+        };
         let colon = t.next()?;
         if byte(obj, colon)? != b':' {
             return None;
         }
-        let v = t.next()?;
-        let (v_end, after) = match byte(obj, v)? {
-            b'"' => {
+        let (v, v_end, after) = match start_after(&mut t, obj, colon)? {
+            Start::Str => {
                 let n = t.next()?;
-                (trim_end(obj, n), n)
+                (colon + 1, trim_end(obj, n), n)
             }
-            b'{' | b'[' => {
-                let e = container(&mut t, obj, v)?;
-                (e, t.next()?)
-            }
-            _ => {
-                let e = scalar_end(obj, v)?;
-                (e, t.next()?)
-            }
+            Start::Tok(v) => match byte(obj, v)? {
+                b'"' => {
+                    let n = t.next()?;
+                    (v, trim_end(obj, n), n)
+                }
+                b'{' | b'[' => {
+                    let e = container(&mut t, obj, v)?;
+                    (v, e, t.next()?)
+                }
+                _ => {
+                    let e = scalar_end(obj, v)?;
+                    (v, e, t.next()?)
+                }
+            },
         };
-        let key = obj.get(k + 1..trim_end(obj, colon).saturating_sub(1)).unwrap_or_default();
-        f(key, v, v_end);
+        f(obj.get(k + 1..trim_end(obj, colon).saturating_sub(1)).unwrap_or_default(), v, v_end);
         match byte(obj, after)? {
-            b',' => k = t.next()?,
+            b',' => {
+                sep = after;
+                key = start_after(&mut t, obj, after)?;
+            }
             b'}' => {
                 let end = after + 1;
                 return t.escapes_valid_before(end).then_some(end);
