@@ -25,6 +25,8 @@ pub(super) struct Raw {
     pub ws: u64,
     /// `{`, `}`, `[`, `]`, `:`, `,`.
     pub op: u64,
+    /// `}`, `]`.
+    pub close: u64,
 }
 
 /// A way to classify blocks: one per instruction set.
@@ -72,7 +74,7 @@ pub(super) struct Carry {
     escaped_carry: u64,
     /// 1 when the previous block's last byte ends a token (whitespace, a bracket or separator, a quote).
     delim_carry: u64,
-    /// 1 when the previous block's last byte is a bracket or separator outside strings.
+    /// 1 when the previous block's last byte is `{`, `[`, `:` or `,` outside strings.
     op_carry: u64,
     /// The first invalid escape seen (`usize::MAX` if none): it only counts if it is inside
     /// the value being skimmed, which the walk knows once it has found the value's end.
@@ -124,12 +126,14 @@ impl Carry {
         let scalar = !(in_string | delim);
         let scalar_starts = scalar & ((delim << 1) | self.delim_carry);
         self.delim_carry = delim >> 63;
-        // A string right after a bracket or separator (no whitespace between) has no token:
-        // the walk sees the quote when it looks at the byte after that token, and the next
-        // token is then the one after the string. Strings are half of CloudTrail's tokens.
+        // A string right after `{`, `[`, `:` or `,` (no whitespace between) has no token: the
+        // walk, which expects a key or value there, looks at the byte after that token and
+        // takes the token after the string next. Strings are half of CloudTrail's tokens.
+        // After `}` or `]` a string is an error, so it keeps its token for the walk to reject.
         let op = raw.op & !in_string;
-        let opening = quote & in_string & !((op << 1) | self.op_carry);
-        self.op_carry = op >> 63;
+        let before_value = op & !raw.close;
+        let opening = quote & in_string & !((before_value << 1) | self.op_carry);
+        self.op_carry = before_value >> 63;
         op | opening | scalar_starts
     }
 

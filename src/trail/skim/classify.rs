@@ -19,6 +19,7 @@ const CLASS_QUOTE: u8 = 1;
 const CLASS_BACKSLASH: u8 = 2;
 const CLASS_WS: u8 = 4;
 const CLASS_OP: u8 = 8;
+const CLASS_CLOSE: u8 = 16;
 
 const CLASSES: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -29,9 +30,9 @@ const CLASSES: [u8; 256] = {
     t[b'\n' as usize] = CLASS_WS;
     t[b'\r' as usize] = CLASS_WS;
     t[b'{' as usize] = CLASS_OP;
-    t[b'}' as usize] = CLASS_OP;
+    t[b'}' as usize] = CLASS_OP | CLASS_CLOSE;
     t[b'[' as usize] = CLASS_OP;
-    t[b']' as usize] = CLASS_OP;
+    t[b']' as usize] = CLASS_OP | CLASS_CLOSE;
     t[b':' as usize] = CLASS_OP;
     t[b',' as usize] = CLASS_OP;
     t
@@ -48,6 +49,7 @@ impl Classify for Portable {
             r.backslash |= bit(CLASS_BACKSLASH);
             r.ws |= bit(CLASS_WS);
             r.op |= bit(CLASS_OP);
+            r.close |= bit(CLASS_CLOSE);
         }
         r
     }
@@ -83,25 +85,24 @@ impl Classify for Sse2 {
         for (k, chunk) in block.chunks_exact(16).enumerate() {
             // SAFETY: SSE2 is in the x86_64 baseline; `chunk` is 16 readable bytes and
             // `loadu` has no alignment requirement.
-            let (q, bs, ws, op) = unsafe {
+            let (q, bs, ws, op, close) = unsafe {
                 let v = _mm_loadu_si128(chunk.as_ptr().cast());
                 let eq = |c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
                 let ws = _mm_or_si128(_mm_or_si128(eq(b' '), eq(b'\t')), _mm_or_si128(eq(b'\n'), eq(b'\r')));
                 // `[` and `]` differ from `{` and `}` only in bit 5.
                 let folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
-                let brackets = _mm_or_si128(
-                    _mm_cmpeq_epi8(folded, _mm_set1_epi8(b'{' as i8)),
-                    _mm_cmpeq_epi8(folded, _mm_set1_epi8(b'}' as i8)),
-                );
+                let close = _mm_cmpeq_epi8(folded, _mm_set1_epi8(b'}' as i8));
+                let brackets = _mm_or_si128(_mm_cmpeq_epi8(folded, _mm_set1_epi8(b'{' as i8)), close);
                 let op = _mm_or_si128(brackets, _mm_or_si128(eq(b':'), eq(b',')));
                 let m = |x: __m128i| u64::from(_mm_movemask_epi8(x) as u16);
-                (m(eq(b'"')), m(eq(b'\\')), m(ws), m(op))
+                (m(eq(b'"')), m(eq(b'\\')), m(ws), m(op), m(close))
             };
             let shift = 16 * k as u32;
             r.quote |= q << shift;
             r.backslash |= bs << shift;
             r.ws |= ws << shift;
             r.op |= op << shift;
+            r.close |= close << shift;
         }
         r
     }
@@ -162,14 +163,21 @@ fn raw_avx2(block: &[u8; BLOCK]) -> Raw {
         let ws = _mm256_cmpeq_epi8(_mm256_shuffle_epi8(ws_table, v), v);
         let folded = _mm256_or_si256(v, _mm256_shuffle_epi8(fold_table, v));
         let op = _mm256_cmpeq_epi8(_mm256_shuffle_epi8(op_table, v), folded);
+        let close = _mm256_cmpeq_epi8(folded, _mm256_set1_epi8(b'}' as i8));
         let q = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'"' as i8));
         let bs = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'\\' as i8));
         let m = |x: __m256i| u64::from(_mm256_movemask_epi8(x) as u32);
-        (m(q), m(bs), m(ws), m(op))
+        (m(q), m(bs), m(ws), m(op), m(close))
     };
-    let (q0, bs0, ws0, op0) = half(block.as_ptr());
-    let (q1, bs1, ws1, op1) = half(block.as_ptr().wrapping_add(32));
-    Raw { quote: q0 | q1 << 32, backslash: bs0 | bs1 << 32, ws: ws0 | ws1 << 32, op: op0 | op1 << 32 }
+    let (q0, bs0, ws0, op0, cl0) = half(block.as_ptr());
+    let (q1, bs1, ws1, op1, cl1) = half(block.as_ptr().wrapping_add(32));
+    Raw {
+        quote: q0 | q1 << 32,
+        backslash: bs0 | bs1 << 32,
+        ws: ws0 | ws1 << 32,
+        op: op0 | op1 << 32,
+        close: cl0 | cl1 << 32,
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -246,6 +254,7 @@ fn raw_avx512(block: &[u8; BLOCK]) -> Raw {
         backslash: _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'\\' as i8)),
         ws: _mm512_cmpeq_epi8_mask(_mm512_shuffle_epi8(ws_table, v), v),
         op: _mm512_cmpeq_epi8_mask(_mm512_shuffle_epi8(op_table, v), folded),
+        close: _mm512_cmpeq_epi8_mask(folded, _mm512_set1_epi8(b'}' as i8)),
     }
 }
 

@@ -72,72 +72,76 @@ const STRING_BYTES: &[&[u8]] = &[
     b"\t",
 ];
 
-fn string(rng: &mut SmallRng, out: &mut Vec<u8>) {
-    out.push(b'"');
+/// A generated document is a list of tokens (whitespace included), so that tests can also
+/// break it one token at a time.
+type Tokens = Vec<Vec<u8>>;
+
+fn string(rng: &mut SmallRng, out: &mut Tokens) {
+    let mut s = vec![b'"'];
     let n = if rng.gen_ratio(1, 4) { rng.gen_range(40..200) } else { rng.gen_range(0..12) };
     for _ in 0..n {
-        out.extend_from_slice(STRING_BYTES[rng.gen_range(0..STRING_BYTES.len())]);
+        s.extend_from_slice(STRING_BYTES[rng.gen_range(0..STRING_BYTES.len())]);
     }
-    out.push(b'"');
+    s.push(b'"');
+    out.push(s);
 }
 
-fn ws(rng: &mut SmallRng, out: &mut Vec<u8>) {
+fn ws(rng: &mut SmallRng, out: &mut Tokens) {
     if rng.gen_ratio(1, 5) {
-        for _ in 0..rng.gen_range(1..4) {
-            out.push(b" \t\n\r"[rng.gen_range(0..4)]);
-        }
+        out.push((0..rng.gen_range(1..4)).map(|_| b" \t\n\r"[rng.gen_range(0..4)]).collect());
     }
 }
 
-fn value(rng: &mut SmallRng, depth: u32, out: &mut Vec<u8>) {
+fn value(rng: &mut SmallRng, depth: u32, out: &mut Tokens) {
     let kind = if depth > 5 { rng.gen_range(2..7) } else { rng.gen_range(0..7) };
     match kind {
         0 | 1 => {
-            let (open, close) = if kind == 0 { (b'{', b'}') } else { (b'[', b']') };
-            out.push(open);
+            let (open, close) = if kind == 0 { (b"{", b"}") } else { (b"[", b"]") };
+            out.push(open.to_vec());
             ws(rng, out);
             for i in 0..rng.gen_range(0..6) {
                 if i > 0 {
-                    out.push(b',');
+                    out.push(b",".to_vec());
                     ws(rng, out);
                 }
                 if kind == 0 {
                     string(rng, out);
                     ws(rng, out);
-                    out.push(b':');
+                    out.push(b":".to_vec());
                     ws(rng, out);
                 }
                 value(rng, depth + 1, out);
                 ws(rng, out);
             }
-            out.push(close);
+            out.push(close.to_vec());
         }
         2 | 3 => string(rng, out),
-        4 => out.extend_from_slice([&b"true"[..], b"false", b"null"][rng.gen_range(0..3)]),
-        _ => out.extend_from_slice([&b"0"[..], b"-12", b"3.5e-7", b"1E+9", b"100"][rng.gen_range(0..5)]),
+        4 => out.push([&b"true"[..], b"false", b"null"][rng.gen_range(0..3)].to_vec()),
+        _ => out.push([&b"0"[..], b"-12", b"3.5e-7", b"1E+9", b"100"][rng.gen_range(0..5)].to_vec()),
     }
 }
 
-fn document(rng: &mut SmallRng) -> Vec<u8> {
+fn document_tokens(rng: &mut SmallRng) -> Tokens {
     let mut out = Vec::new();
     ws(rng, &mut out);
-    let kind = rng.gen_range(0..2);
     // Wrap in a container so the block skim is used.
-    let mut inner = Vec::new();
-    value(rng, 1, &mut inner);
-    if kind == 0 {
-        out.extend_from_slice(b"{\"k\":");
-        out.extend_from_slice(&inner);
-        out.push(b'}');
+    if rng.gen() {
+        out.extend([b"{".to_vec(), b"\"k\"".to_vec(), b":".to_vec()]);
+        value(rng, 1, &mut out);
+        out.push(b"}".to_vec());
     } else {
-        out.push(b'[');
-        out.extend_from_slice(&inner);
-        out.push(b']');
+        out.push(b"[".to_vec());
+        value(rng, 1, &mut out);
+        out.push(b"]".to_vec());
     }
     if rng.gen() {
-        out.extend_from_slice(b" ,tail");
+        out.push(b" ,tail".to_vec());
     }
     out
+}
+
+fn document(rng: &mut SmallRng) -> Vec<u8> {
+    document_tokens(rng).concat()
 }
 
 #[test]
@@ -175,6 +179,33 @@ fn mutated_and_truncated_documents_get_the_walkers_answer() {
         }
         let cut = rng.gen_range(0..doc.len());
         agree(&doc[..cut], 0);
+    }
+}
+
+#[test]
+fn documents_with_a_token_added_dropped_or_moved_get_the_walkers_answer() {
+    const EXTRA: &[&[u8]] =
+        &[b"\"s\"", b"\"\"", b"1", b"true", b"{", b"}", b"[", b"]", b":", b",", b"{}", b"[]", b"\"k\":1", b" "];
+    let mut rng = SmallRng::seed_from_u64(3);
+    for _ in 0..6000 {
+        let mut toks = document_tokens(&mut rng);
+        for _ in 0..rng.gen_range(1..3) {
+            let i = rng.gen_range(0..toks.len());
+            match rng.gen_range(0..4) {
+                0 => toks.insert(i, EXTRA[rng.gen_range(0..EXTRA.len())].to_vec()),
+                1 if toks.len() > 1 => {
+                    toks.remove(i);
+                }
+                2 => toks.insert(i, toks[i].clone()),
+                _ => {
+                    let j = rng.gen_range(0..toks.len());
+                    toks.swap(i, j);
+                }
+            }
+        }
+        let doc = toks.concat();
+        let start = skip_ws(&doc, 0).unwrap_or(0);
+        agree(&doc, start);
     }
 }
 
