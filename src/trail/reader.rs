@@ -359,7 +359,17 @@ impl<R: Read> Stream<R> {
 
 /// Reads all events from a stream of (uncompressed) JSON in any supported shape.
 pub fn read_stream<R: Read>(r: R, visitor: &mut dyn Visitor) -> Result<ReadStats, (ReadError, ReadStats)> {
-    let mut s = Stream { r, buf: Vec::new(), pos: 0, len: 0, base: 0, eof: false };
+    read_stream_with(r, visitor, &mut Vec::new())
+}
+
+/// [`read_stream`] with a read buffer kept by the caller: a scan reads file after file, and
+/// a buffer reused across them is not allocated, faulted in and zeroed again for each file.
+pub fn read_stream_with<R: Read>(
+    r: R,
+    visitor: &mut dyn Visitor,
+    buf: &mut Vec<u8>,
+) -> Result<ReadStats, (ReadError, ReadStats)> {
+    let mut s = Stream { r, buf: std::mem::take(buf), pos: 0, len: 0, base: 0, eof: false };
     let mut h = Handler { visitor, stats: ReadStats::default() };
     let result = (|| -> Result<(), ReadError> {
         while s.skip_ws()? {
@@ -383,6 +393,7 @@ pub fn read_stream<R: Read>(r: R, visitor: &mut dyn Visitor) -> Result<ReadStats
     })();
     let mut stats = h.stats;
     stats.bytes = s.base + s.len as u64;
+    *buf = s.buf;
     match result {
         Ok(()) => Ok(stats),
         Err(e) => Err((e, stats)),

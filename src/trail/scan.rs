@@ -8,7 +8,7 @@ use super::activity::Activity;
 use super::denied::{denied_from_event, is_denial_code, Denied};
 use super::err::TrailError;
 use super::event::{EventRef, PrincipalFilter};
-use super::reader::{read_stream, ReadError, ReadStats, Visitor};
+use super::reader::{read_stream_with, ReadError, ReadStats, Visitor};
 use crate::catalog::Catalog;
 use serde::Serialize;
 use std::io::{BufRead, BufReader, Read};
@@ -189,12 +189,17 @@ pub fn open(path: &Path) -> Result<(Box<dyn Read + Send>, bool), TrailError> {
 
 /// Reads one file into `visitor`; stats are returned even when an error stopped the read.
 pub fn read_file(path: &Path, visitor: &mut dyn Visitor) -> (ReadStats, Option<TrailError>) {
+    read_file_with(path, visitor, &mut Vec::new())
+}
+
+/// [`read_file`] with a read buffer reused from file to file (see [`read_stream_with`]).
+fn read_file_with(path: &Path, visitor: &mut dyn Visitor, buf: &mut Vec<u8>) -> (ReadStats, Option<TrailError>) {
     let shown = path.display().to_string();
     let (r, gz) = match open(path) {
         Ok(x) => x,
         Err(e) => return (ReadStats::default(), Some(e)),
     };
-    match read_stream(r, visitor) {
+    match read_stream_with(r, visitor, buf) {
         Ok(stats) if stats.is_cloudtrail => (stats, None),
         Ok(stats) => (stats, Some(TrailError::NotCloudTrail { path: shown })),
         Err((e, stats)) => {
@@ -231,21 +236,24 @@ pub fn scan_paths(catalog: &Catalog, paths: &[PathBuf], opts: &ScanOptions) -> S
     let totals = Mutex::new(Totals::default());
     std::thread::scope(|s| {
         for _ in 0..threads {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(path) = files.get(i) else { break };
-                let mut c = Collector::new(catalog, opts, path.display().to_string());
-                let (stats, err) = read_file(path, &mut c);
-                let mut t = totals.lock().unwrap_or_else(|e| e.into_inner());
-                t.stats.events += stats.events;
-                t.stats.skipped += stats.skipped;
-                t.stats.bytes += stats.bytes;
-                if !c.denied.is_empty() {
-                    t.denied.push((i, c.denied));
-                }
-                t.activity.merge(c.activity);
-                if let Some(e) = err {
-                    t.errors.push((i, FileError::from(&e)));
+            s.spawn(|| {
+                let mut buf = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(path) = files.get(i) else { break };
+                    let mut c = Collector::new(catalog, opts, path.display().to_string());
+                    let (stats, err) = read_file_with(path, &mut c, &mut buf);
+                    let mut t = totals.lock().unwrap_or_else(|e| e.into_inner());
+                    t.stats.events += stats.events;
+                    t.stats.skipped += stats.skipped;
+                    t.stats.bytes += stats.bytes;
+                    if !c.denied.is_empty() {
+                        t.denied.push((i, c.denied));
+                    }
+                    t.activity.merge(c.activity);
+                    if let Some(e) = err {
+                        t.errors.push((i, FileError::from(&e)));
+                    }
                 }
             });
         }
