@@ -15,6 +15,7 @@ pub mod cloud;
 pub mod denied;
 mod err;
 pub mod event;
+pub mod gunzip;
 pub mod live;
 pub mod map;
 pub mod reader;

@@ -154,6 +154,39 @@ pub fn read_slice(doc: &[u8], visitor: &mut dyn Visitor) -> Result<ReadStats, Re
 
 const CHUNK: usize = 1 << 20;
 
+/// Where a stream's bytes come from: a plain reader ([`ReadSource`]), or a decoder that
+/// writes into the stream's buffer itself ([`super::gunzip::Gunzip`]).
+pub trait Source {
+    /// Writes the next bytes into `buf[len..]` (which has room) and returns how many; 0 at
+    /// the end of the input. `buf[..len]` holds what came before, at least the last
+    /// [`Source::history`] bytes of it where they were written.
+    fn fill(&mut self, buf: &mut [u8], len: usize) -> std::io::Result<usize>;
+
+    /// How many bytes before the write position the source reads again.
+    fn history(&self) -> usize {
+        0
+    }
+}
+
+impl<S: Source + ?Sized> Source for Box<S> {
+    fn fill(&mut self, buf: &mut [u8], len: usize) -> std::io::Result<usize> {
+        (**self).fill(buf, len)
+    }
+
+    fn history(&self) -> usize {
+        (**self).history()
+    }
+}
+
+/// Any reader as a [`Source`].
+pub struct ReadSource<R>(pub R);
+
+impl<R: Read> Source for ReadSource<R> {
+    fn fill(&mut self, buf: &mut [u8], len: usize) -> std::io::Result<usize> {
+        self.0.read(buf.get_mut(len..).unwrap_or_default())
+    }
+}
+
 /// A read buffer that holds at least one whole top-level value.
 struct Stream<R> {
     r: R,
@@ -165,18 +198,20 @@ struct Stream<R> {
     eof: bool,
 }
 
-impl<R: Read> Stream<R> {
+impl<R: Source> Stream<R> {
     fn avail(&self) -> &[u8] {
         self.buf.get(self.pos..self.len).unwrap_or_default()
     }
 
     /// Reads at least `more` further bytes unless the input ends first.
     fn fill(&mut self, more: usize) -> Result<(), ReadError> {
-        if self.pos > 0 {
-            self.buf.copy_within(self.pos..self.len, 0);
-            self.len -= self.pos;
-            self.base += self.pos as u64;
-            self.pos = 0;
+        // Drop what was read from the front, except the bytes the source reads again.
+        let drop = self.pos.min(self.len.saturating_sub(self.r.history()));
+        if drop > 0 {
+            self.buf.copy_within(drop..self.len, 0);
+            self.len -= drop;
+            self.pos -= drop;
+            self.base += drop as u64;
         }
         let target = self.len + more.max(CHUNK);
         if self.buf.len() < target {
@@ -184,8 +219,7 @@ impl<R: Read> Stream<R> {
         }
         let goal = self.len + more;
         while self.len < goal {
-            let space = self.buf.get_mut(self.len..).unwrap_or_default();
-            match self.r.read(space) {
+            match self.r.fill(&mut self.buf, self.len) {
                 Ok(0) => {
                     self.eof = true;
                     break;
@@ -359,12 +393,13 @@ impl<R: Read> Stream<R> {
 
 /// Reads all events from a stream of (uncompressed) JSON in any supported shape.
 pub fn read_stream<R: Read>(r: R, visitor: &mut dyn Visitor) -> Result<ReadStats, (ReadError, ReadStats)> {
-    read_stream_with(r, visitor, &mut Vec::new())
+    read_stream_with(ReadSource(r), visitor, &mut Vec::new())
 }
 
-/// [`read_stream`] with a read buffer kept by the caller: a scan reads file after file, and
-/// a buffer reused across them is not allocated, faulted in and zeroed again for each file.
-pub fn read_stream_with<R: Read>(
+/// [`read_stream`] from any [`Source`], with a read buffer kept by the caller: a scan reads
+/// file after file, and a buffer reused across them is not allocated, faulted in and zeroed
+/// again for each file.
+pub fn read_stream_with<R: Source>(
     r: R,
     visitor: &mut dyn Visitor,
     buf: &mut Vec<u8>,
@@ -414,6 +449,15 @@ mod tests {
             slice.as_ref().map(|s| s.events).ok(),
             "stream and slice agree on {text}"
         );
+        // Inflated straight into the buffer (which then keeps a window of history), the same
+        // events, stats and error offsets.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, text.as_bytes()).unwrap();
+        let gz = gz.finish().unwrap();
+        let source = super::super::gunzip::Gunzip::new(std::io::BufReader::with_capacity(4096, &gz[..]));
+        let inflated = read_stream_with(source, &mut |_: &EventRef<'_>| {}, &mut Vec::new());
+        let shown = |e: &ReadError| format!("{e:?}");
+        assert_eq!(inflated.as_ref().map_err(|(e, _)| shown(e)), r.as_ref().map_err(shown), "{text}");
         r
     }
 

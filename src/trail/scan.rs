@@ -8,10 +8,11 @@ use super::activity::Activity;
 use super::denied::{denied_from_event, is_denial_code, Denied};
 use super::err::TrailError;
 use super::event::{EventRef, PrincipalFilter};
-use super::reader::{read_stream_with, ReadError, ReadStats, Visitor};
+use super::gunzip::Gunzip;
+use super::reader::{read_stream_with, ReadError, ReadSource, ReadStats, Source, Visitor};
 use crate::catalog::Catalog;
 use serde::Serialize;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -174,16 +175,17 @@ pub fn collect_files(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<FileError>) {
     (files, errors)
 }
 
-/// Opens a file, decompressing when it starts with the gzip magic bytes.
-pub fn open(path: &Path) -> Result<(Box<dyn Read + Send>, bool), TrailError> {
+/// Opens a file as a [`Source`]: gzip (detected from its magic bytes) is inflated straight
+/// into the reader's buffer.
+fn open_source(path: &Path) -> Result<(Box<dyn Source + Send>, bool), TrailError> {
     let shown = || path.display().to_string();
     let f = std::fs::File::open(path).map_err(|source| TrailError::Io { path: shown(), source })?;
     let mut r = BufReader::with_capacity(256 * 1024, f);
     let head = r.fill_buf().map_err(|source| TrailError::Io { path: shown(), source })?;
     if head.starts_with(&[0x1f, 0x8b]) {
-        Ok((Box::new(flate2::bufread::MultiGzDecoder::new(r)), true))
+        Ok((Box::new(Gunzip::new(r)), true))
     } else {
-        Ok((Box::new(r), false))
+        Ok((Box::new(ReadSource(r)), false))
     }
 }
 
@@ -195,7 +197,7 @@ pub fn read_file(path: &Path, visitor: &mut dyn Visitor) -> (ReadStats, Option<T
 /// [`read_file`] with a read buffer reused from file to file (see [`read_stream_with`]).
 fn read_file_with(path: &Path, visitor: &mut dyn Visitor, buf: &mut Vec<u8>) -> (ReadStats, Option<TrailError>) {
     let shown = path.display().to_string();
-    let (r, gz) = match open(path) {
+    let (r, gz) = match open_source(path) {
         Ok(x) => x,
         Err(e) => return (ReadStats::default(), Some(e)),
     };
