@@ -228,7 +228,11 @@ fn main() {
         mbs(one_s),
         100.0 * base_s / one_s
     );
-    println!("denied scan, {cores} cores                   : {:>7.0} MB/s ({:.2}x one core)", mbs(all_s), one_s / all_s);
+    println!(
+        "denied scan, {cores} cores                   : {:>7.0} MB/s ({:.2}x one core)",
+        mbs(all_s),
+        one_s / all_s
+    );
 }
 
 fn files_in_or_empty(dir: &Path) -> usize {

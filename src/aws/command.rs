@@ -61,10 +61,19 @@ impl Judge {
     }
 }
 
-/// The version role's state: one trial at a time owns it.
+/// Who holds the candidate policy on the policy-version path.
+#[derive(Debug)]
+pub(crate) enum VersionPrincipal {
+    /// The version role, assumed (and the session cached) for trials.
+    Role(String),
+    /// The sandbox user and its access key (`--principal user`).
+    User { name: String, creds: SessionCredentials },
+}
+
+/// The version role's (or user's) state: one trial at a time owns it.
 #[derive(Debug)]
 pub(crate) struct VersionSlot {
-    pub role_arn: String,
+    pub who: VersionPrincipal,
     pub policy_arn: String,
     pub marker: Marker,
     pub state: tokio::sync::Mutex<VersionState>,
@@ -199,11 +208,14 @@ impl CommandOracle {
             .await
             .map_err(|e| run_err(req.id, e.to_string(), "see above"))?;
         state.seq = seq;
-        let fresh = match &state.creds {
-            Some(c) if !c.is_expiring_within(self.timeout.as_secs() as i64 + 300) => c.clone(),
-            _ => {
+        let fresh = match (&slot.who, &state.creds) {
+            (VersionPrincipal::User { creds, .. }, _) => creds.clone(),
+            (VersionPrincipal::Role(_), Some(c)) if !c.is_expiring_within(self.timeout.as_secs() as i64 + 300) => {
+                c.clone()
+            }
+            (VersionPrincipal::Role(role_arn), _) => {
                 let name = format!("iam-prune-{}-v", self.run_id);
-                let creds = apply::assume_role(&self.conn, &slot.role_arn, &name, None, 3600).await.map_err(|f| {
+                let creds = apply::assume_role(&self.conn, role_arn, &name, None, 3600).await.map_err(|f| {
                     run_err(
                         req.id,
                         format!("AssumeRole on the version role failed: {f}"),
@@ -234,19 +246,41 @@ impl CommandOracle {
         })
     }
 
+    /// The sandbox user the workload runs as, with `--principal user`.
+    pub fn user_name(&self) -> Option<&str> {
+        match &self.version.as_ref()?.who {
+            VersionPrincipal::User { name, .. } => Some(name),
+            VersionPrincipal::Role(_) => None,
+        }
+    }
+
     fn env(&self, creds: &SessionCredentials) -> Vec<(String, String)> {
         let mut env = vec![
             ("AWS_ACCESS_KEY_ID".to_string(), creds.access_key_id.clone()),
             ("AWS_SECRET_ACCESS_KEY".to_string(), creds.secret_access_key.clone()),
-            ("AWS_SESSION_TOKEN".to_string(), creds.session_token.clone()),
             ("AWS_REGION".to_string(), self.conn.region().to_string()),
             ("AWS_DEFAULT_REGION".to_string(), self.conn.region().to_string()),
             ("IAM_PRUNE_RUN_ID".to_string(), self.run_id.clone()),
         ];
+        // A user's long-lived key has no token; the variable is then removed (see `unset`),
+        // since some SDKs send an empty one.
+        if !creds.session_token.is_empty() {
+            env.push(("AWS_SESSION_TOKEN".to_string(), creds.session_token.clone()));
+        }
         if let Some(e) = self.conn.endpoint() {
             env.push(("AWS_ENDPOINT_URL".to_string(), e.to_string()));
         }
         env
+    }
+
+    /// Variables removed from the workload's environment: [`UNSET`], and the caller's
+    /// session token when the trial's credentials have none.
+    fn unset(creds: &SessionCredentials) -> Vec<&'static str> {
+        let mut v = UNSET.to_vec();
+        if creds.session_token.is_empty() {
+            v.push("AWS_SESSION_TOKEN");
+        }
+        v
     }
 
     /// Decodes EC2 encoded authorization messages with the caller's credentials (needs
@@ -308,9 +342,11 @@ impl CommandOracle {
         };
         let stdout = self.out_dir.join(format!("trial-{:04}.stdout.log", req.id));
         let stderr = self.out_dir.join(format!("trial-{:04}.stderr.log", req.id));
-        let run = process::run(&self.command, &self.env(&creds), UNSET, self.timeout, &stdout, &stderr).await.map_err(
-            |e| run_err(req.id, format!("cannot run `sh -c {}`: {e}", self.command), "check the --run command"),
-        )?;
+        let run = process::run(&self.command, &self.env(&creds), &Self::unset(&creds), self.timeout, &stdout, &stderr)
+            .await
+            .map_err(|e| {
+                run_err(req.id, format!("cannot run `sh -c {}`: {e}", self.command), "check the --run command")
+            })?;
         // The version role is free again once the workload has run.
         drop(guard);
         let output = format!("{}\n{}", process::tail(&stdout, 1 << 20), process::tail(&stderr, 1 << 20));

@@ -112,7 +112,8 @@ impl SessionCredentials {
         aws_sdk_sts::config::Credentials::new(
             self.access_key_id.clone(),
             self.secret_access_key.clone(),
-            Some(self.session_token.clone()),
+            // A user's access key has no token (an empty one would be sent and refused).
+            Some(self.session_token.clone()).filter(|t| !t.is_empty()),
             None,
             "iam-prune-trial",
         )

@@ -60,6 +60,9 @@ pub struct AwsCost {
     pub apply: Option<ApplyMode>,
     /// `--apply auto` found session policies not enforced.
     pub session_policies_ignored: bool,
+    /// The sandbox user the workload ran as (`--principal user`); none for a role.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
     /// Trials run by this process.
     pub trials_run: u64,
     /// Trials answered by the journal of an earlier process (resume).
@@ -174,6 +177,7 @@ pub async fn run_aws_job<I: Future<Output = ()>>(
     };
     cost.apply = Some(setup.oracle.mode());
     cost.session_policies_ignored = setup.session_policies_ignored;
+    cost.user = setup.oracle.user_name().map(str::to_string);
     let cfg = job.search.prune_config();
     // From here on every way out goes through the cleanup below.
     let searched = search(&setup, &job, &mut journal, &run_dir, progress, interrupt).await;
@@ -195,6 +199,7 @@ pub async fn run_aws_job<I: Future<Output = ()>>(
         .roles
         .iter()
         .map(|r| r.name.as_str())
+        .chain(setup.plan.users.iter().map(|u| u.name.as_str()))
         .chain(setup.plan.policies.iter().map(|p| p.name.as_str()))
         .collect();
     let aws_json = serde_json::json!({"run_id": out.run_id, "sandbox": sandbox, "cost": out.aws, "cleanup_failed": out.cleanup_failed});

@@ -9,7 +9,7 @@
 //! Creation is planned first (a list of IAM calls) and then executed, so `--dry-run` prints
 //! exactly what a real run would do.
 
-use super::config::Connection;
+use super::config::{Connection, SessionCredentials};
 use super::sdkerr::CallFailure;
 use super::AwsError;
 use aws_sdk_iam::types::{PolicyScopeType, Tag};
@@ -67,6 +67,19 @@ pub fn trust_policy(caller: &Caller) -> String {
     serde_json::json!({"Version": "2012-10-17", "Statement": [statement]}).to_string()
 }
 
+/// Which kind of principal the workload runs as (`--principal`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PrincipalKind {
+    /// A sandbox role, assumed for each trial: temporary credentials, session policies.
+    #[default]
+    Role,
+    /// A sandbox user with an access key, for workloads that need long-lived keys (they call
+    /// `sts:GetSessionToken`, manage their own keys, or refuse session tokens). Candidates are
+    /// applied as policy versions only: session policies exist only for assumed sessions.
+    User,
+}
+
 /// Is `role_arn` a role of a sandbox (by path and name prefix)? Only those are ever changed.
 pub fn is_sandbox_role(role_arn: &str) -> bool {
     role_arn.split_once(":role").is_some_and(|(_, rest)| rest.starts_with(&format!("{PATH}{NAME_PREFIX}")))
@@ -101,6 +114,15 @@ pub struct RoleSpec {
     pub attach: Vec<String>,
 }
 
+/// A sandbox user to create, with the sandbox policies it holds and one access key.
+#[derive(Debug, Clone)]
+pub struct UserSpec {
+    /// User name.
+    pub name: String,
+    /// Names of the [`PolicySpec`]s to attach.
+    pub attach: Vec<String>,
+}
+
 /// What a run will create, before anything is created.
 #[derive(Debug, Clone)]
 pub struct SandboxPlan {
@@ -112,6 +134,8 @@ pub struct SandboxPlan {
     pub policies: Vec<PolicySpec>,
     /// Roles, in creation order.
     pub roles: Vec<RoleSpec>,
+    /// Users, in creation order.
+    pub users: Vec<UserSpec>,
 }
 
 /// One IAM call, as `--dry-run` prints it.
@@ -161,6 +185,19 @@ impl SandboxPlan {
                 });
             }
         }
+        for u in &self.users {
+            v.push(PlannedCall { action: "iam:CreateUser".into(), detail: format!("{} path {PATH} {tag}", u.name) });
+            for a in &u.attach {
+                v.push(PlannedCall {
+                    action: "iam:AttachUserPolicy".into(),
+                    detail: format!("{} {}", u.name, self.policy_arn(a)),
+                });
+            }
+            v.push(PlannedCall {
+                action: "iam:CreateAccessKey".into(),
+                detail: format!("{} (the workload's long-lived key, deleted at cleanup)", u.name),
+            });
+        }
         v
     }
 }
@@ -172,7 +209,9 @@ pub struct Sandbox {
     conn: Connection,
     run_id: String,
     roles: Mutex<Vec<String>>,
+    users: Mutex<Vec<String>>,
     policies: Mutex<Vec<String>>,
+    keys: Mutex<Vec<(String, SessionCredentials)>>,
 }
 
 fn tags(run_id: &str) -> Result<Tag, AwsError> {
@@ -191,7 +230,9 @@ impl Sandbox {
             conn: conn.clone(),
             run_id: plan.run_id.clone(),
             roles: Mutex::new(Vec::new()),
+            users: Mutex::new(Vec::new()),
             policies: Mutex::new(Vec::new()),
+            keys: Mutex::new(Vec::new()),
         };
         match sandbox.create_all(plan).await {
             Ok(()) => Ok(sandbox),
@@ -253,7 +294,53 @@ impl Sandbox {
                 })?;
             }
         }
+        for u in &plan.users {
+            iam.create_user().user_name(&u.name).path(PATH).tags(tag.clone()).send().await.map_err(|e| {
+                AwsError::call(
+                    format!("create sandbox user `{}`", u.name),
+                    CallFailure::of(&e).to_string(),
+                    "iam-prune needs iam:CreateUser and iam:TagUser on arn:aws:iam::*:user/iam-prune/* (see the README)",
+                )
+            })?;
+            lock(&self.users).push(u.name.clone());
+            for a in &u.attach {
+                let arn = plan.policy_arn(a);
+                iam.attach_user_policy().user_name(&u.name).policy_arn(&arn).send().await.map_err(|e| {
+                    AwsError::call(
+                        format!("attach `{arn}` to sandbox user `{}`", u.name),
+                        CallFailure::of(&e).to_string(),
+                        "iam-prune needs iam:AttachUserPolicy on its own users",
+                    )
+                })?;
+            }
+            let out = iam.create_access_key().user_name(&u.name).send().await.map_err(|e| {
+                AwsError::call(
+                    format!("create an access key for sandbox user `{}`", u.name),
+                    CallFailure::of(&e).to_string(),
+                    "iam-prune needs iam:CreateAccessKey on its own users",
+                )
+            })?;
+            let Some(key) = out.access_key() else {
+                return Err(AwsError::call(
+                    format!("create an access key for sandbox user `{}`", u.name),
+                    "the answer holds no key",
+                    "retry; if it persists, report it with the endpoint used",
+                ));
+            };
+            let creds = SessionCredentials {
+                access_key_id: key.access_key_id().to_string(),
+                secret_access_key: key.secret_access_key().to_string(),
+                session_token: String::new(),
+                expires_epoch: None,
+            };
+            lock(&self.keys).push((u.name.clone(), creds));
+        }
         Ok(())
+    }
+
+    /// The access key of sandbox user `name`, once created.
+    pub fn user_key(&self, name: &str) -> Option<SessionCredentials> {
+        lock(&self.keys).iter().find(|(u, _)| u == name).map(|(_, c)| c.clone())
     }
 
     /// The run id.
@@ -269,6 +356,13 @@ impl Sandbox {
         let roles: Vec<String> = std::mem::take(&mut *lock(&self.roles));
         for r in roles {
             if let Err(e) = delete_role(&iam, &r).await {
+                failed.push(e.to_string());
+            }
+        }
+        lock(&self.keys).clear();
+        let users: Vec<String> = std::mem::take(&mut *lock(&self.users));
+        for u in users {
+            if let Err(e) = delete_user(&iam, &u).await {
                 failed.push(e.to_string());
             }
         }
@@ -322,8 +416,61 @@ pub async fn delete_role(iam: &aws_sdk_iam::Client, name: &str) -> Result<(), Aw
     }
 }
 
-/// Deletes a sandbox policy: detaches it from sandbox roles, deletes its non-default
-/// versions, then the policy. Refuses when a principal outside the sandbox holds it.
+/// Deletes a sandbox user: its access keys, attached and inline policies, then the user. A
+/// user that does not exist counts as deleted.
+pub async fn delete_user(iam: &aws_sdk_iam::Client, name: &str) -> Result<(), AwsError> {
+    let ctx = |what: &str| format!("{what} sandbox user `{name}`");
+    let help = "run `iam-prune sandbox cleanup` again; it finds leftovers by tag";
+    if !name.starts_with(NAME_PREFIX) {
+        return Err(AwsError::call(ctx("delete"), "not a sandbox name", "iam-prune only deletes what it created"));
+    }
+    let keys = match iam.list_access_keys().user_name(name).send().await {
+        Ok(o) => o.access_key_metadata,
+        Err(e) if CallFailure::of(&e).is_not_found() => return Ok(()),
+        Err(e) => return Err(AwsError::call(ctx("list access keys of"), CallFailure::of(&e).to_string(), help)),
+    };
+    for k in keys {
+        if let Some(id) = k.access_key_id() {
+            if let Err(e) = iam.delete_access_key().user_name(name).access_key_id(id).send().await {
+                let f = CallFailure::of(&e);
+                if !f.is_not_found() {
+                    return Err(AwsError::call(ctx("delete an access key of"), f.to_string(), help));
+                }
+            }
+        }
+    }
+    let attached = iam
+        .list_attached_user_policies()
+        .user_name(name)
+        .send()
+        .await
+        .map_err(|e| AwsError::call(ctx("list policies of"), CallFailure::of(&e).to_string(), help))?
+        .attached_policies
+        .unwrap_or_default();
+    for p in attached {
+        if let Some(arn) = p.policy_arn() {
+            if let Err(e) = iam.detach_user_policy().user_name(name).policy_arn(arn).send().await {
+                let f = CallFailure::of(&e);
+                if !f.is_not_found() {
+                    return Err(AwsError::call(ctx("detach a policy from"), f.to_string(), help));
+                }
+            }
+        }
+    }
+    let inline = iam.list_user_policies().user_name(name).send().await.map(|o| o.policy_names).unwrap_or_default();
+    for p in inline {
+        let _ = iam.delete_user_policy().user_name(name).policy_name(p).send().await;
+    }
+    match iam.delete_user().user_name(name).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if CallFailure::of(&e).is_not_found() => Ok(()),
+        Err(e) => Err(AwsError::call(ctx("delete"), CallFailure::of(&e).to_string(), help)),
+    }
+}
+
+/// Deletes a sandbox policy: detaches it from sandbox roles and users, deletes its
+/// non-default versions, then the policy. Refuses when a principal outside the sandbox holds
+/// it.
 pub async fn delete_policy(iam: &aws_sdk_iam::Client, arn: &str) -> Result<(), AwsError> {
     let ctx = |what: &str| format!("{what} sandbox policy `{arn}`");
     let help = "run `iam-prune sandbox cleanup` again; it finds leftovers by tag";
@@ -335,7 +482,23 @@ pub async fn delete_policy(iam: &aws_sdk_iam::Client, arn: &str) -> Result<(), A
         Err(e) if CallFailure::of(&e).is_not_found() => return Ok(()),
         Err(e) => return Err(AwsError::call(ctx("list principals of"), CallFailure::of(&e).to_string(), help)),
     };
-    let foreign = !entities.policy_users().is_empty() || !entities.policy_groups().is_empty();
+    let foreign = !entities.policy_groups().is_empty();
+    for u in entities.policy_users() {
+        let Some(user) = u.user_name() else { continue };
+        if !user.starts_with(NAME_PREFIX) {
+            return Err(AwsError::call(
+                ctx("delete"),
+                format!("it is attached to user `{user}`, which iam-prune did not create"),
+                "detach it from that user yourself if that is intended, then run `iam-prune sandbox cleanup`",
+            ));
+        }
+        if let Err(e) = iam.detach_user_policy().user_name(user).policy_arn(arn).send().await {
+            let f = CallFailure::of(&e);
+            if !f.is_not_found() {
+                return Err(AwsError::call(ctx("detach"), f.to_string(), help));
+            }
+        }
+    }
     for r in entities.policy_roles() {
         let Some(role) = r.role_name() else { continue };
         if !role.starts_with(NAME_PREFIX) {
@@ -355,8 +518,8 @@ pub async fn delete_policy(iam: &aws_sdk_iam::Client, arn: &str) -> Result<(), A
     if foreign {
         return Err(AwsError::call(
             ctx("delete"),
-            "a user or group outside the sandbox holds it",
-            "detach it from them yourself if that is intended, then run `iam-prune sandbox cleanup`",
+            "a group holds it (iam-prune never attaches policies to groups)",
+            "detach it from the group yourself if that is intended, then run `iam-prune sandbox cleanup`",
         ));
     }
     let versions = iam
@@ -381,7 +544,7 @@ pub async fn delete_policy(iam: &aws_sdk_iam::Client, arn: &str) -> Result<(), A
 /// A sandbox object found by tag.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Leftover {
-    /// `role` or `policy`.
+    /// `role`, `user` or `policy`.
     pub kind: &'static str,
     /// Role name or policy ARN.
     pub id: String,
@@ -389,11 +552,11 @@ pub struct Leftover {
     pub run_id: String,
 }
 
-/// Finds sandbox roles and policies (under `/iam-prune/`, named `iam-prune-sbx-`, tagged
+/// Finds sandbox roles, users and policies (under `/iam-prune/`, named `iam-prune-sbx-`, tagged
 /// with a run id), optionally of one run only.
 pub async fn find_leftovers(conn: &Connection, run_id: Option<&str>) -> Result<Vec<Leftover>, AwsError> {
     let iam = conn.iam();
-    let help = "iam-prune needs iam:ListRoles, iam:ListRoleTags, iam:ListPolicies and iam:ListPolicyTags";
+    let help = "iam-prune needs iam:ListRoles, iam:ListRoleTags, iam:ListUsers, iam:ListUserTags, iam:ListPolicies and iam:ListPolicyTags";
     let mut found = Vec::new();
     let roles: Vec<_> = iam
         .list_roles()
@@ -415,6 +578,29 @@ pub async fn find_leftovers(conn: &Connection, run_id: Option<&str>) -> Result<V
         if let Some(t) = tags.tags().iter().find(|t| t.key() == RUN_ID_TAG) {
             if run_id.is_none_or(|id| id == t.value()) {
                 found.push(Leftover { kind: "role", id: name, run_id: t.value().to_string() });
+            }
+        }
+    }
+    let users: Vec<_> = iam
+        .list_users()
+        .path_prefix(PATH)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| AwsError::call("list sandbox users", CallFailure::of(&e).to_string(), help))?;
+    for u in users {
+        let name = u.user_name().to_string();
+        if !name.starts_with(NAME_PREFIX) {
+            continue;
+        }
+        let tags = iam.list_user_tags().user_name(&name).send().await.map_err(|e| {
+            AwsError::call(format!("list tags of user `{name}`"), CallFailure::of(&e).to_string(), help)
+        })?;
+        if let Some(t) = tags.tags().iter().find(|t| t.key() == RUN_ID_TAG) {
+            if run_id.is_none_or(|id| id == t.value()) {
+                found.push(Leftover { kind: "user", id: name, run_id: t.value().to_string() });
             }
         }
     }
@@ -445,8 +631,8 @@ pub async fn find_leftovers(conn: &Connection, run_id: Option<&str>) -> Result<V
     Ok(found)
 }
 
-/// Deletes leftovers found by [`find_leftovers`]: roles first (which detaches the
-/// policies), then policies. Returns what was deleted and what failed.
+/// Deletes leftovers found by [`find_leftovers`]: roles and users first (which detaches
+/// the policies), then policies. Returns what was deleted and what failed.
 pub async fn cleanup_leftovers(
     conn: &Connection,
     run_id: Option<&str>,
@@ -455,8 +641,13 @@ pub async fn cleanup_leftovers(
     let found = find_leftovers(conn, run_id).await?;
     let mut deleted = Vec::new();
     let mut failed = Vec::new();
-    for l in found.iter().filter(|l| l.kind == "role").chain(found.iter().filter(|l| l.kind == "policy")) {
-        let r = if l.kind == "role" { delete_role(&iam, &l.id).await } else { delete_policy(&iam, &l.id).await };
+    let principals = found.iter().filter(|l| l.kind != "policy");
+    for l in principals.chain(found.iter().filter(|l| l.kind == "policy")) {
+        let r = match l.kind {
+            "role" => delete_role(&iam, &l.id).await,
+            "user" => delete_user(&iam, &l.id).await,
+            _ => delete_policy(&iam, &l.id).await,
+        };
         match r {
             Ok(()) => deleted.push(l.clone()),
             Err(e) => failed.push(e.to_string()),
@@ -481,6 +672,23 @@ mod tests {
         assert!(is_sandbox_role("arn:aws:iam::1:role/iam-prune/iam-prune-sbx-x-session"));
         assert!(!is_sandbox_role("arn:aws:iam::1:role/iam-prune-sbx-x"));
         assert!(!is_sandbox_role("arn:aws:iam::1:role/flintrock-ec2-role"));
+    }
+
+    #[test]
+    fn a_user_sandbox_plans_the_user_its_policies_and_one_key() {
+        let caller = Caller { account: "123456789012".into(), arn: "arn:aws:iam::123456789012:user/admin".into() };
+        let mut plan =
+            SandboxPlan { run_id: "r1".into(), caller, policies: Vec::new(), roles: Vec::new(), users: Vec::new() };
+        plan.policies.push(PolicySpec { name: plan.name("-candidate"), document: "{}".into() });
+        plan.users.push(UserSpec { name: plan.name("-u"), attach: vec![plan.name("-candidate")] });
+        let calls: Vec<String> = plan.calls().iter().map(|c| format!("{} {}", c.action, c.detail)).collect();
+        assert_eq!(calls.len(), 4, "{calls:#?}");
+        assert!(calls[1].starts_with("iam:CreateUser iam-prune-sbx-r1-u path /iam-prune/ tags iam-prune:run-id=r1"));
+        assert_eq!(
+            calls[2],
+            "iam:AttachUserPolicy iam-prune-sbx-r1-u arn:aws:iam::123456789012:policy/iam-prune/iam-prune-sbx-r1-candidate"
+        );
+        assert!(calls[3].starts_with("iam:CreateAccessKey iam-prune-sbx-r1-u"));
     }
 
     #[test]

@@ -2,10 +2,12 @@
 //! the `prune` command (and `sandbox run`) makes, and the one cleanup it must make after.
 
 use super::apply::{self, ApplyMode, Candidates};
+use super::command::VersionPrincipal;
 use super::command::{CommandOracle, Judge, VersionSlot, VersionState};
 use super::config::Connection;
+use super::config::SessionCredentials;
 use super::policy_doc::{self, Marker, MANAGED_POLICY_LIMIT};
-use super::sandbox::{self, Caller, PlannedCall, PolicySpec, RoleSpec, Sandbox, SandboxPlan};
+use super::sandbox::{self, Caller, PlannedCall, PolicySpec, PrincipalKind, RoleSpec, Sandbox, SandboxPlan, UserSpec};
 use super::sdkerr::CallFailure;
 use super::AwsError;
 use crate::actions::ActionSet;
@@ -57,6 +59,11 @@ pub struct AwsArgs {
     /// How candidates are applied.
     #[arg(long, value_enum, default_value_t = ApplyMode::Auto)]
     pub apply: ApplyMode,
+    /// What the workload runs as: a sandbox role (temporary credentials), or a sandbox user
+    /// with an access key for workloads that need long-lived keys (policy versions only).
+    #[arg(long, value_enum, default_value_t = PrincipalKind::Role)]
+    #[serde(default)]
+    pub principal: PrincipalKind,
 }
 
 /// A sandbox and the oracle that runs trials in it. Call [`AwsPruneSetup::cleanup`] when done,
@@ -170,9 +177,17 @@ async fn resolve(
     }
     let universe = catalog.expand_policy(&start).allowed.difference(&fixed);
     let caller = Caller::identify(conn).await?;
-    let mut plan = SandboxPlan { run_id: run_id.to_string(), caller, policies: Vec::new(), roles: Vec::new() };
+    let mut plan =
+        SandboxPlan { run_id: run_id.to_string(), caller, policies: Vec::new(), roles: Vec::new(), users: Vec::new() };
+    let user = args.principal == PrincipalKind::User;
+    if user && args.apply == ApplyMode::Session {
+        return Err(AwsError::Usage {
+            message: "`--principal user` cannot use `--apply session`".into(),
+            help: "session policies exist only for assumed-role sessions: use `--apply version` (or auto)".into(),
+        });
+    }
     let marker = apply::choose_marker(catalog, &universe.union(&fixed), &plan.role_arn(&plan.name("-probe-")));
-    let needs_session = args.apply != ApplyMode::Version;
+    let needs_session = args.apply != ApplyMode::Version && !user;
     let needs_version = args.apply != ApplyMode::Session;
     let mut fixed_names = Vec::new();
     for (i, p) in fixed_docs.iter().enumerate() {
@@ -192,7 +207,11 @@ async fn resolve(
         plan.policies.push(PolicySpec { name: name.clone(), document: policy_doc::first_version(&start, &marker) });
         let mut attach = vec![name];
         attach.extend(fixed_names.iter().cloned());
-        plan.roles.push(RoleSpec { name: plan.name("-v"), attach });
+        if user {
+            plan.users.push(UserSpec { name: plan.name("-u"), attach });
+        } else {
+            plan.roles.push(RoleSpec { name: plan.name("-v"), attach });
+        }
     }
     for p in &plan.policies {
         let n = policy_doc::iam_chars(&p.document);
@@ -277,14 +296,32 @@ impl AwsPruneSetup {
         let r = resolve(args, &conn, catalog, run_id).await?;
         let sandbox = Sandbox::create(&conn, &r.plan).await?;
         let session_role_arn = r.needs_session.then(|| r.plan.role_arn(&r.plan.name("")));
+        let who = match r.plan.users.first() {
+            Some(u) => {
+                let key = sandbox.user_key(&u.name);
+                match wait_for_key(&conn, key.as_ref()).await {
+                    Ok(creds) => VersionPrincipal::User { name: u.name.clone(), creds },
+                    Err(e) => {
+                        sandbox.cleanup().await;
+                        return Err(e);
+                    }
+                }
+            }
+            None => VersionPrincipal::Role(r.plan.role_arn(&r.plan.name("-v"))),
+        };
+        let user = matches!(who, VersionPrincipal::User { .. });
         let version = r.needs_version.then(|| VersionSlot {
-            role_arn: r.plan.role_arn(&r.plan.name("-v")),
+            who,
             policy_arn: r.plan.policy_arn(&r.plan.name("-candidate")),
             marker: r.marker.clone(),
             state: tokio::sync::Mutex::new(VersionState { seq: 1, creds: None }),
         });
         let mut mode = args.apply;
         let mut ignored = false;
+        if user {
+            // A user has no session to carry a session policy: versions are the only means.
+            mode = ApplyMode::Version;
+        }
         if let (ApplyMode::Auto, Some(slot)) = (mode, &version) {
             match session_policies_enforced(&conn, slot, run_id).await {
                 Ok(true) => {}
@@ -335,6 +372,36 @@ fn compile(re: &str) -> Result<regex::Regex, AwsError> {
     })
 }
 
+/// Upper bound on waiting for a new access key to be accepted.
+const KEY_BOUND: Duration = Duration::from_secs(60);
+
+/// Waits until a new sandbox user's access key is accepted (`sts:GetCallerIdentity`, which
+/// needs no permission): IAM is eventually consistent, and a probe signed with a key STS does
+/// not know yet fails with `InvalidClientTokenId`, which must not be read as a policy answer.
+async fn wait_for_key(conn: &Connection, key: Option<&SessionCredentials>) -> Result<SessionCredentials, AwsError> {
+    let Some(key) = key else {
+        return Err(AwsError::call("find the sandbox user's access key", "none was created", "report this as a bug"));
+    };
+    let started = std::time::Instant::now();
+    let mut delay = Duration::from_millis(250);
+    loop {
+        match conn.sts_as(key).get_caller_identity().send().await {
+            Ok(_) => return Ok(key.clone()),
+            Err(_) if started.elapsed() + delay < KEY_BOUND => {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => {
+                return Err(AwsError::call(
+                    format!("use the sandbox user's new access key within {}s", KEY_BOUND.as_secs()),
+                    CallFailure::of(&e).to_string(),
+                    "IAM is slow to propagate right now; retry later (`iam-prune sandbox cleanup` removes the user)",
+                ))
+            }
+        }
+    }
+}
+
 /// Does the account enforce session policies? Assumes the version role with a session policy
 /// that excludes the marker action (which version 1 allows) and asks for it: denied means
 /// enforced. moto ignores session policies, so there the answer is no. Without an action
@@ -351,15 +418,18 @@ async fn session_policies_enforced(conn: &Connection, slot: &VersionSlot, run_id
     let check = Marker::Action(action.clone());
     let action = &action;
     let doc = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "NotAction": action, "Resource": "*"}]}).to_string();
-    let creds = apply::assume_role(conn, &slot.role_arn, &format!("iam-prune-{run_id}-check"), Some(&doc), 900)
+    let VersionPrincipal::Role(role_arn) = &slot.who else {
+        return Ok(false);
+    };
+    let creds = apply::assume_role(conn, role_arn, &format!("iam-prune-{run_id}-check"), Some(&doc), 900)
         .await
         .map_err(|f| {
-        AwsError::call(
-            "assume the sandbox role",
-            f.to_string(),
-            "check iam-prune's own permissions (README) and that sts:AssumeRole is allowed",
-        )
-    })?;
+            AwsError::call(
+                "assume the sandbox role",
+                f.to_string(),
+                "check iam-prune's own permissions (README) and that sts:AssumeRole is allowed",
+            )
+        })?;
     // Version 1 allows the marker, so "allowed" can only mean the session policy was ignored.
     let (first, _, _) =
         apply::wait_for_version(conn, &creds, &check, 1, Duration::from_secs(20)).await.unwrap_or((-1.0, 0.0, 0));

@@ -212,6 +212,7 @@ const SELF_NEEDS_ON_MOTO: &[&str] = &[
     "iam:ListPolicyVersions",
     "iam:ListRoles",
     "iam:ListRoleTags",
+    "iam:ListUsers",
     "sts:AssumeRole",
 ];
 
@@ -242,6 +243,64 @@ fn moto_iam_prune_finds_its_own_minimal_policy() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(moto.leftovers().is_empty(), "sandbox left behind: {:?}", moto.leftovers());
     assert_eq!(moto.fixture("snapshot"), before, "the user's roles and policies changed");
+}
+
+/// `--principal user`: a workload that refuses temporary credentials runs as a sandbox user
+/// with its own access key; candidates go in as policy versions on that user.
+#[test]
+fn moto_prune_as_a_sandbox_user_with_a_long_lived_key() {
+    let moto = Moto::start();
+    let before = moto.fixture("snapshot");
+    let dir = run_dir("user");
+    let start = crate::common::root().join("tests/workloads/long_lived_key_start.json");
+    let w = format!("{} tests/workloads/long_lived_key.py", python().display());
+    let args = [
+        "--output",
+        "json",
+        "prune",
+        "--start",
+        start.to_str().unwrap(),
+        "--principal",
+        "user",
+        "--run",
+        &w,
+        "--out",
+        dir.to_str().unwrap(),
+    ];
+    let (code, s) = run_json(moto.iam_prune(&args));
+    assert_eq!(code, 0, "{s:#}");
+    // moto asks for sts:GetSessionToken like any action; AWS needs no permission for it.
+    assert_eq!(
+        s["minimal"],
+        serde_json::json!(["ec2:DescribeVpcs", "s3:ListAllMyBuckets", "sts:GetSessionToken"]),
+        "{s:#}"
+    );
+    assert_eq!(s["verified"], true);
+    assert_eq!(s["minimal_proven"], true);
+    assert_eq!(s["aws"]["apply"], "version");
+    assert!(s["aws"]["user"].as_str().unwrap().starts_with("iam-prune-sbx-"), "{s:#}");
+    let trials = journaled_trials(&dir);
+    assert!(trials.iter().all(|t| t["outcome"]["detail"]["apply"]["means"] == "policy-version"));
+    // Passing trials got past the workload's check for a long-lived key and no session token.
+    let passed: Vec<_> = trials.iter().filter(|t| t["outcome"]["verdict"] == "Pass").collect();
+    assert!(!passed.is_empty());
+    for t in passed {
+        let out = std::fs::read_to_string(t["outcome"]["detail"]["stdout"].as_str().unwrap()).unwrap();
+        assert_eq!(out.trim(), "ok", "{t:#}");
+    }
+    let aws = std::fs::read_to_string(dir.join("aws.json")).unwrap();
+    assert!(aws.contains(s["aws"]["user"].as_str().unwrap()), "aws.json does not name the user: {aws}");
+    assert!(moto.leftovers().is_empty(), "sandbox left behind: {:?}", moto.leftovers());
+    assert_eq!(moto.fixture("snapshot"), before, "users, roles or policies changed (or the sandbox user is left)");
+    // The same workload as a role session fails at once: it refuses temporary credentials.
+    let dir = run_dir("user-as-role");
+    let args =
+        ["--output", "json", "prune", "--start", start.to_str().unwrap(), "--run", &w, "--out", dir.to_str().unwrap()];
+    let out = moto.iam_prune(&args).output().unwrap();
+    assert!(!out.status.success(), "a role session passed: {}", String::from_utf8_lossy(&out.stdout));
+    let err = std::fs::read_to_string(dir.join("trial-0001.stderr.log")).unwrap_or_default();
+    assert!(err.contains("long-lived access key"), "{err}");
+    assert!(moto.leftovers().is_empty(), "sandbox left behind: {:?}", moto.leftovers());
 }
 
 /// Starts a prune, waits until `trials` trials are journaled, sends `signal`, waits for exit.

@@ -6,7 +6,7 @@ an admin user with access keys, then, as that user, creates the user's own pre-e
 role, policy and instance profile that the Flintrock-like workload uses. Prints the admin's
 keys as JSON.
 
-`snapshot ENDPOINT`: prints every role and customer policy (documents included), so a test
+`snapshot ENDPOINT`: prints every role, user and customer policy (documents included), so a test
 can check that the user's objects are byte-for-byte unchanged. Needs the admin keys in the
 environment."""
 import json
@@ -40,7 +40,7 @@ def setup(endpoint):
 
 def snapshot(endpoint):
     iam = client("iam", endpoint)
-    out = {"roles": {}, "policies": {}}
+    out = {"roles": {}, "users": {}, "policies": {}}
     for r in iam.list_roles()["Roles"]:
         name = r["RoleName"]
         out["roles"][name] = {
@@ -48,6 +48,15 @@ def snapshot(endpoint):
             "attached": iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"],
             "inline": {p: iam.get_role_policy(RoleName=name, PolicyName=p)["PolicyDocument"] for p in iam.list_role_policies(RoleName=name)["PolicyNames"]},
             "tags": iam.list_role_tags(RoleName=name)["Tags"],
+        }
+    for u in iam.list_users()["Users"]:
+        name = u["UserName"]
+        out["users"][name] = {
+            "user": u,
+            "attached": iam.list_attached_user_policies(UserName=name)["AttachedPolicies"],
+            "inline": iam.list_user_policies(UserName=name)["PolicyNames"],
+            "keys": [(k["AccessKeyId"], k["Status"]) for k in iam.list_access_keys(UserName=name)["AccessKeyMetadata"]],
+            "tags": iam.list_user_tags(UserName=name)["Tags"],
         }
     for p in iam.list_policies(Scope="Local")["Policies"]:
         versions = iam.list_policy_versions(PolicyArn=p["Arn"])["Versions"]
