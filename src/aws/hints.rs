@@ -98,13 +98,15 @@ fn canonical(catalog: &Catalog, action: &str) -> String {
 }
 
 /// The action an API operation needs, when the operation name is an action name in exactly
-/// one catalog service (true for most: `GetInstanceProfile`, `DescribeVpcs`, `RunInstances`).
+/// one catalog service (true for most: `GetInstanceProfile`, `DescribeVpcs`, `RunInstances`),
+/// or an operation authorized by an action of another name (`ListBuckets` ->
+/// `s3:ListAllMyBuckets`, the table CloudTrail events are mapped with). Ambiguous: none.
 pub fn action_for_operation(catalog: &Catalog, operation: &str) -> Option<String> {
-    let mut found: Vec<String> = catalog
-        .services()
-        .iter()
-        .filter_map(|s| catalog.lookup(&format!("{}:{operation}", s.prefix)).map(|id| catalog.name(id)))
-        .collect();
+    let operation = crate::trail::map::strip_api_version(operation);
+    let named = |prefix: &str, action: &str| catalog.lookup(&format!("{prefix}:{action}")).map(|id| catalog.name(id));
+    let mut found: Vec<String> = catalog.services().iter().filter_map(|s| named(s.prefix, operation)).collect();
+    found.extend(crate::trail::map::renamed_operation(operation).filter_map(|(p, a)| named(p, a)));
+    found.sort();
     found.dedup();
     if found.len() == 1 {
         found.pop()
@@ -143,6 +145,18 @@ mod tests {
         let out = "An error occurred (UnauthorizedOperation) when calling the DescribeVpcs operation: You are not authorized to perform this operation.";
         let h = parse(out, Catalog::embedded());
         assert_eq!(h.denials[0].action.as_deref(), Some("ec2:DescribeVpcs"));
+    }
+
+    #[test]
+    fn renamed_operations_map_to_their_action() {
+        // moto's (and S3's) denial of ListBuckets names no action; the permission is another name.
+        let out = "An error occurred (AccessDenied) when calling the ListBuckets operation: Access Denied";
+        let h = parse(out, Catalog::embedded());
+        assert_eq!(h.denials[0].action.as_deref(), Some("s3:ListAllMyBuckets"));
+        let c = Catalog::embedded();
+        assert_eq!(action_for_operation(c, "HeadObject").as_deref(), Some("s3:GetObject"));
+        // Lambda's and CloudFront's: no guess.
+        assert_eq!(action_for_operation(c, "ListFunctions"), None);
     }
 
     #[test]

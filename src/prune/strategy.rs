@@ -337,21 +337,8 @@ impl Strategy for GroupTesting {
             let dropped = k.universe.len().saturating_sub(kept.len());
             // Auto: the first fresh group is every service no evidence touches.
             if self.use_evidence && dropped == 0 {
-                let touched: HashSet<String> = ev
-                    .likely
-                    .iter()
-                    .chain(ev.named.iter().flat_map(|(_, n)| n.iter().copied()))
-                    .map(|a| crate::catalog::Catalog::embedded().prefix_of(a))
-                    .collect();
-                if !touched.is_empty() {
-                    let untouched: ActionSet = pool
-                        .iter()
-                        .copied()
-                        .filter(|&a| !touched.contains(&crate::catalog::Catalog::embedded().prefix_of(a)))
-                        .collect();
-                    if !untouched.is_empty() && untouched.len() < pool.len() {
-                        push(base.difference(&untouched), &mut out);
-                    }
+                if let Some(untouched) = untouched_services(ev, &pool) {
+                    push(base.difference(&untouched), &mut out);
                 }
             }
             let free = slots.saturating_sub(out.len());
@@ -631,21 +618,8 @@ impl GroupTesting {
             let dropped = r.k.universe.len().saturating_sub(r.k.kept.len());
             // Auto: the first fresh group is every service no evidence touches.
             if self.use_evidence && dropped == 0 {
-                let touched: HashSet<String> = ev
-                    .likely
-                    .iter()
-                    .chain(ev.named.iter().flat_map(|(_, n)| n.iter().copied()))
-                    .map(|a| crate::catalog::Catalog::embedded().prefix_of(a))
-                    .collect();
-                if !touched.is_empty() {
-                    let untouched: ActionSet = pool
-                        .iter()
-                        .copied()
-                        .filter(|&a| !touched.contains(&crate::catalog::Catalog::embedded().prefix_of(a)))
-                        .collect();
-                    if !untouched.is_empty() && untouched.len() < pool.len() {
-                        push(base.difference(&untouched), out);
-                    }
+                if let Some(untouched) = untouched_services(ev, pool) {
+                    push(base.difference(&untouched), out);
                 }
             }
             let free = r.slots.saturating_sub(out.len());
@@ -827,4 +801,21 @@ impl Strategy for Linear {
         }
         out
     }
+}
+
+/// Auto's first fresh group: the actions of the pool in services no evidence touches (neither
+/// likely nor named by a denial), when there are some and not only those.
+fn untouched_services(ev: &Evidence, pool: &[ActionId]) -> Option<ActionSet> {
+    let catalog = crate::catalog::Catalog::embedded();
+    let touched: HashSet<String> = ev
+        .likely
+        .iter()
+        .chain(ev.named.iter().flat_map(|(_, n)| n.iter().copied()))
+        .map(|a| catalog.prefix_of(a))
+        .collect();
+    if touched.is_empty() {
+        return None;
+    }
+    let untouched: ActionSet = pool.iter().copied().filter(|&a| !touched.contains(&catalog.prefix_of(a))).collect();
+    (!untouched.is_empty() && untouched.len() < pool.len()).then_some(untouched)
 }

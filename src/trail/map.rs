@@ -64,6 +64,13 @@ const RENAMED: &[(&str, &str, &str)] = &[
     ("s3", "UploadPartCopy", "PutObject"),
 ];
 
+/// The (prefix, action name) pairs that authorize an API operation of another name, in any
+/// service: `ListBuckets` -> (`s3`, `ListAllMyBuckets`). For error messages that name only
+/// the operation (botocore's "when calling the X operation").
+pub fn renamed_operation(operation: &str) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
+    RENAMED.iter().filter(move |(_, e, _)| *e == operation).map(|(p, _, a)| (*p, *a))
+}
+
 /// The IAM service prefix for an event source (`iam.amazonaws.com` -> `iam`).
 pub fn service_prefix(event_source: &str) -> &str {
     let host = event_source.strip_suffix(".amazonaws.com").unwrap_or(event_source);
