@@ -292,6 +292,20 @@ fn moto_prune_as_a_sandbox_user_with_a_long_lived_key() {
     assert!(aws.contains(s["aws"]["user"].as_str().unwrap()), "aws.json does not name the user: {aws}");
     assert!(moto.leftovers().is_empty(), "sandbox left behind: {:?}", moto.leftovers());
     assert_eq!(moto.fixture("snapshot"), before, "users, roles or policies changed (or the sandbox user is left)");
+    // kill -9 leaves the user and its key; `--resume` deletes them and reaches the same result.
+    let killed = run_dir("user-killed");
+    let mut kill_args = args.to_vec();
+    kill_args.pop();
+    kill_args.push(killed.to_str().unwrap());
+    assert!(!interrupt_after(&moto, &killed, &kill_args, 2, libc::SIGKILL).success());
+    let left = moto.leftovers();
+    assert!(left.iter().any(|l| l["kind"] == "user"), "no sandbox user found after kill -9: {left:?}");
+    let (code, got) = run_json(moto.iam_prune(&["--output", "json", "prune", "--resume", killed.to_str().unwrap()]));
+    assert_eq!(code, 0, "{got:#}");
+    assert_eq!(got["minimal"], s["minimal"], "{got:#}");
+    assert!(got["aws"]["leftovers_deleted"].as_u64().unwrap() > 0, "{got:#}");
+    assert!(moto.leftovers().is_empty(), "sandbox left behind: {:?}", moto.leftovers());
+    assert_eq!(moto.fixture("snapshot"), before, "a killed and resumed run left something");
     // The same workload as a role session fails at once: it refuses temporary credentials.
     let dir = run_dir("user-as-role");
     let args =
@@ -307,12 +321,12 @@ fn moto_prune_as_a_sandbox_user_with_a_long_lived_key() {
 fn interrupt_after(
     moto: &Moto,
     dir: &std::path::Path,
-    workload: &str,
+    args: &[&str],
     trials: usize,
     signal: i32,
 ) -> std::process::ExitStatus {
     let mut child = moto
-        .iam_prune(&prune_args(dir.to_str().unwrap(), workload, &["--strategy", "group"]))
+        .iam_prune(args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -342,7 +356,8 @@ fn moto_interrupted_prunes_resume_to_the_same_result_without_losing_trials() {
     assert_eq!(code, 0, "{want:#}");
     for signal in [libc::SIGINT, libc::SIGKILL] {
         let dir = run_dir(if signal == libc::SIGINT { "sigint" } else { "sigkill" });
-        let status = interrupt_after(&moto, &dir, &w, 3, signal);
+        let args = prune_args(dir.to_str().unwrap(), &w, &["--strategy", "group"]);
+        let status = interrupt_after(&moto, &dir, &args, 3, signal);
         assert!(!status.success());
         let recorded = journaled_trials(&dir).len();
         if signal == libc::SIGINT {
