@@ -2,10 +2,8 @@
 //! the `prune` command (and `sandbox run`) makes, and the one cleanup it must make after.
 
 use super::apply::{self, ApplyMode, Candidates};
-use super::command::VersionPrincipal;
-use super::command::{CommandOracle, Judge, VersionSlot, VersionState};
-use super::config::Connection;
-use super::config::SessionCredentials;
+use super::command::{CommandOracle, Judge, VersionPrincipal, VersionSlot, VersionState};
+use super::config::{Connection, SessionCredentials};
 use super::policy_doc::{self, Marker, MANAGED_POLICY_LIMIT};
 use super::sandbox::{self, Caller, PlannedCall, PolicySpec, PrincipalKind, RoleSpec, Sandbox, SandboxPlan, UserSpec};
 use super::sdkerr::CallFailure;
@@ -395,7 +393,7 @@ async fn wait_for_key(conn: &Connection, key: Option<&SessionCredentials>) -> Re
                 return Err(AwsError::call(
                     format!("use the sandbox user's new access key within {}s", KEY_BOUND.as_secs()),
                     CallFailure::of(&e).to_string(),
-                    "IAM is slow to propagate right now; retry later (`iam-prune sandbox cleanup` removes the user)",
+                    "IAM is slow to propagate right now; retry later (the sandbox was deleted)",
                 ))
             }
         }

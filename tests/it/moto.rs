@@ -325,12 +325,7 @@ fn interrupt_after(
     trials: usize,
     signal: i32,
 ) -> std::process::ExitStatus {
-    let mut child = moto
-        .iam_prune(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn prune");
+    let mut child = moto.iam_prune(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn prune");
     let started = Instant::now();
     while journaled_trials(dir).len() < trials {
         assert!(started.elapsed() < Duration::from_secs(120), "the prune never journaled {trials} trials");
