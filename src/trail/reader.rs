@@ -152,7 +152,7 @@ pub fn read_slice(doc: &[u8], visitor: &mut dyn Visitor) -> Result<ReadStats, Re
     Ok(h.stats)
 }
 
-const CHUNK: usize = 1 << 20;
+const CHUNK: usize = 1 << 18;
 
 /// Where a stream's bytes come from: a plain reader ([`ReadSource`]), or a decoder that
 /// writes into the stream's buffer itself ([`super::gunzip::Gunzip`]).
@@ -219,7 +219,10 @@ impl<R: Source> Stream<R> {
         }
         let goal = self.len + more;
         while self.len < goal {
-            match self.r.fill(&mut self.buf, self.len) {
+            // At most `target`: a decoder writes as much as it is given room for, and the
+            // reader should see the bytes while they are still in cache.
+            let room = self.buf.get_mut(..target.max(goal)).unwrap_or_default();
+            match self.r.fill(room, self.len) {
                 Ok(0) => {
                     self.eof = true;
                     break;
