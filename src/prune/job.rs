@@ -182,12 +182,18 @@ pub async fn run_scenario_job(
     Ok(JobOutput { summary, dir: run_dir, scenario: job.scenario })
 }
 
-/// Writes a finished run's outputs: `policy.json`, `summary.json`, and the journal's `result`
+/// Writes a finished run's outputs: `policy.json` (and `policy-part-N.json` when it must be
+/// split to fit managed policies), `summary.json`, and the journal's `result`
 /// record. Every kind of job (scenario, AWS) ends here.
 pub fn finish_run(dir: &Path, summary: &Summary, journal: &mut Journal) -> Result<(), JobError> {
     let policy = serde_json::to_string_pretty(&summary.policy)? + "\n";
     std::fs::write(dir.join("policy.json"), policy)
         .map_err(|e| format!("cannot write policy.json in `{}`: {e}", dir.display()))?;
+    for (i, part) in summary.policy_parts.iter().enumerate() {
+        let name = format!("policy-part-{}.json", i + 1);
+        std::fs::write(dir.join(&name), serde_json::to_string_pretty(part)? + "\n")
+            .map_err(|e| format!("cannot write {name} in `{}`: {e}", dir.display()))?;
+    }
     std::fs::write(dir.join("summary.json"), serde_json::to_string_pretty(summary)? + "\n")
         .map_err(|e| format!("cannot write summary.json in `{}`: {e}", dir.display()))?;
     journal.append_value(&serde_json::json!({"type": "result", "summary": summary}))?;

@@ -4,7 +4,7 @@
 use super::{lower_bound, PruneConfig, PruneResult};
 use crate::catalog::{ActionId, Catalog};
 use crate::oracle::{Denial, OracleInfo};
-use crate::policy::write::{exceeded_limits, policy_for_actions, to_value, SizeLimit};
+use crate::policy::write::{exceeded_limits, policy_for_actions, split_to_fit, to_value, SizeLimit};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -75,6 +75,10 @@ pub struct Summary {
     pub policy_exceeds: Vec<SizeLimit>,
     /// The policy uses wildcards proven (against the catalog) to match only the minimal set.
     pub policy_compressed: bool,
+    /// When the policy is over the managed-policy limit even compressed: the same statements
+    /// as several documents that each fit (`policy-part-N.json` in the run directory).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policy_parts: Vec<serde_json::Value>,
     /// The scenario's expectation, when there is one: does the result match it?
     pub expected_match: Option<bool>,
 }
@@ -97,6 +101,12 @@ pub fn summarize(
         compressed = true;
         (size, exceeds) = exceeded_limits(&policy);
     }
+    let policy_value = to_value(&policy);
+    let policy_parts = if exceeds.contains(&SizeLimit::Managed) {
+        split_to_fit(&policy_value, SizeLimit::Managed.chars())
+    } else {
+        Vec::new()
+    };
     Summary {
         version: SUMMARY_VERSION,
         name: name.to_string(),
@@ -124,10 +134,11 @@ pub fn summarize(
         stopped: result.stopped.clone(),
         simulated_seconds: result.simulated_seconds,
         resources: resources.iter().filter(|(a, _)| result.minimal.contains(**a)).map(|(a, r)| (c.name(*a), r.clone())).collect(),
-        policy: to_value(&policy),
+        policy: policy_value,
         policy_size: size,
         policy_exceeds: exceeds,
         policy_compressed: compressed,
+        policy_parts,
         expected_match: expected.map(|sets| sets.iter().any(|s| s == &result.minimal)),
     }
 }

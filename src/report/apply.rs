@@ -14,14 +14,22 @@ pub struct Apply {
     pub account_id: String,
     /// Shell commands (AWS CLI v2), run from the run directory (they read `policy.json`).
     pub aws_cli: String,
-    /// A Terraform `aws_iam_policy_document` with an `aws_iam_policy` using it.
+    /// A Terraform `aws_iam_policy_document` with an `aws_iam_policy` using it (one pair per
+    /// part when the policy is split).
     pub terraform: String,
+    /// Managed policies the commands create: 1, or the number of `policy-part-N.json` files
+    /// when the policy is over the managed-policy limit.
+    pub parts: usize,
 }
 
-/// Builds the commands for a run named `name` and its minimal policy.
-pub fn apply_commands(name: &str, policy: &serde_json::Value) -> Apply {
+/// Builds the commands for a run named `name` and its minimal policy; with `parts` (the policy
+/// split to fit managed policies, `policy-part-N.json`), one managed policy per part.
+pub fn apply_commands(name: &str, policy: &serde_json::Value, parts: &[serde_json::Value]) -> Apply {
     let policy_name = format!("iam-prune-{}", slug(name, '-'));
     let account_id = account_of(policy).unwrap_or_else(|| "ACCOUNT_ID".to_string());
+    if !parts.is_empty() {
+        return split_commands(name, &policy_name, account_id, parts);
+    }
     let aws_cli = format!(
         "# Create the minimal policy as a customer managed policy (run in the run directory).\n\
          aws iam create-policy --policy-name {policy_name} --policy-document file://policy.json \\\n  \
@@ -32,7 +40,41 @@ pub fn apply_commands(name: &str, policy: &serde_json::Value) -> Apply {
          # Then, after the workload ran once under both, detach the broad policy it replaces.\n\
          aws iam detach-role-policy --role-name ROLE_NAME --policy-arn BROAD_POLICY_ARN\n"
     );
-    Apply { terraform: terraform(name, &policy_name, policy), policy_name, account_id, aws_cli }
+    let terraform = terraform(&slug(name, '_'), &policy_name, policy);
+    Apply { terraform, policy_name, account_id, aws_cli, parts: 1 }
+}
+
+/// The commands for a policy split into parts: `<policy name>-1`, `-2`, ... from
+/// `policy-part-1.json`, ..., all attached to the role.
+fn split_commands(name: &str, policy_name: &str, account_id: String, parts: &[serde_json::Value]) -> Apply {
+    let n = parts.len();
+    let mut aws_cli = format!(
+        "# The minimal policy is over the 6,144-character managed-policy limit: {n} managed policies,\n\
+         # one per policy-part-N.json (run in the run directory).\n"
+    );
+    let mut tf = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        let k = i + 1;
+        let _ = write!(
+            aws_cli,
+            "aws iam create-policy --policy-name {policy_name}-{k} --policy-document file://policy-part-{k}.json \\\n  \
+             --description \"Minimal policy found by iam-prune for {name}, part {k} of {n}\"\n"
+        );
+        tf.push_str(&terraform(&format!("{}_{k}", slug(name, '_')), &format!("{policy_name}-{k}"), part));
+        tf.push('\n');
+    }
+    aws_cli.push_str("# Attach them to the workload's role (replace ROLE_NAME).\n");
+    for k in 1..=n {
+        let _ = writeln!(
+            aws_cli,
+            "aws iam attach-role-policy --role-name ROLE_NAME --policy-arn arn:aws:iam::{account_id}:policy/{policy_name}-{k}"
+        );
+    }
+    aws_cli.push_str(
+        "# Then, after the workload ran once under them, detach the broad policy they replace.\n\
+         aws iam detach-role-policy --role-name ROLE_NAME --policy-arn BROAD_POLICY_ARN\n",
+    );
+    Apply { terraform: tf, policy_name: policy_name.to_string(), account_id, aws_cli, parts: n }
 }
 
 fn slug(name: &str, sep: char) -> String {
@@ -68,8 +110,7 @@ fn hcl_list(items: &[String]) -> String {
     format!("[{}]", quoted.join(", "))
 }
 
-fn terraform(name: &str, policy_name: &str, policy: &serde_json::Value) -> String {
-    let id = slug(name, '_');
+fn terraform(id: &str, policy_name: &str, policy: &serde_json::Value) -> String {
     let mut out = format!("data \"aws_iam_policy_document\" \"{id}\" {{\n");
     for st in policy.get("Statement").and_then(|s| s.as_array()).into_iter().flatten() {
         out.push_str("  statement {\n");
@@ -123,12 +164,28 @@ mod tests {
             {"Sid": "Iam", "Effect": "Allow", "Action": ["iam:PassRole"], "Resource": ["arn:aws:iam::690534650866:role/R"],
              "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}},
             {"Sid": "S3", "Effect": "Allow", "Action": ["s3:ListAllMyBuckets"], "Resource": ["*"]}]});
-        let a = apply_commands("flintrock-launch", &policy);
+        let a = apply_commands("flintrock-launch", &policy, &[]);
         assert_eq!(a.account_id, "690534650866");
         assert!(a.aws_cli.contains("--policy-arn arn:aws:iam::690534650866:policy/iam-prune-flintrock-launch"));
         assert_eq!(a.terraform.matches("statement {").count(), 2);
         assert!(a.terraform.contains("data \"aws_iam_policy_document\" \"flintrock_launch\""));
         assert!(a.terraform.contains("variable = \"iam:PassedToService\""));
         assert!(a.terraform.contains("resources = [\"*\"]"));
+    }
+
+    #[test]
+    fn a_split_policy_gets_one_managed_policy_per_part() {
+        let part = |sid: &str| {
+            serde_json::json!({"Version": "2012-10-17", "Statement": [
+                {"Sid": sid, "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::b/*"]}]})
+        };
+        let whole = serde_json::json!({"Version": "2012-10-17", "Statement": []});
+        let a = apply_commands("iomete", &whole, &[part("A"), part("B")]);
+        assert!(a.aws_cli.contains("--policy-name iam-prune-iomete-1 --policy-document file://policy-part-1.json"));
+        assert!(a.aws_cli.contains("--policy-name iam-prune-iomete-2 --policy-document file://policy-part-2.json"));
+        assert!(a.aws_cli.contains("--policy-arn arn:aws:iam::ACCOUNT_ID:policy/iam-prune-iomete-2"));
+        assert_eq!(a.terraform.matches("resource \"aws_iam_policy\"").count(), 2);
+        assert!(a.terraform.contains("data \"aws_iam_policy_document\" \"iomete_2\""));
+        assert!(a.terraform.contains("name   = \"iam-prune-iomete-1\""));
     }
 }

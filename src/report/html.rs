@@ -232,7 +232,15 @@ fn render_risk(o: &mut String, r: &Report) {
             if l.exceeded { "<span class=\"bad\">no</span>" } else { "yes" }
         );
     }
-    o.push_str("</table>\n<h3>Evidence gaps</h3>\n");
+    o.push_str("</table>\n");
+    if r.apply.parts > 1 {
+        let _ = writeln!(
+            o,
+            "<p id=\"parts\">Over the managed-policy limit: the run directory also holds it as {} documents that each fit, <code>policy-part-1.json</code> to <code>policy-part-{}.json</code>; the commands below create one managed policy per part.</p>",
+            r.apply.parts, r.apply.parts
+        );
+    }
+    o.push_str("<h3>Evidence gaps</h3>\n");
     if k.evidence_gaps.is_empty() {
         o.push_str("<p>None: CloudTrail logs every kept action.</p>\n");
     } else {

@@ -288,6 +288,13 @@ fn render_risk(o: &mut String, r: &Report) {
     for l in &k.size_limits {
         let _ = writeln!(o, "| {} | {} | {} |", l.name, l.chars, if l.exceeded { "**no**" } else { "yes" });
     }
+    if r.apply.parts > 1 {
+        let _ = writeln!(
+            o,
+            "\nOver the managed-policy limit: the run directory also holds it as {} documents that each fit, `policy-part-1.json` to `policy-part-{}.json`; the commands below create one managed policy per part.",
+            r.apply.parts, r.apply.parts
+        );
+    }
     o.push_str("\n### Evidence gaps\n\n");
     if k.evidence_gaps.is_empty() {
         o.push_str("None: CloudTrail logs every kept action.\n\n");

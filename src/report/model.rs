@@ -280,6 +280,6 @@ pub fn build(start: &StartRecord, trials: &[TrialRecord], summary: &Summary, ski
         denials,
         tolerated: summary.tolerated.clone(),
         policy: summary.policy.clone(),
-        apply: apply_commands(&summary.name, &summary.policy),
+        apply: apply_commands(&summary.name, &summary.policy, &summary.policy_parts),
     }
 }

@@ -152,6 +152,36 @@ fn check_run_dir(dir: &Path, scenario: &Path) {
         "{}: minimal {sorted:?} is none of the expected {expected:?}",
         scenario.display()
     );
+    // A policy over the managed-policy limit also comes as parts that each fit, together
+    // granting exactly the whole policy's actions, with one managed policy per part to apply.
+    let whole = read_json(&dir.join("policy.json"));
+    let size = |v: &Value| v.to_string().chars().filter(|c| !c.is_whitespace()).count();
+    let actions_of = |v: &Value| -> Vec<String> {
+        let mut a: Vec<String> = v["Statement"]
+            .as_array()
+            .expect("statements")
+            .iter()
+            .flat_map(|st| st["Action"].as_array().cloned().unwrap_or_default())
+            .map(|a| a.as_str().expect("action").to_string())
+            .collect();
+        a.sort();
+        a
+    };
+    let parts: Vec<Value> = (1..)
+        .map(|k| dir.join(format!("policy-part-{k}.json")))
+        .take_while(|p| p.is_file())
+        .map(|p| read_json(&p))
+        .collect();
+    if size(&whole) > 6_144 {
+        assert!(parts.len() >= 2, "{}: a {}-character policy and no parts", dir.display(), size(&whole));
+        assert!(parts.iter().all(|p| size(p) <= 6_144), "{}: a part over the limit", dir.display());
+        let joined: Vec<Value> =
+            parts.iter().flat_map(|p| p["Statement"].as_array().cloned().unwrap_or_default()).collect();
+        assert_eq!(actions_of(&serde_json::json!({ "Statement": joined })), actions_of(&whole), "{}", dir.display());
+    } else {
+        assert!(parts.is_empty(), "{}: parts for a policy that fits", dir.display());
+    }
+    assert_eq!(v["apply"]["parts"].as_u64().expect("apply.parts") as usize, parts.len().max(1));
     let md = std::fs::read_to_string(dir.join("report.md")).expect("md");
     let html = std::fs::read_to_string(dir.join("report.html")).expect("html");
     for a in &minimal {
