@@ -199,6 +199,13 @@ fn print_summary(s: &Summary, dir: &Path, g: &Global, scenario: &Path) {
         println!("scenario expectation ({}): {}", scenario.display(), if m { "matched" } else { "NOT matched" });
     }
     println!("policy ({} characters): {}", s.policy_size, dir.join("policy.json").display());
+    if !s.policy_parts.is_empty() {
+        println!(
+            "  over the 6,144-character managed-policy limit: also as {} managed policies, {}",
+            s.policy_parts.len(),
+            dir.join("policy-part-N.json").display()
+        );
+    }
     println!("report: {} (also .md, .json)", dir.join("report.html").display());
     println!("run directory: {}", dir.display());
 }
