@@ -552,6 +552,12 @@ pub struct Leftover {
     pub run_id: String,
 }
 
+/// A sandbox object as a [`Leftover`] when its tags hold a run id (`run_id` when given).
+fn tagged(kind: &'static str, id: String, tags: &[Tag], run_id: Option<&str>) -> Option<Leftover> {
+    let t = tags.iter().find(|t| t.key() == RUN_ID_TAG)?;
+    run_id.is_none_or(|id| id == t.value()).then(|| Leftover { kind, id, run_id: t.value().to_string() })
+}
+
 /// Finds sandbox roles, users and policies (under `/iam-prune/`, named `iam-prune-sbx-`, tagged
 /// with a run id), optionally of one run only.
 pub async fn find_leftovers(conn: &Connection, run_id: Option<&str>) -> Result<Vec<Leftover>, AwsError> {
@@ -575,11 +581,7 @@ pub async fn find_leftovers(conn: &Connection, run_id: Option<&str>) -> Result<V
         let tags = iam.list_role_tags().role_name(&name).send().await.map_err(|e| {
             AwsError::call(format!("list tags of role `{name}`"), CallFailure::of(&e).to_string(), help)
         })?;
-        if let Some(t) = tags.tags().iter().find(|t| t.key() == RUN_ID_TAG) {
-            if run_id.is_none_or(|id| id == t.value()) {
-                found.push(Leftover { kind: "role", id: name, run_id: t.value().to_string() });
-            }
-        }
+        found.extend(tagged("role", name, tags.tags(), run_id));
     }
     let users: Vec<_> = iam
         .list_users()
@@ -598,11 +600,7 @@ pub async fn find_leftovers(conn: &Connection, run_id: Option<&str>) -> Result<V
         let tags = iam.list_user_tags().user_name(&name).send().await.map_err(|e| {
             AwsError::call(format!("list tags of user `{name}`"), CallFailure::of(&e).to_string(), help)
         })?;
-        if let Some(t) = tags.tags().iter().find(|t| t.key() == RUN_ID_TAG) {
-            if run_id.is_none_or(|id| id == t.value()) {
-                found.push(Leftover { kind: "user", id: name, run_id: t.value().to_string() });
-            }
-        }
+        found.extend(tagged("user", name, tags.tags(), run_id));
     }
     let policies: Vec<_> = iam
         .list_policies()
@@ -622,11 +620,7 @@ pub async fn find_leftovers(conn: &Connection, run_id: Option<&str>) -> Result<V
         let tags = iam.list_policy_tags().policy_arn(arn).send().await.map_err(|e| {
             AwsError::call(format!("list tags of policy `{arn}`"), CallFailure::of(&e).to_string(), help)
         })?;
-        if let Some(t) = tags.tags().iter().find(|t| t.key() == RUN_ID_TAG) {
-            if run_id.is_none_or(|id| id == t.value()) {
-                found.push(Leftover { kind: "policy", id: arn.to_string(), run_id: t.value().to_string() });
-            }
-        }
+        found.extend(tagged("policy", arn.to_string(), tags.tags(), run_id));
     }
     Ok(found)
 }

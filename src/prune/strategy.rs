@@ -248,7 +248,7 @@ impl Strategy for GroupTesting {
             && fams.iter().all(|f| !f.focus.is_empty())
         {
             let round = Round { k, base: &base, settled: &settled, posterior: &posterior, slots, clear_rest };
-            self.plan_round(&round, &open, &pool, &pool_set, ev, &mut out, &mut push);
+            self.plan_round(&round, fams, &open, &pool, &pool_set, ev, &mut out, &mut push);
             // Nothing new to ask that way (every planned trial is already answered): fall back
             // to plain splitting below, which always makes progress.
             if !out.is_empty() {
@@ -476,11 +476,12 @@ impl GroupTesting {
     /// family is down to one action, one trial keeps just the answer, which ends the search
     /// if it passes. Untested actions get chunks that are clean with probability one half, or
     /// in a first round over a small pool, a constant-weight code whose failing trials name
-    /// a single needed action's class.
+    /// a single needed action's class. `fams` are [`families`] of `open`.
     #[allow(clippy::too_many_arguments)]
     fn plan_round(
         &self,
         r: &Round<'_>,
+        mut fams: Vec<Family>,
         open: &[ActionSet],
         pool: &[ActionId],
         pool_set: &ActionSet,
@@ -489,7 +490,6 @@ impl GroupTesting {
         push: &mut impl FnMut(ActionSet, &mut Vec<ActionSet>),
     ) {
         let base = r.base;
-        let mut fams = families(open);
         // A family's union also takes in the larger groups around its focus (the chunk a
         // code was run over): with one needed action in them, the rest of them is clean too.
         let all = r.k.all_positive_groups();
