@@ -8,14 +8,25 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A path under `../shared/`; fails loudly if the shared material is missing.
+/// The shared material: `$IAM_PRUNE_SHARED` (which `scripts/test.sh` sets, also for a clone
+/// made elsewhere), else `../shared` next to the repository, else two levels up (a worktree).
+pub fn shared_dir() -> PathBuf {
+    let candidates = [
+        std::env::var_os("IAM_PRUNE_SHARED").map(PathBuf::from),
+        Some(root().join("../shared")),
+        Some(root().join("../../shared")),
+    ];
+    candidates.into_iter().flatten().find(|d| d.join("corpus").is_dir()).unwrap_or_else(|| {
+        panic!(
+            "the shared material is missing: these tests need ../shared next to the repository (or IAM_PRUNE_SHARED)"
+        )
+    })
+}
+
+/// A path under the shared material; fails loudly if it is missing.
 pub fn shared(rel: &str) -> PathBuf {
-    let p = root().join("..").join("shared").join(rel);
-    assert!(
-        p.exists(),
-        "shared material `{}` is missing: these tests need ../shared next to the repository",
-        p.display()
-    );
+    let p = shared_dir().join(rel);
+    assert!(p.exists(), "shared material `{}` is missing", p.display());
     p
 }
 

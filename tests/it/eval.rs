@@ -135,10 +135,7 @@ proptest! {
 /// requests without panicking; compile errors are allowed only for documents IAM rejects.
 #[test]
 fn corpus_policies_evaluate_without_panic() {
-    // `../shared` next to the main checkout, or two levels up from a worktree under `wt/`.
-    let rel = "corpus/policies/awsdocs-iam-user-guide-examples";
-    let alt = root().join("../../shared").join(rel);
-    let dir = if alt.exists() { alt } else { shared(rel) };
+    let dir = shared("corpus/policies/awsdocs-iam-user-guide-examples");
     let config = proptest::test_runner::Config { cases: 64, failure_persistence: None, ..Default::default() };
     let requests = std::cell::Cell::new(0usize);
     let actions = [

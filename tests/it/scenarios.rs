@@ -105,7 +105,10 @@ fn every_required_scenario_is_bundled_and_cites_its_seed() {
     for path in bundled() {
         let s = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
         // `source` is relative to the repository root, like `../shared` in the CLI.
-        let seed = root().join(&s.source);
+        let seed = match s.source.strip_prefix("../shared/") {
+            Some(rel) => crate::common::shared_dir().join(rel),
+            None => root().join(&s.source),
+        };
         assert!(
             s.source.contains("/seeds/") && seed.exists(),
             "{}: `source` must name a seed document that exists, got `{}`",

@@ -9,18 +9,6 @@ use iam_prune::trail::{scan_paths, PrincipalFilter, ScanOptions, ScanReport};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-/// A path under the shared material: `../shared` next to the repository, or two levels up
-/// when the repository is a worktree under `wt/`.
-fn shared(rel: &str) -> PathBuf {
-    let up1 = root().join("..").join("shared").join(rel);
-    if up1.exists() {
-        return up1;
-    }
-    let up2 = root().join("../..").join("shared").join(rel);
-    assert!(up2.exists(), "shared material `{rel}` is missing: these tests need ../shared next to the repository");
-    up2
-}
-
 /// The corpus sources (the folder also holds `denied_expected.jsonl`, which is not a trail).
 fn corpus_sources() -> Vec<PathBuf> {
     let root = shared("corpus/cloudtrail");
