@@ -20,4 +20,14 @@ if [ ! -x /usr/bin/chromium ]; then
   SUDO=$([ "$(id -u)" -eq 0 ] || echo sudo)
   $SUDO apt-get update && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 fi
-cargo test --all-targets
+# Tests write run directories under the temp dir: give them one of their own, removed after a
+# green run and kept (and named) after a red one, for a look at what the failing test wrote.
+TMPDIR=$(mktemp -d "${TMPDIR:-/tmp}/iam-prune-tests.XXXXXX")
+export TMPDIR
+if cargo test --all-targets; then
+  rm -rf "$TMPDIR"
+else
+  status=$?
+  echo "test files kept in $TMPDIR" >&2
+  exit "$status"
+fi

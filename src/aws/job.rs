@@ -279,6 +279,7 @@ mod tests {
             max_trials: Some(9),
             deadline: None,
             likely: vec!["iam:PassRole".into()],
+            expect_needed: Some(2),
         };
         let job = AwsJob { run_id: "r1".into(), aws: cli.aws, search };
         let config = serde_json::to_value(&job).unwrap_or_default();
@@ -291,6 +292,7 @@ mod tests {
         assert_eq!(back.aws.apply, ApplyMode::Auto);
         assert!(!back.aws.dry_run);
         assert_eq!(back.search.prune_config().confirm, 2);
+        assert_eq!(back.search.prune_config().expect_needed, Some(2));
         assert_eq!(default_run_dir("r1"), PathBuf::from("reports/aws-r1"));
     }
 }

@@ -107,9 +107,9 @@ fn bench_prune(
 
 fn print_table(rows: &[Row]) {
     println!(
-        "trials (mean over seeds) with K = 1, rounds with K = 4 / 8 / 16; LB = ceil(log2 C(n,d)); R_K = ceil(LB/K)"
+        "trials (mean over seeds) with K = 1, rounds with K = 4 / 8 / 16; LB = ceil(log2 C(n,d)); R_K = ceil(LB/K);\nfb = fallbacks, fl = flaky 0.1 with --confirm 2, e=d[+-1] = --expect-needed (d given, or off by one)"
     );
-    println!("{:>5} {:>3} {:>5} {:>6} {:>4} | {:>4} | {:>8} {:>8} {:>8} {:>8} | {:>6} {:>6} {:>6} | {:>4} {:>4} {:>4} | {:>7}", "n", "d", "hints", "strat", "fb", "LB", "trials", "max", "LB+d", "ok", "r@4", "r@8", "r@16", "R_4", "R_8", "R_16", "correct");
+    println!("{:>5} {:>3} {:>5} {:>6} {:>6} | {:>4} | {:>8} {:>8} {:>8} {:>8} | {:>6} {:>6} {:>6} | {:>4} {:>4} {:>4} | {:>7}", "n", "d", "hints", "strat", "fb", "LB", "trials", "max", "LB+d", "ok", "r@4", "r@8", "r@16", "R_4", "R_8", "R_16", "correct");
     let key = |r: &Row| {
         (
             r.case.n,
@@ -118,6 +118,7 @@ fn print_table(rows: &[Row]) {
             r.case.strategy.as_str(),
             (r.case.fallbacks * 10.0) as u32,
             (r.case.flaky * 10.0) as u32,
+            r.case.expect_offset,
         )
     };
     let mut seen = Vec::new();
@@ -132,13 +133,21 @@ fn print_table(rows: &[Row]) {
         let Some(r1) = at(1).or(same.first()) else { continue };
         let rounds = |k: usize| at(k).map(|x| format!("{:.1}", x.mean_rounds)).unwrap_or_else(|| "-".into());
         let rb = |k: usize| r1.lower_bound.div_ceil(k as u64);
-        let label =
-            format!("{}{}", if r.case.fallbacks > 0.0 { "fb" } else { "" }, if r.case.flaky > 0.0 { "fl" } else { "" });
+        let label = format!(
+            "{}{}{}",
+            if r.case.fallbacks > 0.0 { "fb" } else { "" },
+            if r.case.flaky > 0.0 { "fl" } else { "" },
+            match r.case.expect_offset {
+                None => String::new(),
+                Some(0) => "e=d".into(),
+                Some(o) => format!("e=d{o:+}"),
+            }
+        );
         let correct: usize = same.iter().map(|x| x.correct).sum();
         let runs: usize = same.iter().map(|x| x.runs).sum();
         let within = if r1.mean_trials <= (r1.lower_bound + r.case.d as u64) as f64 { "yes" } else { "no" };
         println!(
-            "{:>5} {:>3} {:>5} {:>6} {:>4} | {:>4} | {:>8.1} {:>8} {:>8} {:>8} | {:>6} {:>6} {:>6} | {:>4} {:>4} {:>4} | {:>3}/{:<3}",
+            "{:>5} {:>3} {:>5} {:>6} {:>6} | {:>4} | {:>8.1} {:>8} {:>8} {:>8} | {:>6} {:>6} {:>6} | {:>4} {:>4} {:>4} | {:>3}/{:<3}",
             r.case.n, r.case.d, if r.case.named { "named" } else { "hidden" }, r.case.strategy.as_str(), label, r1.lower_bound,
             r1.mean_trials, r1.max_trials, r1.lower_bound + r.case.d as u64, within, rounds(4), rounds(8), rounds(16), rb(4), rb(8), rb(16), correct, runs
         );
@@ -146,7 +155,8 @@ fn print_table(rows: &[Row]) {
 }
 
 fn check_floors(rows: &[Row]) -> Vec<serde_json::Value> {
-    let plain = |r: &&Row| r.case.fallbacks == 0.0 && r.case.flaky == 0.0;
+    // The floors are about d unknown; the d-given rows have their own line.
+    let plain = |r: &&Row| r.case.fallbacks == 0.0 && r.case.flaky == 0.0 && r.case.expect_offset.is_none();
     let mut out = Vec::new();
     let group_k1: Vec<&Row> = rows
         .iter()
@@ -159,6 +169,13 @@ fn check_floors(rows: &[Row]) -> Vec<serde_json::Value> {
         .map(|r| format!("n={} d={}: {:.1} > {}", r.case.n, r.case.d, r.mean_trials, r.lower_bound + r.case.d as u64))
         .collect();
     out.push(serde_json::json!({"floor": format!("group, hints hidden, no flakiness: mean trials <= LB + d {}", bad.join("; ")), "ok": bad.is_empty()}));
+    let given: Vec<String> = rows
+        .iter()
+        .filter(|r| r.case.expect_offset == Some(0) && r.case.k == 1)
+        .filter(|r| r.mean_trials > (r.lower_bound + r.case.d as u64) as f64)
+        .map(|r| format!("n={} d={}: {:.1} > {}", r.case.n, r.case.d, r.mean_trials, r.lower_bound + r.case.d as u64))
+        .collect();
+    out.push(serde_json::json!({"floor": format!("group, d given (--expect-needed d): mean trials <= LB + d {}", given.join("; ")), "ok": given.is_empty()}));
     let mut worse = Vec::new();
     for g in rows.iter().filter(plain).filter(|r| r.case.strategy == StrategyKind::Group) {
         if let Some(a) = rows.iter().filter(plain).find(|a| {
@@ -203,7 +220,7 @@ fn check_floors(rows: &[Row]) -> Vec<serde_json::Value> {
     out.push(serde_json::json!({"floor": format!("K=8: mean rounds <= 1.6 x ceil(LB/8) + 1 {}", bad.join("; ")), "ok": bad.is_empty()}));
     let wrong: Vec<String> = rows
         .iter()
-        .filter(plain)
+        .filter(|r| r.case.fallbacks == 0.0 && r.case.flaky == 0.0)
         .filter(|r| r.correct != r.runs)
         .map(|r| {
             format!(

@@ -37,6 +37,11 @@ pub struct Args {
     /// a JSON file `{"actions": [...]}` or a text file with one action per line.
     #[arg(long)]
     likely: Option<PathBuf>,
+    /// The number of needed actions you expect (say, the size of last run's minimal set): the
+    /// search plans its trials around it and finishes sooner when it is right. A wrong guess
+    /// costs trials, never a wrong result.
+    #[arg(long, value_name = "D")]
+    expect_needed: Option<usize>,
     /// Run directory (default: reports/<name>-<timestamp>/).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -86,6 +91,7 @@ fn search_settings(args: &Args) -> Result<SearchSettings, Box<dyn std::error::Er
         max_trials: args.max_trials,
         deadline: args.deadline,
         likely,
+        expect_needed: args.expect_needed,
     })
 }
 

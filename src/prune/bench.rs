@@ -26,6 +26,21 @@ pub struct Case {
     pub k: usize,
     /// `--confirm`.
     pub confirm: usize,
+    /// `--expect-needed` as an offset from the true d (`Some(0)`: d given exactly); `None`:
+    /// d unknown, as the floors are measured.
+    pub expect_offset: Option<i64>,
+}
+
+impl Case {
+    /// A case with d unknown.
+    fn plain(n: usize, d: usize, named: bool, strategy: StrategyKind, k: usize) -> Case {
+        Case { n, d, fallbacks: 0.0, flaky: 0.0, named, strategy, k, confirm: 1, expect_offset: None }
+    }
+
+    /// The `--expect-needed` value this case passes.
+    pub fn expect_needed(&self) -> Option<usize> {
+        self.expect_offset.map(|o| (self.d as i64 + o).max(0) as usize)
+    }
 }
 
 /// Aggregated results of one case over its seeds.
@@ -74,8 +89,13 @@ pub fn run_case(case: Case, seeds: u64) -> Row {
         o.named = case.named;
         o.flaky_failure_rate = case.flaky;
         o.propagation_miss_rate = case.flaky;
-        let cfg =
-            PruneConfig { strategy: case.strategy, parallel: case.k, confirm: case.confirm, ..PruneConfig::default() };
+        let cfg = PruneConfig {
+            strategy: case.strategy,
+            parallel: case.k,
+            confirm: case.confirm,
+            expect_needed: case.expect_needed(),
+            ..PruneConfig::default()
+        };
         let Ok(r) = futures::executor::block_on(run(&o, &universe, &cfg, &mut Journal::in_memory(), &NoProgress))
         else {
             continue;
@@ -99,7 +119,8 @@ pub fn run_case(case: Case, seeds: u64) -> Row {
 }
 
 /// The standard grid: every (n, d) with hints hidden and named, each strategy, K = 1, 4, 8,
-/// 16; plus fallbacks and flakiness rows for the group-testing strategies.
+/// 16; plus fallbacks and flakiness rows for the group-testing strategies, and `group` with d
+/// given (exactly and off by one).
 pub fn standard_cases(quick: bool) -> Vec<(Case, u64)> {
     let ns: &[usize] = if quick { &[200, 1000] } else { &[200, 1000, 5000] };
     let ds: &[usize] = &[1, 2, 5, 10, 20];
@@ -124,15 +145,29 @@ pub fn standard_cases(quick: bool) -> Vec<(Case, u64)> {
                         if strategy == StrategyKind::Linear && n > 1000 {
                             continue;
                         }
-                        out.push((Case { n, d, fallbacks: 0.0, flaky: 0.0, named, strategy, k, confirm: 1 }, seeds));
+                        out.push((Case::plain(n, d, named, strategy, k), seeds));
                     }
                 }
                 for strategy in [StrategyKind::Auto, StrategyKind::Group] {
                     for k in [1usize, 8] {
                         let seeds = if quick { 5 } else { 10 };
-                        out.push((Case { n, d, fallbacks: 0.3, flaky: 0.0, named, strategy, k, confirm: 1 }, seeds));
-                        out.push((Case { n, d, fallbacks: 0.0, flaky: 0.1, named, strategy, k, confirm: 2 }, seeds));
-                        out.push((Case { n, d, fallbacks: 0.3, flaky: 0.1, named, strategy, k, confirm: 2 }, seeds));
+                        let c = Case::plain(n, d, named, strategy, k);
+                        out.push((Case { fallbacks: 0.3, ..c }, seeds));
+                        out.push((Case { flaky: 0.1, confirm: 2, ..c }, seeds));
+                        out.push((Case { fallbacks: 0.3, flaky: 0.1, confirm: 2, ..c }, seeds));
+                    }
+                }
+                // d given (`--expect-needed`, as a scheduled re-prune passes it): exactly, and
+                // off by one either way, to show what a wrong expectation costs.
+                if !named {
+                    let seeds = if quick { 5 } else { 20 };
+                    for (k, offsets) in [(1usize, &[0i64, -1, 1][..]), (8, &[0][..])] {
+                        for &o in offsets {
+                            if d as i64 + o >= 0 {
+                                let c = Case::plain(n, d, named, StrategyKind::Group, k);
+                                out.push((Case { expect_offset: Some(o), ..c }, seeds));
+                            }
+                        }
                     }
                 }
             }

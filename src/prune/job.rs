@@ -51,6 +51,10 @@ pub struct SearchSettings {
     pub deadline: Option<u64>,
     /// Priors.
     pub likely: Vec<String>,
+    /// `--expect-needed`: the number of needed actions expected (journals written before the
+    /// flag existed have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_needed: Option<usize>,
 }
 
 impl Default for SearchSettings {
@@ -62,6 +66,7 @@ impl Default for SearchSettings {
             max_trials: None,
             deadline: None,
             likely: Vec::new(),
+            expect_needed: None,
         }
     }
 }
@@ -78,6 +83,7 @@ impl SearchSettings {
             deadline: self.deadline.map(Duration::from_secs),
             likely: self.likely.iter().map(|a| catalog.intern(a)).collect::<ActionSet>(),
             order: Vec::new(),
+            expect_needed: self.expect_needed,
         }
     }
 }

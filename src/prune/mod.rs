@@ -23,6 +23,7 @@ pub use strategy::{Evidence, StrategyKind};
 use crate::actions::ActionSet;
 use crate::catalog::{ActionId, Catalog};
 use crate::oracle::{Denial, Oracle, Outcome, TrialRequest};
+use posterior::Prior;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -43,6 +44,9 @@ pub struct PruneConfig {
     pub likely: ActionSet,
     /// Group order (service tree order); empty = catalog order.
     pub order: Vec<ActionId>,
+    /// The number of needed actions expected (`--expect-needed`, or a scheduled job's previous
+    /// result): the group-testing strategies' prior centres on it.
+    pub expect_needed: Option<usize>,
 }
 
 impl Default for PruneConfig {
@@ -55,6 +59,7 @@ impl Default for PruneConfig {
             deadline: None,
             likely: ActionSet::new(),
             order: Vec::new(),
+            expect_needed: None,
         }
     }
 }
@@ -154,7 +159,7 @@ pub async fn run(
     let catalog = Catalog::embedded();
     let started = Instant::now();
     let mut k = Knowledge::with_confirm(universe.clone(), cfg.confirm);
-    let mut strategy = strategy::new_strategy(cfg.strategy, cfg.order.clone());
+    let mut strategy = strategy::new_strategy(cfg.strategy, cfg.order.clone(), Prior::expecting(cfg.expect_needed));
     let mut evidence = Evidence {
         named: Vec::new(),
         likely: cfg.likely.intersection(universe),
@@ -376,12 +381,13 @@ mod search_tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(24))]
         #[test]
-        fn every_strategy_finds_a_verified_one_minimal_set(n in 8usize..80, d in 1usize..6, fb in 0.0f64..0.5, seed in 0u64..1000, named in any::<bool>(), k in 1usize..10) {
+        fn every_strategy_finds_a_verified_one_minimal_set(n in 8usize..80, d in 1usize..6, fb in 0.0f64..0.5, seed in 0u64..1000, named in any::<bool>(), k in 1usize..10, expect in proptest::option::of(0usize..8)) {
             let (u, ids) = universe(n);
             let mut o = SyntheticOracle::generate(&ids, d, fb, seed);
             o.named = named;
             for s in ALL {
-                let cfg = PruneConfig { strategy: s, parallel: k, ..PruneConfig::default() };
+                // Any expectation, right or wrong, may only change the trials, not the result.
+                let cfg = PruneConfig { strategy: s, parallel: k, expect_needed: expect, ..PruneConfig::default() };
                 let r = run_sync(&o, &u, &cfg);
                 prop_assert!(o.is_sufficient(&r.minimal), "{:?}: result does not pass", s);
                 prop_assert!(o.is_minimal(&r.minimal), "{:?}: result is not 1-minimal: {:?}", s, r.minimal);
@@ -409,6 +415,32 @@ mod search_tests {
             two += usize::from(r.rounds == 2);
         }
         assert!(two >= 6, "only {two} of 10 in two rounds");
+    }
+
+    #[test]
+    fn the_right_expectation_saves_trials_and_a_wrong_one_costs_a_few() {
+        let (u, ids) = universe(500);
+        let mean = |d: usize, expect: Option<usize>| {
+            let mut total = 0.0;
+            for seed in 0..8 {
+                let o = SyntheticOracle::generate(&ids, d, 0.0, seed);
+                let cfg =
+                    PruneConfig { strategy: StrategyKind::Group, expect_needed: expect, ..PruneConfig::default() };
+                let r = run_sync(&o, &u, &cfg);
+                assert!(o.is_minimal(&r.minimal) && r.is_minimal(), "d={d} expect={expect:?} seed {seed}");
+                total += r.trial_count() as f64;
+            }
+            total / 8.0
+        };
+        for d in [2usize, 4] {
+            let (unknown, right) = (mean(d, None), mean(d, Some(d)));
+            assert!(right < unknown, "d={d}: {right} with d given, {unknown} without");
+            assert!(right <= (lower_bound(500, d) + d as u64) as f64, "d={d}: {right}");
+            for wrong in [d - 1, d + 1] {
+                let w = mean(d, Some(wrong));
+                assert!(w <= unknown + 6.0, "d={d}, expecting {wrong}: {w} vs {unknown} without");
+            }
+        }
     }
 
     #[test]

@@ -16,17 +16,61 @@
 //! the whole rest is probably clean, so that one trial can clear it and end the search (the
 //! dynamic program over these counts does that whenever the chance is above about 0.4).
 
-/// The prior on the number of needed actions: mostly geometric (most workloads need a few
-/// actions: weight 2^(-0.9 d)) with a heavy tail (0.03 / d^2) so that a workload needing a
-/// hundred actions costs a few extra trials, not many. Measured against the Bayes-optimal
-/// dynamic program and other priors in the README's pruning section.
-fn ln_prior(d: usize) -> f64 {
-    if d == 0 {
-        // Nothing needed at all is possible (the workload makes no AWS call) but rare.
-        return ln_prior(1) - 2.0;
+/// The prior on the number of needed actions d. By default mostly geometric (most workloads
+/// need a few actions: weight 2^(-0.9 d)) with a heavy tail (0.03 / d^2) so that a workload
+/// needing a hundred actions costs a few extra trials, not many. With an expected count
+/// (`--expect-needed`, or the previous run of a scheduled job) that count gets nearly all the
+/// weight and the default keeps the rest, so a wrong expectation costs trials, never
+/// correctness. Measured in the README's pruning section.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Prior {
+    expect: Option<usize>,
+}
+
+/// How many nats above the default's largest weight an expected count d sits (e^5 ~ 150
+/// times), so that once d actions are found the rest is probably clean (about 0.6 with the
+/// neighbours below; one trial clears it above 0.4). Its neighbours sit a little lower,
+/// because a workload that changed since the expectation was made usually changed by an
+/// action: d + 1 at 1.5 nats below (a failed "rest is clean" trial then splits the rest as if
+/// it held one action, which is nearly free), d - 1 at 3 below (believing in an action that
+/// is not there costs passing halvings until the belief turns, about 3 / ln 2 of them; a
+/// smaller gap makes the exact case spend a trial on "is one more left?" more often).
+/// Tuned on `iam-prune bench prune` (the `e=d`, `e=d-1`, `e=d+1` rows).
+const EXPECT_WEIGHT: f64 = 5.0;
+/// See [`EXPECT_WEIGHT`].
+const ONE_MORE: f64 = 1.5;
+/// See [`EXPECT_WEIGHT`].
+const ONE_FEWER: f64 = 3.0;
+
+impl Prior {
+    /// The default prior, or one centred on an expected number of needed actions.
+    pub fn expecting(expect: Option<usize>) -> Prior {
+        Prior { expect }
     }
-    let d = d as f64;
-    ((-0.9 * d * std::f64::consts::LN_2).exp() + 0.03 / (d * d)).ln()
+
+    /// ln of the (unnormalised) prior weight of d needed actions.
+    pub fn ln(&self, d: usize) -> f64 {
+        let top = Prior::default_ln(1) + EXPECT_WEIGHT;
+        match self.expect {
+            Some(e) if d == e => top,
+            Some(e) if d == e + 1 => top - ONE_MORE,
+            // Not d = 0: a workload that stopped making AWS calls at all is not "one fewer".
+            Some(e) if d + 1 == e && d > 0 => top - ONE_FEWER,
+            _ => Prior::default_ln(d),
+        }
+    }
+
+    fn default_ln(d: usize) -> f64 {
+        if d == 0 {
+            // Nothing needed at all is possible (the workload makes no AWS call, or only calls
+            // the fixed policies cover) but nobody prunes such a workload twice; at e^-2 the
+            // search spent a "keep nothing" trial in some runs, at e^-6 it does not (n = 1,000,
+            // d = 2: 0.2 trial fewer on average, d = 1 unchanged; the README's table).
+            return Prior::default_ln(1) - 6.0;
+        }
+        let d = d as f64;
+        ((-0.9 * d * std::f64::consts::LN_2).exp() + 0.03 / (d * d)).ln()
+    }
 }
 
 /// Below this log weight relative to the largest term, further terms of a sum are dropped
@@ -40,6 +84,8 @@ pub struct Posterior {
     n: usize,
     /// Actions proven needed.
     found: usize,
+    /// The prior on the number of needed actions.
+    prior: Prior,
     /// Undecided actions outside the groups.
     free: usize,
     /// Sizes of the disjoint positive groups.
@@ -53,7 +99,7 @@ pub struct Posterior {
 impl Posterior {
     /// The posterior for a universe of `n` actions with `found` proven needed, `free`
     /// undecided actions in no group and disjoint positive groups of the given sizes.
-    pub fn new(n: usize, found: usize, free: usize, groups: &[usize]) -> Posterior {
+    pub fn new(prior: Prior, n: usize, found: usize, free: usize, groups: &[usize]) -> Posterior {
         let top = n.max(found + free + groups.iter().sum::<usize>());
         let mut ln_fact = Vec::with_capacity(top + 1);
         let mut acc = 0.0f64;
@@ -62,7 +108,7 @@ impl Posterior {
             acc += (i as f64).ln();
             ln_fact.push(acc);
         }
-        let mut p = Posterior { n: top, found, free, groups: groups.to_vec(), ln_fact, ln_mass: 0.0 };
+        let mut p = Posterior { n: top, found, prior, free, groups: groups.to_vec(), ln_fact, ln_mass: 0.0 };
         p.ln_mass = p.mass(free, groups);
         p
     }
@@ -127,7 +173,7 @@ impl Posterior {
             if hit <= 0.0 {
                 continue;
             }
-            let x = ln_prior(self.found + k) - self.ln_choose(self.n, self.found + k) + base + hit.ln();
+            let x = self.prior.ln(self.found + k) - self.ln_choose(self.n, self.found + k) + base + hit.ln();
             if x > best {
                 sum = sum * (best - x).exp() + 1.0;
                 best = x;
@@ -242,21 +288,21 @@ mod tests {
 
     #[test]
     fn a_fresh_pool_splits_near_half_and_clean_tests_are_likelier_after_finds() {
-        let p = Posterior::new(200, 0, 200, &[]);
+        let p = Posterior::new(Prior::default(), 200, 0, 200, &[]);
         let s = p.free_size_for(0.5);
         assert!((p.p_clean_free(s) - 0.5).abs() < 0.02, "{s}: {}", p.p_clean_free(s));
         assert!(p.p_clean_free(1) > p.p_clean_free(2));
         assert_eq!(p.p_clean_free(0), 1.0);
         assert_eq!(p.p_clean_free(201), 0.0);
         // One needed action found in a group of 128, 72 untested left: they are probably clean.
-        let after = Posterior::new(200, 1, 72, &[]);
+        let after = Posterior::new(Prior::default(), 200, 1, 72, &[]);
         assert!(after.p_clean_free(72) > 0.6, "{}", after.p_clean_free(72));
     }
 
     #[test]
     fn a_group_of_two_with_one_needed_action_splits_evenly() {
         // Nothing else undecided: exactly one of the two (or both) is needed.
-        let p = Posterior::new(100, 3, 0, &[2]);
+        let p = Posterior::new(Prior::default(), 100, 3, 0, &[2]);
         let c = p.p_clean_in_group(0, 1);
         assert!(c > 0.3 && c < 0.5, "{c}");
         assert_eq!(p.group_split_for(0, 0.5), 1);
@@ -267,23 +313,40 @@ mod tests {
     fn probabilities_match_a_brute_force_count() {
         // n = 10, nothing found, 6 free, one group of 4: enumerate every needed set.
         let n = 10usize;
-        let p = Posterior::new(n, 0, 6, &[4]);
-        let (mut total, mut clean) = (0.0f64, 0.0f64);
-        for mask in 0u32..(1 << n) {
-            let d = mask.count_ones() as usize;
-            // Group = items 6..10, free = items 0..6; the test = free items 0..3.
-            if mask & 0b11_1100_0000 == 0 {
-                continue;
+        for prior in [Prior::default(), Prior::expecting(Some(2)), Prior::expecting(Some(0))] {
+            let p = Posterior::new(prior, n, 0, 6, &[4]);
+            let (mut total, mut clean) = (0.0f64, 0.0f64);
+            for mask in 0u32..(1 << n) {
+                let d = mask.count_ones() as usize;
+                // Group = items 6..10, free = items 0..6; the test = free items 0..3.
+                if mask & 0b11_1100_0000 == 0 {
+                    continue;
+                }
+                let w = prior.ln(d).exp() / binomial(n, d);
+                total += w;
+                if mask & 0b111 == 0 {
+                    clean += w;
+                }
             }
-            let w = ln_prior(d).exp() / binomial(n, d);
-            total += w;
-            if mask & 0b111 == 0 {
-                clean += w;
-            }
+            let want = clean / total;
+            let got = p.p_clean_free(3);
+            assert!((want - got).abs() < 1e-9, "{prior:?}: {want} vs {got}");
         }
-        let want = clean / total;
-        let got = p.p_clean_free(3);
-        assert!((want - got).abs() < 1e-9, "{want} vs {got}");
+    }
+
+    #[test]
+    fn an_expected_count_moves_the_belief_but_not_the_facts() {
+        // Two found, 98 untested: expecting two makes the rest likely clean (enough for the
+        // strategy's clearing trial, at 0.4; one more action has 98 places to be, hence not
+        // 0.95), expecting three makes it likely to hold one more; nothing makes a proven
+        // fact uncertain.
+        let rest = |e| Posterior::new(Prior::expecting(e), 100, 2, 98, &[]).p_clean_free(98);
+        assert!(rest(Some(2)) > 0.55, "{}", rest(Some(2)));
+        assert!(rest(Some(3)) < 0.1, "{}", rest(Some(3)));
+        assert!(rest(Some(2)) > rest(None) && rest(None) > rest(Some(3)));
+        let group = Posterior::new(Prior::expecting(Some(0)), 100, 0, 50, &[50]);
+        assert_eq!(group.p_clean_in_group(0, 50), 0.0);
+        assert!(group.p_clean_free(50) > 0.0 && group.p_clean_free(50) < 1.0);
     }
 
     fn binomial(n: usize, k: usize) -> f64 {

@@ -6,7 +6,7 @@
 //! proposes exactly the trials the killed run recorded.
 
 use super::knowledge::Knowledge;
-use super::posterior::Posterior;
+use super::posterior::{Posterior, Prior};
 use crate::actions::ActionSet;
 use crate::catalog::ActionId;
 use std::collections::HashSet;
@@ -55,11 +55,14 @@ pub trait Strategy: Send {
     fn propose(&mut self, knowledge: &Knowledge, evidence: &Evidence, slots: usize) -> Vec<ActionSet>;
 }
 
-/// Creates a strategy. `order` is the order in which actions are grouped (service tree order).
-pub fn new_strategy(kind: StrategyKind, order: Vec<ActionId>) -> Box<dyn Strategy> {
+/// Creates a strategy. `order` is the order in which actions are grouped (service tree order);
+/// `prior` is what the group-testing strategies believe about the number of needed actions.
+pub fn new_strategy(kind: StrategyKind, order: Vec<ActionId>, prior: Prior) -> Box<dyn Strategy> {
     match kind {
-        StrategyKind::Auto => Box::new(GroupTesting { order, use_evidence: true, growing: None, grown: None }),
-        StrategyKind::Group => Box::new(GroupTesting { order, use_evidence: false, growing: Some(false), grown: None }),
+        StrategyKind::Auto => Box::new(GroupTesting { order, prior, use_evidence: true, growing: None, grown: None }),
+        StrategyKind::Group => {
+            Box::new(GroupTesting { order, prior, use_evidence: false, growing: Some(false), grown: None })
+        }
         StrategyKind::Ddmin => Box::new(Ddmin { granularity: 2, current: None }),
         StrategyKind::Linear => Box::new(Linear { cursor: 0 }),
     }
@@ -69,6 +72,7 @@ pub fn new_strategy(kind: StrategyKind, order: Vec<ActionId>) -> Box<dyn Strateg
 /// denial hints and priors first (each named denial saves a binary search).
 struct GroupTesting {
     order: Vec<ActionId>,
+    prior: Prior,
     use_evidence: bool,
     /// Still in the growth phase (auto only); decided on the first proposal.
     growing: Option<bool>,
@@ -210,6 +214,7 @@ impl Strategy for GroupTesting {
         }
         let undecided = base.difference(&settled);
         let posterior = Posterior::new(
+            self.prior,
             k.universe.len(),
             settled.len(),
             undecided.difference(&in_disjoint).len(),

@@ -48,7 +48,7 @@ pub fn render(r: &Report) -> String {
     }
     let _ = writeln!(
         o,
-        "<h2>What was pruned, and how</h2>\n<table>\n<tr><th>Workload</th><td><code>{}</code> ({} oracle, {:.0} s per trial)</td></tr>\n<tr><th>Started</th><td>{}</td></tr>\n<tr><th>Start policy</th><td>{} actions in {} services</td></tr>\n<tr><th>Strategy</th><td><code>{}</code>, {} trial(s) at once, confirm {}</td></tr>\n<tr><th>Trials</th><td>{} in {} rounds (lower bound {} trials)</td></tr>\n<tr><th>Workload time</th><td>{:.0} s</td></tr>\n<tr><th>Generator</th><td>{}</td></tr>\n</table>",
+        "<h2>What was pruned, and how</h2>\n<table>\n<tr><th>Workload</th><td><code>{}</code> ({} oracle, {:.0} s per trial)</td></tr>\n<tr><th>Started</th><td>{}</td></tr>\n<tr><th>Start policy</th><td>{} actions in {} services</td></tr>\n<tr><th>Strategy</th><td><code>{}</code>, {} trial(s) at once, confirm {}{}</td></tr>\n<tr><th>Trials</th><td>{} in {} rounds (lower bound {} trials)</td></tr>\n<tr><th>Workload time</th><td>{:.0} s</td></tr>\n<tr><th>Generator</th><td>{}</td></tr>\n</table>",
         esc(&r.run.oracle.name),
         esc(&r.run.oracle.kind),
         r.run.oracle.trial_seconds,
@@ -58,6 +58,7 @@ pub fn render(r: &Report) -> String {
         esc(&r.run.strategy),
         r.run.parallel,
         r.run.confirm,
+        esc(&r.run.expectation_note()),
         res.trials,
         res.rounds,
         res.lower_bound,

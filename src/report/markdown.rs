@@ -77,10 +77,11 @@ pub fn render(r: &Report) -> String {
     let _ = writeln!(o, "| Start policy | {} actions in {} services |", res.universe, r.services.len());
     let _ = writeln!(
         o,
-        "| Strategy | `{}`, {} trial(s) at once, confirm {} |",
+        "| Strategy | `{}`, {} trial(s) at once, confirm {}{} |",
         cell(&run.strategy),
         run.parallel,
-        run.confirm
+        run.confirm,
+        run.expectation_note()
     );
     let _ = writeln!(
         o,

@@ -66,6 +66,23 @@ pub struct RunInfo {
     pub config: serde_json::Value,
 }
 
+impl RunInfo {
+    /// `--expect-needed`, from the job's inputs (scenario jobs hold the search flags at the
+    /// top, AWS jobs under `search`).
+    pub fn expect_needed(&self) -> Option<u64> {
+        self.config
+            .get("expect_needed")
+            .or_else(|| self.config.get("search").and_then(|s| s.get("expect_needed")))
+            .and_then(serde_json::Value::as_u64)
+    }
+
+    /// ", expecting D needed actions" when the search was told, else nothing: the strategy row
+    /// of the reports.
+    pub fn expectation_note(&self) -> String {
+        self.expect_needed().map(|d| format!(", expecting {d} needed actions")).unwrap_or_default()
+    }
+}
+
 /// What the run found.
 #[derive(Debug, Clone, Serialize)]
 pub struct ResultInfo {

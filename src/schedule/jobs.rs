@@ -14,6 +14,7 @@
 //! max_trials = 500
 //! deadline = 3600                    # seconds
 //! likely = ["iam:PassRole"]
+//! expect_needed = 2                  # default: the size of the previous run's minimal set
 //! ```
 //!
 //! Paths in the file are relative to the file. A command job runs a real command on AWS in a
@@ -82,6 +83,7 @@ struct RawJob {
     deadline: Option<u64>,
     #[serde(default)]
     likely: Vec<String>,
+    expect_needed: Option<usize>,
 }
 
 /// One job, resolved.
@@ -106,6 +108,25 @@ impl JobSpec {
     /// The AWS flags and search settings, for command jobs.
     pub fn aws_job(&self) -> Option<&(AwsArgs, SearchSettings)> {
         self.aws.as_ref()
+    }
+
+    /// The job with `expect_needed` set to `previous` (the size of the previous run's minimal
+    /// set) unless the jobs file sets it: a re-prune of an unchanged workload then needs
+    /// about log2 C(n, d) trials instead of paying for not knowing d.
+    pub fn expecting(&self, previous: Option<usize>) -> JobSpec {
+        let mut spec = self.clone();
+        let fill = |s: &mut SearchSettings| {
+            if s.expect_needed.is_none() {
+                s.expect_needed = previous;
+            }
+        };
+        if let Some(j) = spec.job.as_mut() {
+            fill(&mut j.search);
+        }
+        if let Some((_, s)) = spec.aws.as_mut() {
+            fill(s);
+        }
+        spec
     }
 }
 
@@ -178,6 +199,7 @@ impl JobsFile {
                 max_trials: j.max_trials,
                 deadline: j.deadline,
                 likely: j.likely.clone(),
+                expect_needed: j.expect_needed,
             };
             let (scenario, job, aws) = match kind {
                 JobKind::Scenario => {

@@ -136,6 +136,49 @@ fn resume_after_a_killed_run_reuses_recorded_trials() {
     assert_eq!(ids.len() as u64, total);
 }
 
+/// `--expect-needed` (what a scheduled re-prune passes from its previous run) saves trials
+/// when right, never changes the result when wrong, and is journaled so `--resume` plans the
+/// same trials.
+#[test]
+fn an_expected_count_saves_trials_and_survives_a_resume() {
+    let prune = |name: &str, extra: &[&str]| {
+        let out = tmpdir(name);
+        let mut args = vec!["prune", "scenarios/flintrock-launch.toml", "--strategy", "group", "--output", "json"];
+        args.extend_from_slice(extra);
+        let out_s = out.to_str().unwrap().to_string();
+        args.extend_from_slice(&["--out", &out_s]);
+        let (code, v) = iam_prune_json(&args);
+        assert_eq!(code, 0, "{v}");
+        assert_eq!(v["minimal"], serde_json::json!(["iam:GetInstanceProfile", "iam:PassRole"]), "{extra:?}");
+        assert_eq!(v["minimal_proven"], true);
+        (out, v["trials"].as_u64().unwrap())
+    };
+    let (_, unknown) = prune("expect-none", &[]);
+    let (right_dir, right) = prune("expect-2", &["--expect-needed", "2"]);
+    assert!(right < unknown, "expecting the right count took {right} trials, not knowing it {unknown}");
+    // Wrong either way: same result, a few trials more at most.
+    for wrong in ["1", "3", "0"] {
+        let (_, t) = prune(&format!("expect-{wrong}"), &["--expect-needed", wrong]);
+        assert!(t <= unknown + 6, "expecting {wrong}: {t} trials against {unknown}");
+    }
+    let text = std::fs::read_to_string(right_dir.join("journal.jsonl")).unwrap();
+    let start: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(start["config"]["expect_needed"], 2, "{start}");
+    let md = std::fs::read_to_string(right_dir.join("report.md")).unwrap();
+    assert!(md.contains("expecting 2 needed actions"), "{md}");
+    // Cut after three trials and resume: the same prior plans the same remaining trials.
+    let cut = tmpdir("expect-cut");
+    std::fs::create_dir_all(&cut).unwrap();
+    std::fs::write(cut.join("journal.jsonl"), text.lines().take(4).collect::<Vec<_>>().join("\n")).unwrap();
+    let (code, resumed) = iam_prune_json(&["prune", "--resume", cut.to_str().unwrap(), "--output", "json"]);
+    assert_eq!(code, 0, "{resumed}");
+    assert_eq!(resumed["trials"], right, "the resumed run must plan with the journaled expectation");
+    let candidates = |d: &Path| {
+        trial_lines(d).iter().map(|t| (t["candidate"].clone(), t["candidate_removed"].clone())).collect::<Vec<_>>()
+    };
+    assert_eq!(candidates(&cut), candidates(&right_dir));
+}
+
 #[test]
 fn a_broken_scenario_is_reported_with_its_position() {
     let dir = tmpdir("broken");

@@ -77,7 +77,8 @@ fn three_jobs_report_unchanged_narrowed_and_widened_with_exit_codes() {
     }
     let jobs = jobs_file(&dir, &["steady", "shrinks", "grows"]);
 
-    let (code, v) = run(&jobs);
+    let (code, first) = run(&jobs);
+    let v = first.clone();
     assert_eq!(code, 0, "first run: {v}");
     for j in ["steady", "shrinks", "grows"] {
         assert_eq!(job(&v, j)["change"], "new");
@@ -88,6 +89,13 @@ fn three_jobs_report_unchanged_narrowed_and_widened_with_exit_codes() {
     let (code, v) = run(&jobs);
     assert_eq!(code, 0, "unchanged workloads: {v}");
     assert!(v["jobs"].as_array().expect("jobs").iter().all(|j| j["change"] == "unchanged"), "{v}");
+    // A re-prune plans around the previous result's size; the first run had none to use.
+    for (run, want) in [(&first, Value::Null), (&v, Value::from(2))] {
+        let dir = PathBuf::from(job(run, "steady")["run_dir"].as_str().expect("run_dir"));
+        let journal = std::fs::read_to_string(dir.join("journal.jsonl")).expect("journal");
+        let start: Value = serde_json::from_str(journal.lines().next().expect("start")).expect("start record");
+        assert_eq!(start["config"]["expect_needed"], want, "{start}");
+    }
 
     std::fs::write(dir.join("shrinks.toml"), without_pass_role(&flintrock())).expect("edit");
     let (code, v) = run(&jobs);
@@ -152,9 +160,18 @@ fn a_killed_run_is_abandoned_and_its_run_directory_resumed() {
     assert_eq!(run(&jobs).0, 0);
 
     // A run killed after its first trial: the journal holds the start record, one trial and a
-    // torn line; the history holds a `running` row for it.
+    // torn line; the history holds a `running` row for it. Its inputs are the job's, including
+    // the expectation the schedule passes from the first run's two actions.
     let killed = dir.join("runs/killed");
-    let o = iam_prune(&["prune", &scenario.display().to_string(), "--out", &killed.display().to_string(), "--quiet"]);
+    let o = iam_prune(&[
+        "prune",
+        &scenario.display().to_string(),
+        "--out",
+        &killed.display().to_string(),
+        "--expect-needed",
+        "2",
+        "--quiet",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let journal = std::fs::read_to_string(killed.join("journal.jsonl")).expect("journal");
     let mut lines: Vec<&str> = journal.lines().take(2).collect();

@@ -306,8 +306,17 @@ impl Isa {
         *BEST.get_or_init(|| {
             let cap = std::env::var("IAM_PRUNE_SKIM_ISA").ok();
             let all = Isa::available();
-            let capped = all.iter().position(|isa| Some(isa.name()) == cap.as_deref()).unwrap_or(0);
-            all.get(capped).copied().unwrap_or(Isa::Portable)
+            let found = all.iter().position(|isa| Some(isa.name()) == cap.as_deref());
+            if let (Some(cap), None) = (&cap, found) {
+                // A benchmark knob: say when it does not apply rather than measure the wrong code.
+                let names: Vec<&str> = all.iter().map(|i| i.name()).collect();
+                eprintln!(
+                    "warning: IAM_PRUNE_SKIM_ISA={cap} is not one this CPU runs ({}); using {}",
+                    names.join(", "),
+                    names.first().copied().unwrap_or("portable")
+                );
+            }
+            all.get(found.unwrap_or(0)).copied().unwrap_or(Isa::Portable)
         })
     }
 
