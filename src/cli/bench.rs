@@ -1,8 +1,9 @@
 //! `iam-prune bench`: the benchmarks whose numbers the README quotes.
 
 use super::{print_json, CmdResult, Exit, Global};
-use iam_prune::prune::bench::{run_case, standard_cases, Row};
+use iam_prune::prune::bench::{run_case, scenario_rows, standard_cases, Row, ScenarioRow, ScenarioRun, SCENARIO_RUNS};
 use iam_prune::prune::StrategyKind;
+use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -36,24 +37,74 @@ enum Sub {
         /// Only cases with this many trials per round.
         #[arg(long)]
         k: Option<usize>,
+        /// Generated workloads, the bundled scenarios, or both (the scenarios are left out when
+        /// `--n` or `--d` picks generated cells).
+        #[arg(long, value_enum, default_value_t = BenchSet::All)]
+        set: BenchSet,
+        /// Where the bundled scenarios are.
+        #[arg(long, default_value = "scenarios")]
+        scenarios: PathBuf,
     },
+}
+
+/// Which workloads `bench prune` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum BenchSet {
+    All,
+    Generated,
+    Scenarios,
 }
 
 pub fn run(args: Args, g: &Global) -> CmdResult {
     match args.command {
         Sub::Expand { runs } => bench_expand(runs, g),
-        Sub::Prune { quick, n, d, strategy, k } => bench_prune(quick, n, d, strategy, k, g),
+        Sub::Prune { quick, n, d, strategy, k, set, scenarios } => {
+            let generated = set != BenchSet::Scenarios;
+            let bundled = set == BenchSet::Scenarios || (set == BenchSet::All && n.is_none() && d.is_none());
+            let rows = if generated { bench_generated(quick, n, d, strategy, k, g) } else { Vec::new() };
+            let scenario_rows = if bundled {
+                if !g.quiet && !g.is_json() {
+                    eprintln!("bundled scenarios in {} ...", scenarios.display());
+                }
+                scenario_rows(&scenarios)?
+            } else {
+                Vec::new()
+            };
+            let mut floors = if rows.is_empty() { Vec::new() } else { check_floors(&rows) };
+            floors.extend(check_scenario_floors(&scenario_rows));
+            if g.is_json() {
+                print_json(&serde_json::json!({"rows": rows, "scenarios": scenario_rows, "floors": floors}));
+            } else {
+                if !rows.is_empty() {
+                    print_table(&rows);
+                    println!();
+                }
+                if !scenario_rows.is_empty() {
+                    print_scenario_table(&scenario_rows);
+                    println!();
+                }
+                for f in &floors {
+                    println!(
+                        "{} {}",
+                        if f["ok"] == true { "PASS" } else { "FAIL" },
+                        f["floor"].as_str().unwrap_or_default()
+                    );
+                }
+            }
+            Ok(if floors.iter().all(|f| f["ok"] == true) { Exit::Ok } else { Exit::Error })
+        }
     }
 }
 
-fn bench_prune(
+/// The generated-workload grid, run over the cores.
+fn bench_generated(
     quick: bool,
     n: Option<usize>,
     d: Option<usize>,
     strategy: Option<StrategyKind>,
     k: Option<usize>,
     g: &Global,
-) -> CmdResult {
+) -> Vec<Row> {
     let cases: Vec<_> = standard_cases(quick)
         .into_iter()
         .filter(|(c, _)| {
@@ -92,17 +143,63 @@ fn bench_prune(
     if !g.quiet && !g.is_json() {
         eprintln!("\r{} cases in {:.1}s", cases.len(), started.elapsed().as_secs_f64());
     }
-    let floors = check_floors(&rows);
-    if g.is_json() {
-        print_json(&serde_json::json!({"rows": rows, "floors": floors}));
-    } else {
-        print_table(&rows);
-        println!();
-        for f in &floors {
-            println!("{} {}", if f["ok"] == true { "PASS" } else { "FAIL" }, f["floor"].as_str().unwrap_or_default());
-        }
+    rows
+}
+
+fn print_scenario_table(rows: &[ScenarioRow]) {
+    println!("bundled scenarios: trials (/ rounds at K = 8); d given = group --expect-needed <minimal size>");
+    print!("{:<30} {:>8} {:>7} {:>5} {:>6} |", "scenario", "universe", "minimal", "LB", "named");
+    for r in SCENARIO_RUNS {
+        print!(" {:>12}", scenario_run_label(r));
     }
-    Ok(if floors.iter().all(|f| f["ok"] == true) { Exit::Ok } else { Exit::Error })
+    println!(" | correct");
+    for row in rows {
+        print!(
+            "{:<30} {:>8} {:>7} {:>5} {:>6} |",
+            row.name,
+            row.universe,
+            row.minimal,
+            row.lower_bound,
+            if row.named { "yes" } else { "no" }
+        );
+        for x in &row.results {
+            let cell = if x.run.k > 1 { format!("{} / {}", x.trials, x.rounds) } else { x.trials.to_string() };
+            print!(" {cell:>12}");
+        }
+        let correct = row.results.iter().filter(|x| x.correct).count();
+        println!(" | {correct}/{}", row.results.len());
+    }
+}
+
+fn scenario_run_label(r: ScenarioRun) -> String {
+    format!("{} K={}{}", r.strategy.as_str(), r.k, if r.d_given { " d" } else { "" })
+}
+
+/// The scenario floors: flintrock-launch (named hints) in at most 6 trials with `auto`, and
+/// every run at one of the scenario's expected minimal sets.
+fn check_scenario_floors(rows: &[ScenarioRow]) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    if rows.is_empty() {
+        return out;
+    }
+    if let Some(f) = rows.iter().find(|r| r.name == "flintrock-launch") {
+        let worst = f
+            .results
+            .iter()
+            .filter(|x| x.run.strategy == StrategyKind::Auto)
+            .map(|x| x.trials)
+            .max()
+            .unwrap_or(u64::MAX);
+        out.push(serde_json::json!({"floor": format!("flintrock-launch with named hints: auto at most 6 trials ({worst})"), "ok": worst <= 6}));
+    }
+    let wrong: Vec<String> = rows
+        .iter()
+        .flat_map(|r| {
+            r.results.iter().filter(|x| !x.correct).map(move |x| format!("{} {}", r.name, scenario_run_label(x.run)))
+        })
+        .collect();
+    out.push(serde_json::json!({"floor": format!("bundled scenarios: every run ends at an expected minimal set {}", wrong.join("; ")), "ok": wrong.is_empty()}));
+    out
 }
 
 fn print_table(rows: &[Row]) {

@@ -175,3 +175,117 @@ pub fn standard_cases(quick: bool) -> Vec<(Case, u64)> {
     }
     out
 }
+
+/// One way of running a bundled scenario in the scenario benchmark.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct ScenarioRun {
+    /// Strategy.
+    pub strategy: StrategyKind,
+    /// Parallel trials per round.
+    pub k: usize,
+    /// `--expect-needed` set to the scenario's minimal set size.
+    pub d_given: bool,
+}
+
+/// The runs of the scenario table: `auto` one and eight at a time, `group` without and with d
+/// given, and `ddmin` (`linear` is n trials by construction, not worth the minutes on the
+/// 1,681-action scenario).
+pub const SCENARIO_RUNS: [ScenarioRun; 5] = [
+    ScenarioRun { strategy: StrategyKind::Auto, k: 1, d_given: false },
+    ScenarioRun { strategy: StrategyKind::Auto, k: 8, d_given: false },
+    ScenarioRun { strategy: StrategyKind::Group, k: 1, d_given: false },
+    ScenarioRun { strategy: StrategyKind::Group, k: 1, d_given: true },
+    ScenarioRun { strategy: StrategyKind::Ddmin, k: 1, d_given: false },
+];
+
+/// One bundled scenario run one way.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ScenarioResult {
+    /// How it was run.
+    #[serde(flatten)]
+    pub run: ScenarioRun,
+    /// Trials, including the verification.
+    pub trials: u64,
+    /// Rounds.
+    pub rounds: u64,
+    /// The result is one of the scenario's expected minimal sets.
+    pub correct: bool,
+}
+
+/// A bundled scenario in the scenario benchmark.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ScenarioRow {
+    /// Scenario name.
+    pub name: String,
+    /// The file.
+    pub file: std::path::PathBuf,
+    /// Universe size.
+    pub universe: usize,
+    /// Size of the expected minimal set (the smallest, when several are acceptable).
+    pub minimal: usize,
+    /// ceil(log2 C(universe, minimal)).
+    pub lower_bound: u64,
+    /// The scenario's failures name the denied action (`auto` uses that).
+    pub named: bool,
+    /// One result per [`SCENARIO_RUNS`] entry.
+    pub results: Vec<ScenarioResult>,
+}
+
+/// Runs every `*.toml` scenario in `dir` (sorted by file name) the [`SCENARIO_RUNS`] ways.
+pub fn scenario_rows(dir: &std::path::Path) -> Result<Vec<ScenarioRow>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        format!(
+            "cannot read the scenarios directory `{}`: {e} (run from the repository root, or pass --scenarios DIR)",
+            dir.display()
+        )
+    })?;
+    let mut files: Vec<std::path::PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(format!("no scenario files (*.toml) in `{}`", dir.display()));
+    }
+    let mut rows = Vec::new();
+    for file in files {
+        let scenario = crate::workload::Scenario::load(&file).map_err(|e| e.to_string())?;
+        let expected = scenario.acceptable_minimal_sets();
+        let minimal = expected.iter().map(ActionSet::len).min().unwrap_or(0);
+        let oracle = crate::oracle::scenario::ScenarioOracle::new(&scenario);
+        let named = crate::oracle::Oracle::info(&oracle).names_denials;
+        let mut results = Vec::new();
+        for run_as in SCENARIO_RUNS {
+            let cfg = PruneConfig {
+                strategy: run_as.strategy,
+                parallel: run_as.k,
+                expect_needed: run_as.d_given.then_some(minimal),
+                ..PruneConfig::default()
+            };
+            let r = futures::executor::block_on(run(
+                &oracle,
+                &scenario.universe,
+                &cfg,
+                &mut Journal::in_memory(),
+                &NoProgress,
+            ))
+            .map_err(|e| format!("{}: {e}", file.display()))?;
+            results.push(ScenarioResult {
+                run: run_as,
+                trials: r.trial_count(),
+                rounds: r.rounds,
+                correct: expected.contains(&r.minimal),
+            });
+        }
+        rows.push(ScenarioRow {
+            name: scenario.name.clone(),
+            file,
+            universe: scenario.universe.len(),
+            minimal,
+            lower_bound: lower_bound(scenario.universe.len(), minimal),
+            named,
+            results,
+        });
+    }
+    Ok(rows)
+}

@@ -219,3 +219,32 @@ fn bench_prune_runs_a_small_grid() {
         assert_eq!(r["lower_bound"], 15);
     }
 }
+
+#[test]
+fn bench_prune_runs_the_bundled_scenarios_and_checks_their_floors() {
+    let (code, v) = iam_prune_json(&["bench", "prune", "--set", "scenarios", "--output", "json"]);
+    assert_eq!(code, 0, "{v}");
+    assert!(v["rows"].as_array().unwrap().is_empty(), "--set scenarios runs no generated workload");
+    let rows = v["scenarios"].as_array().unwrap();
+    let files = std::fs::read_dir(root().join("scenarios"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "toml"))
+        .count();
+    assert_eq!(rows.len(), files, "one row per bundled scenario");
+    for r in rows {
+        for x in r["results"].as_array().unwrap() {
+            assert_eq!(x["correct"], true, "{} {x}", r["name"]);
+            assert!(
+                x["trials"].as_u64().unwrap() >= 1 && x["rounds"].as_u64().unwrap() <= x["trials"].as_u64().unwrap()
+            );
+        }
+    }
+    let flintrock = rows.iter().find(|r| r["name"] == "flintrock-launch").unwrap();
+    assert_eq!(flintrock["minimal"], 2);
+    assert_eq!(flintrock["lower_bound"], 15);
+    let floors = v["floors"].as_array().unwrap();
+    assert!(
+        floors.iter().any(|f| f["floor"].as_str().unwrap().starts_with("flintrock-launch") && f["ok"] == true),
+        "{v}"
+    );
+}
