@@ -245,9 +245,9 @@ pub async fn run_schedule(
     // Record every job as running first, so a kill at any point leaves rows to recover.
     let mut planned = Vec::new();
     for spec in &file.jobs {
-        // The previous result is the best guess of how many actions the job needs.
-        let expect = db.previous_done(&spec.name, i64::MAX)?.map(|r| r.minimal.len());
-        let spec = spec.expecting(expect);
+        // The previous result is the best guess of what the job needs.
+        let previous = db.previous_done(&spec.name, i64::MAX)?.map(|r| r.minimal);
+        let spec = spec.after(previous.as_deref());
         let job = spec.scenario_job();
         let previous = abandoned.iter().rev().find(|r| r.job == spec.name).map(|r| PathBuf::from(&r.run_dir));
         let (run_dir, resumed) = match (&job, previous) {

@@ -89,19 +89,25 @@ fn three_jobs_report_unchanged_narrowed_and_widened_with_exit_codes() {
     let (code, v) = run(&jobs);
     assert_eq!(code, 0, "unchanged workloads: {v}");
     assert!(v["jobs"].as_array().expect("jobs").iter().all(|j| j["change"] == "unchanged"), "{v}");
-    // A re-prune plans around the previous result's size; the first run had none to use.
+    // A re-prune starts from the previous result (and expects its size); the first run had
+    // none to use. An unchanged workload then costs d + 1 trials: the old set passes, then
+    // one proof per action.
     for (run, want) in [(&first, Value::Null), (&v, Value::from(2))] {
         let dir = PathBuf::from(job(run, "steady")["run_dir"].as_str().expect("run_dir"));
         let journal = std::fs::read_to_string(dir.join("journal.jsonl")).expect("journal");
         let start: Value = serde_json::from_str(journal.lines().next().expect("start")).expect("start record");
         assert_eq!(start["config"]["expect_needed"], want, "{start}");
+        let likely = start["config"]["likely"].as_array().map_or(0, Vec::len);
+        assert_eq!(likely, if want.is_null() { 0 } else { 2 }, "{start}");
     }
+    assert_eq!(job(&v, "steady")["trials"], 3, "{v}");
 
     std::fs::write(dir.join("shrinks.toml"), without_pass_role(&flintrock())).expect("edit");
     let (code, v) = run(&jobs);
     assert_eq!(code, 10, "a narrowed job exits 10: {v}");
     assert_eq!(job(&v, "shrinks")["change"], "narrowed");
     assert_eq!(strs(&job(&v, "shrinks")["removed"]), ["iam:PassRole"]);
+    assert_eq!(job(&v, "shrinks")["trials"], 3, "the old set passes, one action proven, one dropped: {v}");
     assert_eq!(job(&v, "steady")["change"], "unchanged");
 
     std::fs::write(dir.join("grows.toml"), with_list_roles(&flintrock())).expect("edit");
@@ -110,6 +116,9 @@ fn three_jobs_report_unchanged_narrowed_and_widened_with_exit_codes() {
     assert_eq!(v["overall"], "widened");
     assert_eq!(job(&v, "grows")["change"], "widened");
     assert_eq!(strs(&job(&v, "grows")["added"]), ["iam:ListRoles"]);
+    // The old set fails naming iam:ListRoles, the grown set passes, two more proofs (the
+    // failure of the old set already proves iam:ListRoles).
+    assert_eq!(job(&v, "grows")["trials"], 4, "{v}");
     assert_eq!(job(&v, "shrinks")["change"], "unchanged", "compared with its own previous run, not the first");
     assert_eq!(job(&v, "steady")["change"], "unchanged");
 
@@ -161,13 +170,17 @@ fn a_killed_run_is_abandoned_and_its_run_directory_resumed() {
 
     // A run killed after its first trial: the journal holds the start record, one trial and a
     // torn line; the history holds a `running` row for it. Its inputs are the job's, including
-    // the expectation the schedule passes from the first run's two actions.
+    // what the schedule passes from the first run: its two actions and their count.
     let killed = dir.join("runs/killed");
+    let likely = dir.join("likely.txt");
+    std::fs::write(&likely, "iam:GetInstanceProfile\niam:PassRole\n").expect("write likely");
     let o = iam_prune(&[
         "prune",
         &scenario.display().to_string(),
         "--out",
         &killed.display().to_string(),
+        "--likely",
+        &likely.display().to_string(),
         "--expect-needed",
         "2",
         "--quiet",
