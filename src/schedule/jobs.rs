@@ -116,7 +116,7 @@ impl JobSpec {
     /// trials with `auto` (the old set passes, then one proof per action) and about
     /// log2 C(n, d) with `group`. A changed one never gets a different result for it (priors
     /// only order the trials); when failures name the denied action it costs about as little
-    /// (flintrock narrowed: 3 trials, widened: 4, against 4 and 6 for a first run).
+    /// (flintrock narrowed: 3 trials, widened: 4, against 2 and 6 for a first run).
     pub fn after(&self, previous: Option<&[String]>) -> JobSpec {
         let mut spec = self.clone();
         let Some(previous) = previous else { return spec };
