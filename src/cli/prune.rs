@@ -6,7 +6,7 @@ use super::progress::PruneProgress;
 use super::{print_json, CmdResult, Exit, Global};
 use iam_prune::aws::job::{is_aws_run, run_aws_job, AwsJob};
 use iam_prune::aws::AwsArgs;
-use iam_prune::prune::job::{default_run_dir, run_scenario_job, RunDir, ScenarioJob, SearchSettings};
+use iam_prune::prune::job::{default_run_dir, previous_minimal, run_scenario_job, RunDir, ScenarioJob, SearchSettings};
 use iam_prune::prune::summary::Summary;
 use iam_prune::prune::StrategyKind;
 use iam_prune::trail::read_likely;
@@ -42,6 +42,10 @@ pub struct Args {
     /// costs trials, never a wrong result.
     #[arg(long, value_name = "D")]
     expect_needed: Option<usize>,
+    /// Re-prune after a finished run (its directory): its minimal set is tried first and its
+    /// size expected, as scheduled jobs do. An unchanged workload then costs d + 1 trials.
+    #[arg(long, value_name = "RUN_DIR", conflicts_with = "resume")]
+    previous: Option<PathBuf>,
     /// Run directory (default: reports/<name>-<timestamp>/).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -84,7 +88,7 @@ fn search_settings(args: &Args) -> Result<SearchSettings, Box<dyn std::error::Er
         Some(p) => read_likely(p)?,
         None => Vec::new(),
     };
-    Ok(SearchSettings {
+    let mut search = SearchSettings {
         strategy: args.strategy,
         parallel: args.parallel.max(1),
         confirm: args.confirm.max(1),
@@ -92,7 +96,11 @@ fn search_settings(args: &Args) -> Result<SearchSettings, Box<dyn std::error::Er
         deadline: args.deadline,
         likely,
         expect_needed: args.expect_needed,
-    })
+    };
+    if let Some(dir) = &args.previous {
+        search.start_from(&previous_minimal(dir)?);
+    }
+    Ok(search)
 }
 
 async fn run_on_aws(args: Args, g: &Global) -> CmdResult {

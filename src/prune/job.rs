@@ -72,6 +72,21 @@ impl Default for SearchSettings {
 }
 
 impl SearchSettings {
+    /// Settings for a re-prune after a run that found `previous` (its minimal set): the set is
+    /// tried first (added to `likely`) and its size expected (`expect_needed`, unless already
+    /// set). With `auto` an unchanged workload then costs d + 1 trials (the old set passes,
+    /// then one proof per action); the result never depends on it (priors only order trials).
+    pub fn start_from(&mut self, previous: &[String]) {
+        if self.expect_needed.is_none() {
+            self.expect_needed = Some(previous.len());
+        }
+        for a in previous {
+            if !self.likely.contains(a) {
+                self.likely.push(a.clone());
+            }
+        }
+    }
+
     /// The engine's configuration.
     pub fn prune_config(&self) -> PruneConfig {
         let catalog = Catalog::embedded();
@@ -86,6 +101,23 @@ impl SearchSettings {
             expect_needed: self.expect_needed,
         }
     }
+}
+
+/// The minimal set a finished run found, from its run directory's `summary.json`.
+pub fn previous_minimal(dir: &Path) -> Result<Vec<String>, JobError> {
+    let path = dir.join("summary.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        format!(
+            "cannot read `{}`: {e} (pass the directory of a finished run, the one holding summary.json)",
+            path.display()
+        )
+    })?;
+    let summary: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("`{}` is not a run summary: {e}", path.display()))?;
+    let minimal = summary["minimal"]
+        .as_array()
+        .ok_or_else(|| format!("`{}` has no `minimal` list (is it a run's summary.json?)", path.display()))?;
+    Ok(minimal.iter().filter_map(|a| a.as_str().map(str::to_string)).collect())
 }
 
 /// Where a job writes.

@@ -110,31 +110,19 @@ impl JobSpec {
         self.aws.as_ref()
     }
 
-    /// The job as a re-prune after a run that found `previous` (its minimal set): the search
-    /// starts from it (`likely`, after the jobs file's own) and expects as many actions
-    /// (`expect_needed`, unless the jobs file sets it). An unchanged workload then costs d + 1
-    /// trials with `auto` (the old set passes, then one proof per action) and about
-    /// log2 C(n, d) with `group`. A changed one never gets a different result for it (priors
-    /// only order the trials); when failures name the denied action it costs about as little
+    /// The job as a re-prune after a run that found `previous` (its minimal set), as
+    /// [`SearchSettings::start_from`] makes it: an unchanged workload then costs d + 1 trials
+    /// with `auto` and about log2 C(n, d) with `group`. A changed one never gets a different
+    /// result for it; when failures name the denied action it costs about as little
     /// (flintrock narrowed: 3 trials, widened: 4, against 2 and 6 for a first run).
     pub fn after(&self, previous: Option<&[String]>) -> JobSpec {
         let mut spec = self.clone();
         let Some(previous) = previous else { return spec };
-        let fill = |s: &mut SearchSettings| {
-            if s.expect_needed.is_none() {
-                s.expect_needed = Some(previous.len());
-            }
-            for a in previous {
-                if !s.likely.contains(a) {
-                    s.likely.push(a.clone());
-                }
-            }
-        };
         if let Some(j) = spec.job.as_mut() {
-            fill(&mut j.search);
+            j.search.start_from(previous);
         }
         if let Some((_, s)) = spec.aws.as_mut() {
-            fill(s);
+            s.start_from(previous);
         }
         spec
     }

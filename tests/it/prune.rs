@@ -248,3 +248,39 @@ fn bench_prune_runs_the_bundled_scenarios_and_checks_their_floors() {
         "{v}"
     );
 }
+
+#[test]
+fn a_re_prune_from_a_previous_run_costs_d_plus_one_trials() {
+    let first = tmpdir("previous-first");
+    let (code, v) = iam_prune_json(&[
+        "prune",
+        "scenarios/snowplow-emr-etl-runner.toml",
+        "--out",
+        first.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{v}");
+    let d = v["minimal"].as_array().unwrap().len() as u64;
+    let again = tmpdir("previous-again");
+    let (code, w) = iam_prune_json(&[
+        "prune",
+        "scenarios/snowplow-emr-etl-runner.toml",
+        "--previous",
+        first.to_str().unwrap(),
+        "--out",
+        again.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{w}");
+    assert_eq!(w["minimal"], v["minimal"]);
+    assert_eq!(w["minimal_proven"], true);
+    assert_eq!(w["trials"].as_u64().unwrap(), d + 1, "the old set's pass and one proof per action: {w}");
+    assert!(v["trials"].as_u64().unwrap() > d + 1, "a first run cannot be that cheap: {v}");
+    // Not a finished run: a clear error naming the file it needs.
+    let out = iam_prune(&["prune", "scenarios/snowplow-emr-etl-runner.toml", "--previous", "/nonexistent-run"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent-run/summary.json") && err.contains("finished run"), "{err}");
+}
