@@ -13,7 +13,7 @@
 //! confirm = 1
 //! max_trials = 500
 //! deadline = 3600                    # seconds
-//! likely = ["iam:PassRole"]            # the previous run's minimal set is added
+//! likely = ["iam:PassRole"]          # the previous run's minimal set is added
 //! expect_needed = 2                  # default: the size of the previous run's minimal set
 //! ```
 //!
