@@ -280,6 +280,7 @@ mod tests {
             deadline: None,
             likely: vec!["iam:PassRole".into()],
             expect_needed: Some(2),
+            engine: crate::prune::ENGINE,
         };
         let job = AwsJob { run_id: "r1".into(), aws: cli.aws, search };
         let config = serde_json::to_value(&job).unwrap_or_default();

@@ -39,7 +39,8 @@ pub struct Args {
     likely: Option<PathBuf>,
     /// The number of needed actions you expect (say, the size of last run's minimal set): the
     /// search plans its trials around it and finishes sooner when it is right. A wrong guess
-    /// costs trials, never a wrong result.
+    /// costs trials, never a wrong result. Used by `auto` and `group`; a resumed run keeps the
+    /// value it started with.
     #[arg(long, value_name = "D")]
     expect_needed: Option<usize>,
     /// Re-prune after a finished run (its directory): its minimal set is tried first and its
@@ -96,6 +97,7 @@ fn search_settings(args: &Args) -> Result<SearchSettings, Box<dyn std::error::Er
         deadline: args.deadline,
         likely,
         expect_needed: args.expect_needed,
+        engine: iam_prune::prune::ENGINE,
     };
     if let Some(dir) = &args.previous {
         search.start_from(&previous_minimal(dir)?);

@@ -227,12 +227,13 @@ pub struct ScenarioRow {
     pub lower_bound: u64,
     /// The scenario's failures name the denied action (`auto` uses that).
     pub named: bool,
-    /// One result per [`SCENARIO_RUNS`] entry.
+    /// One result per run asked for.
     pub results: Vec<ScenarioResult>,
 }
 
-/// Runs every `*.toml` scenario in `dir` (sorted by file name) the [`SCENARIO_RUNS`] ways.
-pub fn scenario_rows(dir: &std::path::Path) -> Result<Vec<ScenarioRow>, String> {
+/// Runs every `*.toml` scenario in `dir` (sorted by file name) each of the `runs` ways (some
+/// of [`SCENARIO_RUNS`]).
+pub fn scenario_rows(dir: &std::path::Path, runs: &[ScenarioRun]) -> Result<Vec<ScenarioRow>, String> {
     let entries = std::fs::read_dir(dir).map_err(|e| {
         format!(
             "cannot read the scenarios directory `{}`: {e} (run from the repository root, or pass --scenarios DIR)",
@@ -255,7 +256,7 @@ pub fn scenario_rows(dir: &std::path::Path) -> Result<Vec<ScenarioRow>, String> 
         let oracle = crate::oracle::scenario::ScenarioOracle::new(&scenario);
         let named = crate::oracle::Oracle::info(&oracle).names_denials;
         let mut results = Vec::new();
-        for run_as in SCENARIO_RUNS {
+        for &run_as in runs {
             let cfg = PruneConfig {
                 strategy: run_as.strategy,
                 parallel: run_as.k,

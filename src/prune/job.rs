@@ -55,6 +55,14 @@ pub struct SearchSettings {
     /// flag existed have none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect_needed: Option<usize>,
+    /// The search engine's version when the run started, so that a run resumed by a newer
+    /// binary proposes exactly the trials it recorded (journals without it are version 1).
+    #[serde(default = "first_engine")]
+    pub engine: u32,
+}
+
+fn first_engine() -> u32 {
+    1
 }
 
 impl Default for SearchSettings {
@@ -67,6 +75,7 @@ impl Default for SearchSettings {
             deadline: None,
             likely: Vec::new(),
             expect_needed: None,
+            engine: super::ENGINE,
         }
     }
 }
@@ -75,7 +84,8 @@ impl SearchSettings {
     /// Settings for a re-prune after a run that found `previous` (its minimal set): the set is
     /// tried first (added to `likely`) and its size expected (`expect_needed`, unless already
     /// set). With `auto` an unchanged workload then costs d + 1 trials (the old set passes,
-    /// then one proof per action); the result never depends on it (priors only order trials).
+    /// then one proof per action). It never makes a result wrong (priors only order trials;
+    /// with fallbacks, "A or B", it may keep the previous run's choice).
     pub fn start_from(&mut self, previous: &[String]) {
         if self.expect_needed.is_none() {
             self.expect_needed = Some(previous.len());
@@ -85,6 +95,13 @@ impl SearchSettings {
                 self.likely.push(a.clone());
             }
         }
+    }
+
+    /// The same search flags as `other` (what a user sets; not what is derived from a
+    /// previous result, nor the engine version).
+    pub fn same_flags(&self, other: &SearchSettings) -> bool {
+        (self.strategy, self.parallel, self.confirm, self.max_trials, self.deadline)
+            == (other.strategy, other.parallel, other.confirm, other.max_trials, other.deadline)
     }
 
     /// The engine's configuration.
@@ -99,6 +116,7 @@ impl SearchSettings {
             likely: self.likely.iter().map(|a| catalog.intern(a)).collect::<ActionSet>(),
             order: Vec::new(),
             expect_needed: self.expect_needed,
+            engine: self.engine,
         }
     }
 }
@@ -117,7 +135,24 @@ pub fn previous_minimal(dir: &Path) -> Result<Vec<String>, JobError> {
     let minimal = summary["minimal"]
         .as_array()
         .ok_or_else(|| format!("`{}` has no `minimal` list (is it a run's summary.json?)", path.display()))?;
-    Ok(minimal.iter().filter_map(|a| a.as_str().map(str::to_string)).collect())
+    // A run stopped by a budget kept a sufficient set, not a minimal one: starting from it
+    // would re-test every action it kept.
+    if summary["minimal_proven"] != true {
+        let why = summary["stopped"].as_str().unwrap_or("its result was not proven minimal");
+        return Err(format!(
+            "`{}` is not a proven minimal result ({why}); prune without --previous, or pass its actions with --likely",
+            path.display()
+        )
+        .into());
+    }
+    minimal
+        .iter()
+        .map(|a| {
+            a.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| format!("`{}`: `minimal` holds `{a}`, not an action name", path.display()).into())
+        })
+        .collect()
 }
 
 /// Where a job writes.
@@ -243,4 +278,25 @@ pub fn finish_run(dir: &Path, summary: &Summary, journal: &mut Journal) -> Resul
 /// The current time, RFC 3339 (the start record's `started`).
 pub fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_journal_from_before_engine_versions_resumes_as_engine_one() {
+        // A start record's config as the first engine wrote it: no `engine`, no expectation.
+        let old = r#"{"scenario":"s.toml","strategy":"auto","parallel":1,"confirm":1,"max_trials":null,"deadline":null,"likely":[]}"#;
+        let job: ScenarioJob = serde_json::from_str(old).unwrap();
+        assert_eq!(job.search.engine, 1);
+        assert_eq!(job.search.prune_config().engine, 1);
+        assert_eq!(job.search.expect_needed, None);
+        // A new job records the current engine, and reads back the same.
+        let new = ScenarioJob::new("s.toml".into());
+        assert_eq!(new.search.engine, crate::prune::ENGINE);
+        let back: ScenarioJob = serde_json::from_value(serde_json::to_value(&new).unwrap()).unwrap();
+        assert_eq!(back.search.engine, crate::prune::ENGINE);
+        assert!(back.search.same_flags(&job.search));
+    }
 }

@@ -47,7 +47,14 @@ pub struct PruneConfig {
     /// The number of needed actions expected (`--expect-needed`, or a scheduled job's previous
     /// result): the group-testing strategies' prior centres on it.
     pub expect_needed: Option<usize>,
+    /// The engine version to search as ([`ENGINE`] for new runs; a resumed run's own).
+    pub engine: u32,
 }
+
+/// The search engine's version, journaled with every run. Bumped when a change would make a
+/// resumed run propose other trials than the ones it recorded; the older behaviour is kept
+/// behind it. 2: the prior's weight on "nothing needed" went from e^-2 to e^-6 of d = 1.
+pub const ENGINE: u32 = 2;
 
 impl Default for PruneConfig {
     fn default() -> Self {
@@ -60,6 +67,7 @@ impl Default for PruneConfig {
             likely: ActionSet::new(),
             order: Vec::new(),
             expect_needed: None,
+            engine: ENGINE,
         }
     }
 }
@@ -159,7 +167,11 @@ pub async fn run(
     let catalog = Catalog::embedded();
     let started = Instant::now();
     let mut k = Knowledge::with_confirm(universe.clone(), cfg.confirm);
-    let mut strategy = strategy::new_strategy(cfg.strategy, cfg.order.clone(), Prior::expecting(cfg.expect_needed));
+    let mut strategy = strategy::new_strategy(
+        cfg.strategy,
+        cfg.order.clone(),
+        Prior::new(cfg.engine, cfg.expect_needed.map(|e| e.min(universe.len()))),
+    );
     let mut evidence = Evidence {
         named: Vec::new(),
         likely: cfg.likely.intersection(universe),

@@ -79,7 +79,9 @@ impl RunInfo {
     /// ", expecting D needed actions" when the search was told, else nothing: the strategy row
     /// of the reports.
     pub fn expectation_note(&self) -> String {
-        self.expect_needed().map(|d| format!(", expecting {d} needed actions")).unwrap_or_default()
+        self.expect_needed()
+            .map(|d| format!(", expecting {d} needed action{}", if d == 1 { "" } else { "s" }))
+            .unwrap_or_default()
     }
 }
 

@@ -223,6 +223,15 @@ impl History {
             .next())
     }
 
+    /// The job's latest `done` run whose result was proven minimal: what a re-prune starts
+    /// from (a run stopped by its budget holds a kept set, not a minimal one).
+    pub fn last_proven(&self, job: &str) -> Result<Option<RunRow>, ScheduleError> {
+        Ok(self
+            .query("WHERE job = ?1 AND status = 'done' AND minimal_proven = 1 ORDER BY id DESC LIMIT 1", &[&job])?
+            .into_iter()
+            .next())
+    }
+
     /// Records a finished job run (one transaction).
     pub fn finish_run(&mut self, run_id: i64, f: &Finished<'_>) -> Result<(), ScheduleError> {
         let path = self.path.clone();

@@ -112,8 +112,8 @@ impl JobSpec {
 
     /// The job as a re-prune after a run that found `previous` (its minimal set), as
     /// [`SearchSettings::start_from`] makes it: an unchanged workload then costs d + 1 trials
-    /// with `auto` and about log2 C(n, d) with `group`. A changed one never gets a different
-    /// result for it; when failures name the denied action it costs about as little
+    /// with `auto` and about log2 C(n, d) with `group`. A changed one never gets a wrong
+    /// result from it; when failures name the denied action it costs about as little
     /// (flintrock narrowed: 3 trials, widened: 4, against 2 and 6 for a first run).
     pub fn after(&self, previous: Option<&[String]>) -> JobSpec {
         let mut spec = self.clone();
@@ -198,6 +198,7 @@ impl JobsFile {
                 deadline: j.deadline,
                 likely: j.likely.clone(),
                 expect_needed: j.expect_needed,
+                engine: crate::prune::ENGINE,
             };
             let (scenario, job, aws) = match kind {
                 JobKind::Scenario => {

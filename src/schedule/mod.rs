@@ -192,11 +192,17 @@ fn new_dir(out: &Path) -> Result<PathBuf, ScheduleError> {
 }
 
 /// Whether an abandoned run's directory can be resumed for this job: a journal with a start
-/// record for the same job inputs and no result yet.
+/// record for the same scenario and search flags, and no result yet. What is derived from the
+/// history (the previous result as `likely` and `expect_needed`) and the engine version may
+/// differ: a resumed run searches as its journal says, which only orders the trials.
 fn resumable(dir: &Path, job: &ScenarioJob) -> bool {
     let path = dir.join("journal.jsonl");
     let Ok(j) = Journal::read(&path) else { return false };
-    let same = j.start.as_ref().is_some_and(|s| serde_json::to_value(job).ok().as_ref() == Some(&s.config));
+    let same = j
+        .start
+        .as_ref()
+        .and_then(|s| serde_json::from_value::<ScenarioJob>(s.config.clone()).ok())
+        .is_some_and(|old| old.scenario == job.scenario && old.search.same_flags(&job.search));
     let finished = std::fs::read_to_string(&path).map(|t| t.contains("\"type\":\"result\"")).unwrap_or(true);
     same && !finished
 }
@@ -245,8 +251,8 @@ pub async fn run_schedule(
     // Record every job as running first, so a kill at any point leaves rows to recover.
     let mut planned = Vec::new();
     for spec in &file.jobs {
-        // The previous result is the best guess of what the job needs.
-        let previous = db.previous_done(&spec.name, i64::MAX)?.map(|r| r.minimal);
+        // The last proven result is the best guess of what the job needs.
+        let previous = db.last_proven(&spec.name)?.map(|r| r.minimal);
         let spec = spec.after(previous.as_deref());
         let job = spec.scenario_job();
         let previous = abandoned.iter().rev().find(|r| r.job == spec.name).map(|r| PathBuf::from(&r.run_dir));

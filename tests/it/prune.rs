@@ -278,6 +278,23 @@ fn a_re_prune_from_a_previous_run_costs_d_plus_one_trials() {
     assert_eq!(w["minimal_proven"], true);
     assert_eq!(w["trials"].as_u64().unwrap(), d + 1, "the old set's pass and one proof per action: {w}");
     assert!(v["trials"].as_u64().unwrap() > d + 1, "a first run cannot be that cheap: {v}");
+    // A run stopped by its budget kept a sufficient set, not a minimal one: refused.
+    let stopped = tmpdir("previous-stopped");
+    let (code, _) = iam_prune_json(&[
+        "prune",
+        "scenarios/snowplow-emr-etl-runner.toml",
+        "--max-trials",
+        "3",
+        "--out",
+        stopped.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code, 0);
+    let out = iam_prune(&["prune", "scenarios/snowplow-emr-etl-runner.toml", "--previous", stopped.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not a proven minimal result") && err.contains("budget"), "{err}");
     // Not a finished run: a clear error naming the file it needs.
     let out = iam_prune(&["prune", "scenarios/snowplow-emr-etl-runner.toml", "--previous", "/nonexistent-run"]);
     assert_eq!(out.status.code(), Some(1));
