@@ -48,6 +48,9 @@ pub struct Knowledge {
     pub violations: Vec<(u64, u64)>,
     /// How many observations a deciding result needs (`--confirm`).
     confirm: usize,
+    /// Among equal positive groups, represent each by its most-confirmed trial (engine 2 on;
+    /// engine 1 took the first recorded, and so re-confirmed a group once per trial naming it).
+    prefer_confirmed: bool,
 }
 
 impl Knowledge {
@@ -60,6 +63,7 @@ impl Knowledge {
     pub fn with_confirm(universe: ActionSet, confirm: usize) -> Knowledge {
         Knowledge {
             confirm: confirm.max(1),
+            prefer_confirmed: true,
             kept: universe.clone(),
             universe,
             kept_trial: None,
@@ -69,6 +73,13 @@ impl Knowledge {
             flaky: Vec::new(),
             violations: Vec::new(),
         }
+    }
+
+    /// Searches as engine version `engine` did (see [`super::ENGINE`]), so that a resumed run
+    /// proposes the trials it recorded.
+    pub fn for_engine(mut self, engine: u32) -> Knowledge {
+        self.prefer_confirmed = engine >= 2;
+        self
     }
 
     /// The recorded observations of exactly this candidate.
@@ -176,7 +187,13 @@ impl Knowledge {
             }
             groups.push((g, *t));
         }
-        groups.sort_by_key(|(g, _)| g.len());
+        // Smallest first; among equal groups the trial failing most often in a row, so that a
+        // group once confirmed stays represented by its confirmed trial (a re-test moves its
+        // candidate to the end of `fails`; without this the next unconfirmed trial naming the
+        // same group would be confirmed again, once per trial of the binary search).
+        groups.sort_by_key(|(g, t)| {
+            (g.len(), std::cmp::Reverse(if self.prefer_confirmed { self.fail_count(*t) } else { 0 }))
+        });
         let mut minimal: Vec<(ActionSet, u64)> = Vec::new();
         for (g, t) in groups {
             if !minimal.iter().any(|(m, _)| m.is_subset(&g)) {
@@ -287,6 +304,25 @@ mod tests {
         assert_eq!(k.infer(&s(&[0, 1, 2, 3])), Some(true));
         assert_eq!(k.infer(&s(&[0])), Some(false));
         assert_eq!(k.infer(&s(&[2])), None);
+    }
+
+    #[test]
+    fn a_confirmed_necessity_proof_is_not_asked_for_again() {
+        // Kept {0, 1}; trials 1 and 2 both fail without action 1 (a binary search's way down).
+        let run = |engine: u32| {
+            let mut k = Knowledge::with_confirm(s(&[0, 1, 2, 3]), 2).for_engine(engine);
+            k.record(&s(&[0]), 1, false);
+            k.record(&s(&[0, 2]), 2, false);
+            k.record(&s(&[0, 1]), 3, true);
+            k.record(&s(&[0, 1]), 4, true);
+            // Trial 1's candidate is re-run and fails again: action 1 is proven needed.
+            k.record(&s(&[0]), 5, false);
+            k.pending_confirm()
+        };
+        let pending = run(crate::prune::ENGINE);
+        assert!(!pending.contains(&s(&[0, 2])), "re-confirming action 1 through trial 2: {pending:?}");
+        // Engine 1 did ask (kept so that its journals resume exactly).
+        assert!(run(1).contains(&s(&[0, 2])));
     }
 
     #[test]

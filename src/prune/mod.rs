@@ -53,7 +53,8 @@ pub struct PruneConfig {
 
 /// The search engine's version, journaled with every run. Bumped when a change would make a
 /// resumed run propose other trials than the ones it recorded; the older behaviour is kept
-/// behind it. 2: the prior's weight on "nothing needed" went from e^-2 to e^-6 of d = 1.
+/// behind it. 2: the prior's weight on "nothing needed" went from e^-2 to e^-6 of d = 1, and
+/// with `--confirm` a positive group is no longer re-confirmed once per trial naming it.
 pub const ENGINE: u32 = 2;
 
 impl Default for PruneConfig {
@@ -166,7 +167,7 @@ pub async fn run(
 ) -> Result<PruneResult, PruneError> {
     let catalog = Catalog::embedded();
     let started = Instant::now();
-    let mut k = Knowledge::with_confirm(universe.clone(), cfg.confirm);
+    let mut k = Knowledge::with_confirm(universe.clone(), cfg.confirm).for_engine(cfg.engine);
     let mut strategy = strategy::new_strategy(
         cfg.strategy,
         cfg.order.clone(),
