@@ -191,9 +191,9 @@ impl Knowledge {
         // group once confirmed stays represented by its confirmed trial (a re-test moves its
         // candidate to the end of `fails`; without this the next unconfirmed trial naming the
         // same group would be confirmed again, once per trial of the binary search).
-        groups.sort_by_key(|(g, t)| {
-            (g.len(), std::cmp::Reverse(if self.prefer_confirmed { self.fail_count(*t) } else { 0 }))
-        });
+        // (Without `--confirm` every failure is seen once: no need to count.)
+        let count = self.prefer_confirmed && self.confirm > 1;
+        groups.sort_by_cached_key(|(g, t)| (g.len(), std::cmp::Reverse(if count { self.fail_count(*t) } else { 0 })));
         let mut minimal: Vec<(ActionSet, u64)> = Vec::new();
         for (g, t) in groups {
             if !minimal.iter().any(|(m, _)| m.is_subset(&g)) {

@@ -10,6 +10,18 @@ fn tmpdir(name: &str) -> std::path::PathBuf {
     d
 }
 
+/// `prune SCENARIO [EXTRA...] --out DIR --output json` into a fresh `tmpdir(name)`: the run
+/// directory, exit code and printed JSON.
+fn prune_into(name: &str, scenario: &str, extra: &[&str]) -> (std::path::PathBuf, i32, serde_json::Value) {
+    let out = tmpdir(name);
+    let out_s = out.to_str().unwrap().to_string();
+    let mut args = vec!["prune", scenario];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--out", &out_s, "--output", "json"]);
+    let (code, v) = iam_prune_json(&args);
+    (out, code, v)
+}
+
 fn trial_lines(dir: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(dir.join("journal.jsonl"))
         .unwrap()
@@ -142,12 +154,9 @@ fn resume_after_a_killed_run_reuses_recorded_trials() {
 #[test]
 fn an_expected_count_saves_trials_and_survives_a_resume() {
     let prune = |name: &str, extra: &[&str]| {
-        let out = tmpdir(name);
-        let mut args = vec!["prune", "scenarios/flintrock-launch.toml", "--strategy", "group", "--output", "json"];
+        let mut args = vec!["--strategy", "group"];
         args.extend_from_slice(extra);
-        let out_s = out.to_str().unwrap().to_string();
-        args.extend_from_slice(&["--out", &out_s]);
-        let (code, v) = iam_prune_json(&args);
+        let (out, code, v) = prune_into(name, "scenarios/flintrock-launch.toml", &args);
         assert_eq!(code, 0, "{v}");
         assert_eq!(v["minimal"], serde_json::json!(["iam:GetInstanceProfile", "iam:PassRole"]), "{extra:?}");
         assert_eq!(v["minimal_proven"], true);
@@ -251,52 +260,25 @@ fn bench_prune_runs_the_bundled_scenarios_and_checks_their_floors() {
 
 #[test]
 fn a_re_prune_from_a_previous_run_costs_d_plus_one_trials() {
-    let first = tmpdir("previous-first");
-    let (code, v) = iam_prune_json(&[
-        "prune",
-        "scenarios/snowplow-emr-etl-runner.toml",
-        "--out",
-        first.to_str().unwrap(),
-        "--output",
-        "json",
-    ]);
+    let scenario = "scenarios/snowplow-emr-etl-runner.toml";
+    let (first, code, v) = prune_into("previous-first", scenario, &[]);
     assert_eq!(code, 0, "{v}");
     let d = v["minimal"].as_array().unwrap().len() as u64;
-    let again = tmpdir("previous-again");
-    let (code, w) = iam_prune_json(&[
-        "prune",
-        "scenarios/snowplow-emr-etl-runner.toml",
-        "--previous",
-        first.to_str().unwrap(),
-        "--out",
-        again.to_str().unwrap(),
-        "--output",
-        "json",
-    ]);
+    let (_, code, w) = prune_into("previous-again", scenario, &["--previous", first.to_str().unwrap()]);
     assert_eq!(code, 0, "{w}");
     assert_eq!(w["minimal"], v["minimal"]);
     assert_eq!(w["minimal_proven"], true);
     assert_eq!(w["trials"].as_u64().unwrap(), d + 1, "the old set's pass and one proof per action: {w}");
     assert!(v["trials"].as_u64().unwrap() > d + 1, "a first run cannot be that cheap: {v}");
     // A run stopped by its budget kept a sufficient set, not a minimal one: refused.
-    let stopped = tmpdir("previous-stopped");
-    let (code, _) = iam_prune_json(&[
-        "prune",
-        "scenarios/snowplow-emr-etl-runner.toml",
-        "--max-trials",
-        "3",
-        "--out",
-        stopped.to_str().unwrap(),
-        "--output",
-        "json",
-    ]);
+    let (stopped, code, _) = prune_into("previous-stopped", scenario, &["--max-trials", "3"]);
     assert_eq!(code, 0);
-    let out = iam_prune(&["prune", "scenarios/snowplow-emr-etl-runner.toml", "--previous", stopped.to_str().unwrap()]);
+    let out = iam_prune(&["prune", scenario, "--previous", stopped.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not a proven minimal result") && err.contains("budget"), "{err}");
     // Not a finished run: a clear error naming the file it needs.
-    let out = iam_prune(&["prune", "scenarios/snowplow-emr-etl-runner.toml", "--previous", "/nonexistent-run"]);
+    let out = iam_prune(&["prune", scenario, "--previous", "/nonexistent-run"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent-run/summary.json") && err.contains("finished run"), "{err}");
