@@ -60,3 +60,19 @@ impl Progress for PruneProgress {
         }
     }
 }
+
+/// A bar counting `len` items of independent work (benchmark cases), under the same rule as
+/// the pruning display: drawn only when both stdout and stderr are terminals, never with
+/// `--quiet` or JSON output.
+pub fn counter(g: &Global, len: usize, what: &str) -> Option<ProgressBar> {
+    let tty = std::io::stderr().is_terminal() && std::io::stdout().is_terminal();
+    (!g.quiet && !g.is_json() && tty).then(|| {
+        let b = ProgressBar::with_draw_target(Some(len as u64), ProgressDrawTarget::stderr());
+        let style =
+            ProgressStyle::with_template(&format!("{{spinner}} [{{bar:30}}] {{pos}}/{{len}} {what}  {{elapsed}}"))
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ");
+        b.set_style(style);
+        b
+    })
+}

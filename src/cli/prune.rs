@@ -6,7 +6,9 @@ use super::progress::PruneProgress;
 use super::{print_json, CmdResult, Exit, Global};
 use iam_prune::aws::job::{is_aws_run, run_aws_job, AwsJob};
 use iam_prune::aws::AwsArgs;
-use iam_prune::prune::job::{default_run_dir, previous_minimal, run_scenario_job, RunDir, ScenarioJob, SearchSettings};
+use iam_prune::prune::job::{
+    default_run_dir, previous_minimal, run_scenario_job, PreviousRun, RunDir, ScenarioJob, SearchSettings,
+};
 use iam_prune::prune::summary::Summary;
 use iam_prune::prune::StrategyKind;
 use iam_prune::trail::read_likely;
@@ -66,12 +68,25 @@ pub async fn run_cmd(args: Args, g: &Global) -> CmdResult {
         Some(d) => (RunDir::Resume(d.clone()), None),
         None => {
             let Some(scenario) = &args.scenario else { return Ok(Exit::Usage) };
-            let job = ScenarioJob { scenario: scenario.clone(), search: search_settings(&args)? };
-            // The default directory is named after the scenario, so load it once for the name.
-            let out = match &args.out {
-                Some(o) => o.clone(),
-                None => default_run_dir(&Scenario::load(scenario)?.name),
-            };
+            let (search, previous) = search_settings(&args)?;
+            let job = ScenarioJob { scenario: scenario.clone(), search };
+            // The default directory and the --previous check need the scenario's name: load
+            // it here only for them (the job loads it anyway).
+            let name =
+                if args.out.is_none() || previous.is_some() { Scenario::load(scenario)?.name } else { String::new() };
+            if let (Some(p), Some(dir)) = (&previous, &args.previous) {
+                // Another scenario's result is only a worse hint (trials, never the result),
+                // but it is probably not what was meant.
+                if p.name != name {
+                    eprintln!(
+                        "warning: --previous {} is a run of `{}`, not of `{name}`; its {} action(s) are used as hints only",
+                        dir.display(),
+                        p.name,
+                        p.minimal.len()
+                    );
+                }
+            }
+            let out = args.out.clone().unwrap_or_else(|| default_run_dir(&name));
             (RunDir::New(out), Some(job))
         }
     };
@@ -83,8 +98,11 @@ pub async fn run_cmd(args: Args, g: &Global) -> CmdResult {
     Ok(Exit::Ok)
 }
 
-/// The search flags, resolved once for either kind of job.
-fn search_settings(args: &Args) -> Result<SearchSettings, Box<dyn std::error::Error + Send + Sync>> {
+/// The search flags, resolved once for either kind of job, and the `--previous` run they
+/// start from.
+fn search_settings(
+    args: &Args,
+) -> Result<(SearchSettings, Option<PreviousRun>), Box<dyn std::error::Error + Send + Sync>> {
     let likely = match &args.likely {
         Some(p) => read_likely(p)?,
         None => Vec::new(),
@@ -99,10 +117,11 @@ fn search_settings(args: &Args) -> Result<SearchSettings, Box<dyn std::error::Er
         expect_needed: args.expect_needed,
         engine: iam_prune::prune::ENGINE,
     };
-    if let Some(dir) = &args.previous {
-        search.start_from(&previous_minimal(dir)?);
+    let previous = args.previous.as_deref().map(previous_minimal).transpose()?;
+    if let Some(p) = &previous {
+        search.start_from(&p.minimal);
     }
-    Ok(search)
+    Ok((search, previous))
 }
 
 async fn run_on_aws(args: Args, g: &Global) -> CmdResult {
@@ -113,7 +132,7 @@ async fn run_on_aws(args: Args, g: &Global) -> CmdResult {
             if args.aws.dry_run {
                 return super::sandbox::print_dry_run(&args.aws, &run_id, g).await;
             }
-            let search = search_settings(&args)?;
+            let (search, _) = search_settings(&args)?;
             let out = args.out.clone().unwrap_or_else(|| iam_prune::aws::job::default_run_dir(&run_id));
             (RunDir::New(out), Some(AwsJob { run_id, aws: args.aws.clone(), search }))
         }
@@ -205,10 +224,21 @@ fn print_summary(s: &Summary, dir: &Path, g: &Global, scenario: &Path) {
         s.stopped.as_ref().map(|r| format!(" (stopped: {r})")).unwrap_or_default()
     );
     if !s.flaky.is_empty() || !s.violations.is_empty() {
+        // The evidence inline: which runs of the same candidate disagreed.
+        let runs: Vec<String> = s.flaky.iter().map(iam_prune::report::model::flaky_evidence).take(5).collect();
+        let mut evidence = runs.join("; ");
+        if s.flaky.len() > runs.len() {
+            evidence.push_str(&format!("; {} more", s.flaky.len() - runs.len()));
+        }
+        if !evidence.is_empty() {
+            evidence = format!(" ({evidence})");
+        }
         println!(
-            "flakiness: {} candidates disagreed, {} monotonicity violations (see summary.json)",
+            "flakiness: {} candidate{} gave different verdicts on re-runs{evidence}; {} monotonicity violation{} (see summary.json)",
             s.flaky.len(),
-            s.violations.len()
+            if s.flaky.len() == 1 { "" } else { "s" },
+            s.violations.len(),
+            if s.violations.len() == 1 { "" } else { "s" },
         );
     }
     if let Some(m) = s.expected_match {

@@ -121,8 +121,17 @@ impl SearchSettings {
     }
 }
 
+/// What a finished run found, as `--previous` reads it.
+#[derive(Debug, Clone)]
+pub struct PreviousRun {
+    /// The run's name (the scenario's name for a scenario run).
+    pub name: String,
+    /// Its proven minimal set.
+    pub minimal: Vec<String>,
+}
+
 /// The minimal set a finished run found, from its run directory's `summary.json`.
-pub fn previous_minimal(dir: &Path) -> Result<Vec<String>, JobError> {
+pub fn previous_minimal(dir: &Path) -> Result<PreviousRun, JobError> {
     let path = dir.join("summary.json");
     let text = std::fs::read_to_string(&path).map_err(|e| {
         format!(
@@ -145,14 +154,15 @@ pub fn previous_minimal(dir: &Path) -> Result<Vec<String>, JobError> {
         )
         .into());
     }
-    minimal
+    let minimal = minimal
         .iter()
         .map(|a| {
-            a.as_str()
-                .map(str::to_string)
-                .ok_or_else(|| format!("`{}`: `minimal` holds `{a}`, not an action name", path.display()).into())
+            a.as_str().map(str::to_string).ok_or_else(|| {
+                JobError::from(format!("`{}`: `minimal` holds `{a}`, not an action name", path.display()))
+            })
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(PreviousRun { name: summary["name"].as_str().unwrap_or_default().to_string(), minimal })
 }
 
 /// Where a job writes.

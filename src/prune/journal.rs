@@ -76,8 +76,8 @@ pub struct StartRecord {
 pub struct Journal {
     path: Option<PathBuf>,
     file: Option<File>,
-    /// (candidate names, occurrence) -> recorded outcome.
-    recorded: HashMap<(Vec<String>, usize), Outcome>,
+    /// (candidate names, occurrence) -> recorded trial id and outcome.
+    recorded: HashMap<(Vec<String>, usize), (u64, Outcome)>,
     /// How many times each candidate has been asked for so far in this process.
     asked: HashMap<Vec<String>, usize>,
     /// Records read back on resume.
@@ -150,7 +150,7 @@ impl Journal {
                         let mut key = t.candidate.clone();
                         key.sort();
                         let n = occurrences.entry(key.clone()).or_default();
-                        j.recorded.insert((key, *n), t.outcome.clone());
+                        j.recorded.insert((key, *n), (t.id, t.outcome.clone()));
                         *n += 1;
                         j.previous.push(t);
                     }
@@ -209,8 +209,16 @@ impl Journal {
         names
     }
 
-    /// The recorded outcome of the next asking of this candidate, if the killed run had it.
-    pub fn replay(&mut self, key: &[String]) -> Option<Outcome> {
+    /// The largest trial id the journal holds (0 for none): a resumed run numbers its new
+    /// trials after it, so that no id repeats even when the resumed search goes another way
+    /// (a newer engine) and leaves some recorded trials unasked.
+    pub fn max_id(&self) -> u64 {
+        self.previous.iter().map(|t| t.id).max().unwrap_or(0)
+    }
+
+    /// The recorded id and outcome of the next asking of this candidate, if the killed run had
+    /// it.
+    pub fn replay(&mut self, key: &[String]) -> Option<(u64, Outcome)> {
         let n = self.asked.entry(key.to_vec()).or_default();
         let out = self.recorded.get(&(key.to_vec(), *n)).cloned();
         *n += 1;

@@ -49,7 +49,11 @@ impl SyntheticOracle {
         let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
         let mut pool: Vec<ActionId> = universe.to_vec();
         let mut requirements = Vec::new();
-        for _ in 0..d.min(pool.len()) {
+        for _ in 0..d {
+            // Fallbacks use up the pool too: a small universe may hold fewer requirements.
+            if pool.is_empty() {
+                break;
+            }
             let i = rng.gen_range(0..pool.len());
             let a = pool.swap_remove(i);
             let mut req = vec![a];

@@ -115,6 +115,9 @@ pub fn render(r: &Report) -> String {
         t.flaky.len(),
         t.violations.len()
     );
+    for f in &t.flaky {
+        let _ = writeln!(o, "<li>disagreeing runs of a candidate of {}</li>", esc(&super::model::flaky_evidence(f)));
+    }
     for v in &t.violations {
         let _ = writeln!(
             o,

@@ -148,6 +148,10 @@ pub fn render(r: &Report) -> String {
             )
         }
     );
+    // The evidence: which runs of the same candidate disagreed.
+    for f in &t.flaky {
+        let _ = writeln!(o, "  - {}", super::model::flaky_evidence(f));
+    }
     if !t.undecided.is_empty() {
         let _ = writeln!(o, "- **Undecided:** {} (kept, not proven needed).", code_list(&t.undecided));
     }

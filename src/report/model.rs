@@ -201,6 +201,30 @@ pub(crate) fn denial_label(d: &Denial) -> String {
         .unwrap_or_else(|| d.message.clone())
 }
 
+/// One flakiness record of a summary as evidence: the candidate's size and its runs in
+/// order, "47 actions: trial 15 passed, 16 failed, 17 failed".
+pub fn flaky_evidence(f: &serde_json::Value) -> String {
+    let runs: Vec<String> = f["observations"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            let verdict = if o["passed"] == true { "passed" } else { "failed" };
+            if i == 0 {
+                format!("trial {} {verdict}", o["trial"])
+            } else {
+                format!("{} {verdict}", o["trial"])
+            }
+        })
+        .collect();
+    match f["candidate_size"].as_u64() {
+        Some(n) => format!("{n} actions: {}", runs.join(", ")),
+        None => runs.join(", "),
+    }
+}
+
 /// Builds the report from what the run directory holds.
 pub fn build(start: &StartRecord, trials: &[TrialRecord], summary: &Summary, skipped_lines: usize) -> Report {
     let c = Catalog::embedded();

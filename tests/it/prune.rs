@@ -110,17 +110,7 @@ fn a_trial_budget_stops_with_a_verified_sufficient_set_and_says_what_is_undecide
 /// resumes without re-running the recorded trials and reaches the same result.
 #[test]
 fn resume_after_a_killed_run_reuses_recorded_trials() {
-    let full = tmpdir("resume-full");
-    let (_, whole) = iam_prune_json(&[
-        "prune",
-        "scenarios/flintrock-launch.toml",
-        "--strategy",
-        "group",
-        "--out",
-        full.to_str().unwrap(),
-        "--output",
-        "json",
-    ]);
+    let (full, _, whole) = prune_into("resume-full", "scenarios/flintrock-launch.toml", &["--strategy", "group"]);
     let total = whole["trials"].as_u64().unwrap();
     assert!(total > 6, "the group strategy should need several trials here ({total})");
     // Simulate the kill: keep the start record and the first 5 trials, then a torn line.
@@ -146,6 +136,38 @@ fn resume_after_a_killed_run_reuses_recorded_trials() {
     sorted.dedup();
     assert_eq!(ids, sorted, "a trial was journaled twice: {ids:?}");
     assert_eq!(ids.len() as u64, total);
+}
+
+/// A resume that goes another way than the killed run (a newer engine) leaves recorded trials
+/// unasked; its new trials must not reuse their ids.
+#[test]
+fn a_diverging_resume_never_reuses_a_trial_id() {
+    let (full, _, whole) = prune_into("diverge-full", "scenarios/flintrock-launch.toml", &["--strategy", "group"]);
+    let cut = tmpdir("diverge-cut");
+    std::fs::create_dir_all(&cut).unwrap();
+    let text = std::fs::read_to_string(full.join("journal.jsonl")).unwrap();
+    let mut lines: Vec<String> = text.lines().take(4).map(str::to_string).collect();
+    // An orphan: the killed run's fourth trial, of a candidate this search never asks.
+    let mut orphan: serde_json::Value = serde_json::from_str(&lines[1]).unwrap();
+    orphan["id"] = 4.into();
+    orphan["candidate"] = serde_json::json!(["ec2:DescribeImages"]);
+    orphan.as_object_mut().unwrap().remove("candidate_removed");
+    lines.push(orphan.to_string());
+    std::fs::write(cut.join("journal.jsonl"), lines.join("\n") + "\n").unwrap();
+    let (code, resumed) = iam_prune_json(&["prune", "--resume", cut.to_str().unwrap(), "--output", "json"]);
+    assert_eq!(code, 0, "{resumed}");
+    assert_eq!(resumed["minimal"], whole["minimal"]);
+    let ids: Vec<u64> = trial_lines(&cut).iter().map(|t| t["id"].as_u64().unwrap()).collect();
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "a trial id was used twice: {ids:?}");
+    assert_eq!(&ids[..4], &[1, 2, 3, 4], "{ids:?}");
+    assert!(ids[4..].iter().all(|&i| i > 4), "new trials must come after the journal's ids: {ids:?}");
+    // The report names every trial it proves with by an id the journal holds.
+    for p in resumed["proofs"].as_array().unwrap() {
+        assert!(ids.contains(&p["trial"].as_u64().unwrap()), "{p}");
+    }
 }
 
 /// `--expect-needed` (what a scheduled re-prune passes from its previous run) saves trials
@@ -277,9 +299,73 @@ fn a_re_prune_from_a_previous_run_costs_d_plus_one_trials() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not a proven minimal result") && err.contains("budget"), "{err}");
+    // Another scenario's result: a hint only, with a warning that names both.
+    let out = iam_prune(&[
+        "prune",
+        "scenarios/flintrock-launch.toml",
+        "--previous",
+        first.to_str().unwrap(),
+        "--out",
+        tmpdir("previous-other").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning: --previous")
+            && err.contains("snowplow-emr-etl-runner")
+            && err.contains("flintrock-launch"),
+        "{err}"
+    );
     // Not a finished run: a clear error naming the file it needs.
     let out = iam_prune(&["prune", scenario, "--previous", "/nonexistent-run"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent-run/summary.json") && err.contains("finished run"), "{err}");
+}
+
+/// A flaky workload (10% spurious failures, 10% first runs that still see the broad policy)
+/// pruned with `--confirm 2`: the needed actions are kept, and the summary names the trials
+/// that disagreed, as evidence.
+#[test]
+fn a_flaky_run_keeps_what_is_needed_and_shows_the_disagreeing_trials() {
+    let text = std::fs::read_to_string(root().join("scenarios/flintrock-launch.toml")).unwrap();
+    let flaky = text.replacen(
+        "trial_seconds = 95.0",
+        "trial_seconds = 95.0\nflaky_failure_rate = 0.1\npropagation_miss_rate = 0.1\nseed = 7",
+        1,
+    );
+    assert_ne!(flaky, text, "the scenario's [realism] table moved");
+    let dir = tmpdir("flaky");
+    std::fs::create_dir_all(&dir).unwrap();
+    let scenario = dir.join("flaky-flintrock.toml");
+    std::fs::write(&scenario, flaky).unwrap();
+    let out_dir = dir.join("run");
+    let out = iam_prune(&[
+        "prune",
+        scenario.to_str().unwrap(),
+        "--strategy",
+        "group",
+        "--confirm",
+        "2",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).unwrap()).unwrap();
+    let minimal: Vec<&str> = summary["minimal"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    for a in ["iam:GetInstanceProfile", "iam:PassRole"] {
+        assert!(minimal.contains(&a), "{a} dropped: {minimal:?}");
+    }
+    let flaky = summary["flaky"].as_array().unwrap();
+    assert!(!flaky.is_empty(), "seed 7 has disagreeing re-runs: {summary}");
+    let first = flaky[0]["observations"][0]["trial"].as_u64().unwrap();
+    assert!(
+        stdout.contains("gave different verdicts on re-runs (") && stdout.contains(&format!("trial {first} ")),
+        "{stdout}"
+    );
+    // The report an auditor reads carries the same evidence.
+    let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
+    assert!(md.contains(&format!("actions: trial {first} ")), "{md}");
 }
