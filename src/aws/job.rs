@@ -13,7 +13,7 @@ use super::{sandbox, ApplyMode, Connection};
 use crate::catalog::Catalog;
 use crate::oracle::Oracle;
 use crate::prune::job::{finish_run, now_rfc3339, resume_journal, JobError, RunDir, SearchSettings};
-use crate::prune::summary::{summarize, Summary};
+use crate::prune::summary::{summarize, PolicySource, Summary};
 use crate::prune::{run, Journal, Progress, PruneError, PruneResult, StartRecord};
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -192,7 +192,10 @@ pub async fn run_aws_job<I: Future<Output = ()>>(
     let mut out = AwsJobOutput { dir: run_dir, run_id: job.run_id.clone(), summary: None, aws: cost, cleanup_failed };
     let (Some(result), Some(journal)) = (result, journal.as_mut()) else { return Ok(out) };
     out.aws.measure(&result);
-    let summary = summarize(&setup.start_name, setup.oracle.info(), &cfg, &result, &BTreeMap::new(), None);
+    // No offline replay of a real command: the written policy grants what the verifying trial
+    // did (the start document narrowed to the result, its conditions and resources kept).
+    let source = PolicySource { start: vec![setup.start_policy()], resources: &BTreeMap::new(), replay: None };
+    let summary = summarize(&setup.start_name, setup.oracle.info(), &cfg, &result, &source, None);
     finish_run(&out.dir, &summary, journal)?;
     let sandbox: Vec<&str> = setup
         .plan

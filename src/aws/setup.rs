@@ -357,6 +357,11 @@ impl AwsPruneSetup {
         })
     }
 
+    /// The start document under pruning.
+    pub fn start_policy(&self) -> &Policy {
+        &self.oracle.candidates.start
+    }
+
     /// Deletes the sandbox; returns what could not be deleted (retry with `sandbox cleanup`).
     pub async fn cleanup(&self) -> Vec<String> {
         self.sandbox.cleanup().await

@@ -244,7 +244,12 @@ fn print_summary(s: &Summary, dir: &Path, g: &Global, scenario: &Path) {
     if let Some(m) = s.expected_match {
         println!("scenario expectation ({}): {}", scenario.display(), if m { "matched" } else { "NOT matched" });
     }
-    println!("policy ({} characters): {}", s.policy_size, dir.join("policy.json").display());
+    let replayed = match s.policy_replayed {
+        Some(true) => ", replayed as written: passes",
+        Some(false) => ", replayed as written: FAILS (see report.md)",
+        None => "",
+    };
+    println!("policy ({} characters{replayed}): {}", s.policy_size, dir.join("policy.json").display());
     if !s.policy_parts.is_empty() {
         println!(
             "  over the 6,144-character managed-policy limit: also as {} managed policies, {}",

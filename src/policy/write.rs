@@ -4,7 +4,7 @@
 //! indent) so that a pruned policy diffs cleanly between runs. Sizes are counted the way
 //! IAM does: characters, not counting whitespace.
 
-use super::{Condition, Effect, Matcher, Policy, Principals, Statement};
+use super::{Condition, Effect, Matcher, Policy, Principals, Spanned, Statement};
 use crate::actions::ActionSet;
 use crate::catalog::{ActionId, Catalog};
 use serde_json::{json, Map, Value};
@@ -159,53 +159,157 @@ pub fn exceeded_limits(policy: &Policy) -> (usize, Vec<SizeLimit>) {
     (size, SizeLimit::ALL.into_iter().filter(|l| size > l.chars()).collect())
 }
 
-/// Builds an Allow policy for `actions`: one statement per service (and per distinct resource
-/// list within a service), `Sid` from the service prefix. `resources` gives the ARNs per action
-/// where known; actions without an entry get `"*"`. With `compress`, action lists use
-/// wildcards where the catalog proves the wildcard matches nothing outside `actions`.
+/// Builds an Allow policy for `actions` from nothing: one statement per service (and per
+/// distinct resource list within a service), `Sid` from the service prefix. `resources` gives
+/// the ARNs per action where known; actions without an entry get `"*"`. With `compress`,
+/// action lists use wildcards where the catalog proves the wildcard matches nothing outside
+/// the statement's own actions.
 pub fn policy_for_actions(
     catalog: &Catalog,
     actions: &ActionSet,
     resources: &BTreeMap<ActionId, Vec<String>>,
     compress: bool,
 ) -> Policy {
-    // (service prefix, resources) -> actions
-    let mut groups: BTreeMap<(String, Vec<String>), Vec<ActionId>> = BTreeMap::new();
-    for id in actions.iter() {
-        let mut res = resources.get(&id).cloned().unwrap_or_else(|| vec!["*".to_string()]);
-        res.sort();
-        res.dedup();
-        if res.iter().any(|r| r == "*") {
-            res = vec!["*".to_string()];
+    let everything = Policy::allow(vec![(vec!["*".to_string()], vec!["*".to_string()])]);
+    minimal_policy(catalog, &[&everything], actions, resources, compress)
+}
+
+/// The minimal policy as the start policies grant it: each `Allow` statement of `start`
+/// narrowed to the `minimal` actions it covers, keeping its conditions, and its resources
+/// narrowed to the ARNs the workload was seen to use under it (`resources`, per action; the
+/// statement's own when none are known or when they hold policy variables or `NotResource`).
+/// Statements are regrouped one per service, resource list and condition block (`Sid` from
+/// the service prefix), and every `Deny` of `start` that can apply to a minimal action is kept
+/// as written. So the result never grants what the start policies did not, and grants the
+/// minimal actions exactly where and when the verifying trial did. With `compress`, action
+/// lists use wildcards where the catalog proves the wildcard matches nothing outside the
+/// statement's own actions.
+pub fn minimal_policy(
+    catalog: &Catalog,
+    start: &[&Policy],
+    minimal: &ActionSet,
+    resources: &BTreeMap<ActionId, Vec<String>>,
+    compress: bool,
+) -> Policy {
+    // (service, NotResource?, resources, canonical conditions) -> (conditions, actions).
+    type Key = (String, bool, Vec<String>, String);
+    let mut grants: BTreeMap<Key, (Vec<Condition>, Vec<ActionId>)> = BTreeMap::new();
+    let mut denies: Vec<Statement> = Vec::new();
+    let mut placed = ActionSet::new();
+    // The first statement covering each action, for actions no statement was seen to serve.
+    let mut first: BTreeMap<ActionId, &Statement> = BTreeMap::new();
+    let add = |grants: &mut BTreeMap<Key, (Vec<Condition>, Vec<ActionId>)>,
+               st: &Statement,
+               id: ActionId,
+               (negated, res): (bool, Vec<String>)| {
+        let cond = conditions(&st.conditions).to_string();
+        let entry = grants
+            .entry((catalog.prefix_of(id), negated, res, cond))
+            .or_insert_with(|| (st.conditions.clone(), Vec::new()));
+        if !entry.1.contains(&id) {
+            entry.1.push(id);
         }
-        groups.entry((catalog.prefix_of(id), res)).or_default().push(id);
+    };
+    for st in start.iter().flat_map(|p| p.statements.iter()) {
+        let covered = catalog.expand_statement(st);
+        if st.effect == Effect::Deny {
+            if (st.actions.is_none() || !covered.intersection(minimal).is_empty()) && !denies.contains(st) {
+                denies.push(st.clone());
+            }
+            continue;
+        }
+        for id in covered.intersection(minimal).iter() {
+            first.entry(id).or_insert(st);
+            if let Some(res) = scoped_resources(st, resources.get(&id).map(Vec::as_slice).unwrap_or_default()) {
+                add(&mut grants, st, id, res);
+                placed.insert(id);
+            }
+        }
     }
-    let mut per_service_count: BTreeMap<&str, usize> = BTreeMap::new();
-    for (svc, _) in groups.keys() {
-        *per_service_count.entry(svc.as_str()).or_default() += 1;
+    for (id, st) in first {
+        if !placed.contains(id) {
+            add(&mut grants, st, id, written_resources(st));
+        }
+    }
+    let mut per_service: BTreeMap<&str, usize> = BTreeMap::new();
+    for (svc, ..) in grants.keys() {
+        *per_service.entry(svc.as_str()).or_default() += 1;
     }
     let mut statements = Vec::new();
-    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    for ((svc, res), ids) in &groups {
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for ((svc, negated, res, _), (conds, ids)) in &grants {
         let names = if compress {
-            compress_actions(catalog, ids, actions)
+            compress_actions(catalog, ids, &ids.iter().copied().collect())
         } else {
-            ids.iter().map(|&id| catalog.name(id)).collect()
+            let mut names: Vec<String> = ids.iter().map(|&id| catalog.name(id)).collect();
+            names.sort();
+            names
         };
-        let base = sid_for(svc);
-        let n = seen.entry(base.clone()).or_default();
+        let n = seen.entry(svc.as_str()).or_default();
         *n += 1;
-        let sid =
-            if per_service_count.get(svc.as_str()).copied().unwrap_or(1) > 1 { format!("{base}{n}") } else { base };
-        let mut p = Policy::allow(vec![(names, res.clone())]);
-        if let Some(mut st) = p.statements.pop() {
-            st.sid = Some(sid);
-            statements.push(st);
+        let base = sid_for(svc);
+        let sid = if per_service.get(svc.as_str()).copied().unwrap_or(1) > 1 { format!("{base}{n}") } else { base };
+        statements.push(Statement {
+            sid: Some(sid),
+            effect: Effect::Allow,
+            actions: Some(Matcher { negated: false, patterns: names.into_iter().map(Spanned::synthetic).collect() }),
+            resources: Some(Matcher {
+                negated: *negated,
+                patterns: res.iter().cloned().map(Spanned::synthetic).collect(),
+            }),
+            principals: None,
+            conditions: conds.clone(),
+            pos: Default::default(),
+        });
+    }
+    // A kept `Deny` whose Sid one of the statements above took is renamed, so Sids stay unique.
+    for mut st in denies {
+        if let Some(sid) = st.sid.clone() {
+            let taken = |s: &str| statements.iter().any(|o: &Statement| o.sid.as_deref() == Some(s));
+            let mut k = 1;
+            let mut name = sid.clone();
+            while taken(&name) {
+                k += 1;
+                name = format!("{sid}Deny{k}");
+            }
+            st.sid = Some(name);
         }
+        statements.push(st);
     }
     let mut p = Policy::allow(Vec::new());
     p.statements = statements;
     p
+}
+
+/// A statement's `Resource`/`NotResource` as written (`"*"` when it has none), sorted.
+fn written_resources(st: &Statement) -> (bool, Vec<String>) {
+    let Some(m) = &st.resources else { return (false, vec!["*".to_string()]) };
+    let mut res: Vec<String> = m.patterns.iter().map(|p| p.value.clone()).collect();
+    res.sort();
+    res.dedup();
+    (m.negated, res)
+}
+
+/// The resources to grant an action under `st`: the seen ARNs that `st` matches, or `st`'s
+/// own when nothing was seen or its patterns cannot be matched offline (policy variables,
+/// `NotResource`); `None` when ARNs were seen and `st` matches none of them (the workload
+/// used another statement for this action).
+fn scoped_resources(st: &Statement, seen: &[String]) -> Option<(bool, Vec<String>)> {
+    let written = written_resources(st);
+    if seen.is_empty() || written.0 || written.1.iter().any(|p| p.contains("${")) {
+        return Some(written);
+    }
+    let patterns: Vec<crate::pattern::Pattern> = written.1.iter().map(|p| crate::pattern::Pattern::new(p)).collect();
+    let mut res: Vec<String> = seen.iter().filter(|r| patterns.iter().any(|p| p.is_match(r))).cloned().collect();
+    if res.is_empty() {
+        return None;
+    }
+    if res.iter().any(|r| r == "*") {
+        res = vec!["*".to_string()];
+    }
+    res.sort();
+    res.dedup();
+    Some((false, res))
 }
 
 fn sid_for(prefix: &str) -> String {
@@ -255,8 +359,8 @@ pub fn compress_actions(catalog: &Catalog, ids: &[ActionId], allowed: &ActionSet
 /// characters each, as IAM counts them: for a minimal policy over the managed-policy limit,
 /// which the user then creates as several managed policies (a role holds up to 10, 20 with a
 /// quota raise). Statements are packed first-fit by decreasing size; a statement too large on
-/// its own is cut into statements over halves of its `Action` list (Sids numbered to stay
-/// unique). Each part keeps the statements' original order. One part when it already fits;
+/// its own is cut into statements over halves of its `Action` list (Sids get `PartN`, which
+/// no generated Sid ends in, so they stay unique). Each part keeps the statements' original order. One part when it already fits;
 /// none when the document has no statements.
 pub fn split_to_fit(policy: &Value, limit: usize) -> Vec<Value> {
     let version = policy.get("Version").cloned().unwrap_or_else(|| json!("2012-10-17"));
@@ -293,7 +397,7 @@ pub fn split_to_fit(policy: &Value, limit: usize) -> Vec<Value> {
             for (k, st) in done.iter_mut().enumerate() {
                 if let Some(m) = st.as_object_mut() {
                     if let Some(sid) = m.get("Sid").and_then(Value::as_str).map(String::from) {
-                        m.insert("Sid".into(), json!(format!("{sid}{}", k + 1)));
+                        m.insert("Sid".into(), json!(format!("{sid}Part{}", k + 1)));
                     }
                 }
             }
@@ -397,6 +501,84 @@ mod tests {
         let p = policy_for_actions(c, &set, &res, false);
         let sids: Vec<_> = p.statements.iter().map(|s| s.sid.clone().unwrap()).collect();
         assert_eq!(sids, vec!["Ec2", "Iam1", "Iam2"]);
+    }
+
+    #[test]
+    fn the_minimal_policy_keeps_conditions_denies_and_the_start_resources() {
+        let c = Catalog::embedded();
+        let start = parse_policy(
+            r#"{"Version":"2012-10-17","Statement":[
+              {"Effect":"Allow","Action":["iam:CreatePolicy","iam:TagPolicy"],"Resource":"*",
+               "Condition":{"StringEquals":{"aws:RequestTag/team":"data"}}},
+              {"Effect":"Allow","Action":"iam:Get*","Resource":"arn:aws:iam::1:policy/*"},
+              {"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::${aws:username}/*"},
+              {"Sid":"Iam","Effect":"Deny","Action":"iam:DeletePolicy","Resource":"*"},
+              {"Sid":"NoEc2","Effect":"Deny","Action":"ec2:*","Resource":"*"}]}"#,
+            "start",
+        )
+        .unwrap();
+        let id = |a: &str| c.lookup(a).unwrap();
+        let minimal: ActionSet =
+            ["iam:CreatePolicy", "iam:GetPolicy", "iam:GetPolicyVersion", "s3:GetObject", "iam:DeletePolicy"]
+                .iter()
+                .map(|a| id(a))
+                .collect();
+        let mut seen = BTreeMap::new();
+        seen.insert(id("iam:GetPolicy"), vec!["arn:aws:iam::1:policy/a".to_string()]);
+        // Seen, but outside the only statement granting it: that statement's resources stay.
+        seen.insert(id("iam:GetPolicyVersion"), vec!["arn:aws:iam::2:policy/b".to_string()]);
+        seen.insert(id("s3:GetObject"), vec!["arn:aws:s3:::alice/k".to_string()]);
+        let p = minimal_policy(c, &[&start], &minimal, &seen, false);
+        let v = to_value(&p);
+        let sts = v["Statement"].as_array().unwrap();
+        let find =
+            |action: &str| sts.iter().find(|s| s["Action"].as_array().unwrap().iter().any(|a| a == action)).unwrap();
+        assert_eq!(find("iam:CreatePolicy")["Condition"], json!({"StringEquals": {"aws:RequestTag/team": "data"}}));
+        assert_eq!(find("iam:CreatePolicy")["Resource"], json!(["*"]));
+        assert_eq!(find("iam:GetPolicy")["Resource"], json!(["arn:aws:iam::1:policy/a"]));
+        assert!(find("iam:GetPolicy").get("Condition").is_none());
+        assert_eq!(find("iam:GetPolicyVersion")["Resource"], json!(["arn:aws:iam::1:policy/*"]));
+        assert_eq!(find("s3:GetObject")["Resource"], json!(["arn:aws:s3:::${aws:username}/*"]));
+        // iam:DeletePolicy is in the set but only a Deny names it: no Allow, and the Deny stays
+        // (renamed: the Allow statements took `Iam`); the Deny of ec2:* cannot apply: gone.
+        let denies: Vec<&Value> = sts.iter().filter(|s| s["Effect"] == "Deny").collect();
+        assert_eq!(denies.len(), 1, "{v:#}");
+        assert_eq!(denies[0]["Action"], json!(["iam:DeletePolicy"]));
+        assert!(sts
+            .iter()
+            .all(|s| s["Effect"] == "Deny" || s["Action"].as_array().unwrap().iter().all(|a| a != "iam:DeletePolicy")));
+        let sids: std::collections::BTreeSet<&str> = sts.iter().map(|s| s["Sid"].as_str().unwrap()).collect();
+        assert_eq!(sids.len(), sts.len(), "Sids repeat: {v:#}");
+        // Never more than the start: every written action is one the start allowed.
+        assert!(c.expand_policy(&p).allowed.is_subset(&c.expand_policy(&start).allowed));
+    }
+
+    #[test]
+    fn a_wildcard_stays_inside_its_own_statement() {
+        let c = Catalog::embedded();
+        let start = parse_policy(r#"{"Statement":[{"Effect":"Allow","Action":"iam:*","Resource":"*"}]}"#, "s").unwrap();
+        // Every iam:Get* action, half of them seen on one policy, half on another: a wildcard
+        // in one statement would grant the other half's actions on the wrong resource.
+        let gets: Vec<ActionId> = c.expand_pattern("iam:Get*").iter().collect();
+        let mut seen = BTreeMap::new();
+        for (i, &a) in gets.iter().enumerate() {
+            seen.insert(a, vec![format!("arn:aws:iam::1:policy/{}", i % 2)]);
+        }
+        let p = minimal_policy(c, &[&start], &gets.iter().copied().collect(), &seen, true);
+        for st in &p.statements {
+            let own: ActionSet = st
+                .actions
+                .as_ref()
+                .unwrap()
+                .patterns
+                .iter()
+                .flat_map(|n| c.expand_pattern(&n.value).iter().collect::<Vec<_>>())
+                .collect();
+            let res = &st.resources.as_ref().unwrap().patterns[0].value;
+            for a in own.iter() {
+                assert_eq!(seen[&a][0], *res, "{} granted on {res}", c.name(a));
+            }
+        }
     }
 
     #[test]

@@ -2,12 +2,15 @@
 //! directory (`journal.jsonl`, `policy.json`, `summary.json`, the reports). The `prune` command and the
 //! scheduler both run jobs through here; they differ only in what they print.
 
-use super::summary::{summarize, Summary};
+use super::summary::{summarize, PolicySource, Summary};
 use super::{run, Journal, Progress, PruneConfig, PruneError, StartRecord, StrategyKind};
 use crate::actions::ActionSet;
 use crate::catalog::{ActionId, Catalog};
+use crate::eval::NamedPolicy;
 use crate::oracle::scenario::ScenarioOracle;
 use crate::oracle::Oracle;
+use crate::policy::Policy;
+use crate::workload::Replay;
 use crate::workload::Scenario;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -260,7 +263,20 @@ pub async fn run_scenario_job(
         }
     }
     let expected = scenario.acceptable_minimal_sets();
-    let summary = summarize(&scenario.name, oracle.info(), &cfg, &result, &resources, Some(&expected));
+    // The written document is replayed as the scenario's only start policy: what the user
+    // gets is checked, not just the action set it came from.
+    let replay = |policy: &Policy| {
+        let mut alone = scenario.clone();
+        alone.start = vec![NamedPolicy::new("policy.json", policy.clone())];
+        let grants = catalog.expand_policy(policy).allowed;
+        Replay::new(&alone).run(&grants, false).is_ok_and(|t| t.passed)
+    };
+    let source = PolicySource {
+        start: scenario.start.iter().map(|p| &p.policy).collect(),
+        resources: &resources,
+        replay: Some(&replay),
+    };
+    let summary = summarize(&scenario.name, oracle.info(), &cfg, &result, &source, Some(&expected));
     finish_run(&run_dir, &summary, &mut journal)?;
     Ok(JobOutput { summary, dir: run_dir, scenario: job.scenario })
 }

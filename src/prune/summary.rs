@@ -4,7 +4,8 @@
 use super::{lower_bound, PruneConfig, PruneResult};
 use crate::catalog::{ActionId, Catalog};
 use crate::oracle::{Denial, OracleInfo};
-use crate::policy::write::{exceeded_limits, policy_for_actions, split_to_fit, to_value, SizeLimit};
+use crate::policy::write::{exceeded_limits, minimal_policy, split_to_fit, to_value, SizeLimit};
+use crate::policy::Policy;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -73,6 +74,11 @@ pub struct Summary {
     pub policy_size: usize,
     /// The IAM limits it exceeds.
     pub policy_exceeds: Vec<SizeLimit>,
+    /// The workload replayed under `policy` exactly as written (offline oracles; `None` when
+    /// the oracle cannot replay a document, as with a real command on AWS, where the verifying
+    /// trial ran the same grants).
+    #[serde(default)]
+    pub policy_replayed: Option<bool>,
     /// The policy uses wildcards proven (against the catalog) to match only the minimal set.
     pub policy_compressed: bool,
     /// When the policy is over the managed-policy limit even compressed: the same statements
@@ -83,24 +89,46 @@ pub struct Summary {
     pub expected_match: Option<bool>,
 }
 
+/// What the minimal policy is written from, and how it is checked.
+pub struct PolicySource<'a> {
+    /// The start policies (their conditions, resources and `Deny`s carry over).
+    pub start: Vec<&'a Policy>,
+    /// The ARNs the workload used per action (narrows the resources where known).
+    pub resources: &'a BTreeMap<ActionId, Vec<String>>,
+    /// Replays the workload under a written document (offline oracles): `true` if it passes.
+    pub replay: Option<&'a dyn Fn(&Policy) -> bool>,
+}
+
 /// Builds the summary and the minimal policy.
 pub fn summarize(
     name: &str,
     oracle: OracleInfo,
     cfg: &PruneConfig,
     result: &PruneResult,
-    resources: &BTreeMap<ActionId, Vec<String>>,
+    source: &PolicySource,
     expected: Option<&[crate::actions::ActionSet]>,
 ) -> Summary {
     let c = Catalog::embedded();
-    let mut policy = policy_for_actions(c, &result.minimal, resources, false);
-    let mut compressed = false;
-    let (mut size, mut exceeds) = exceeded_limits(&policy);
-    if exceeds.contains(&SizeLimit::Managed) {
-        policy = policy_for_actions(c, &result.minimal, resources, true);
-        compressed = true;
-        (size, exceeds) = exceeded_limits(&policy);
+    let resources = source.resources;
+    let write = |resources: &BTreeMap<ActionId, Vec<String>>| {
+        let mut policy = minimal_policy(c, &source.start, &result.minimal, resources, false);
+        let mut compressed = false;
+        if exceeded_limits(&policy).1.contains(&SizeLimit::Managed) {
+            policy = minimal_policy(c, &source.start, &result.minimal, resources, true);
+            compressed = true;
+        }
+        (policy, compressed)
+    };
+    // Narrowed to the ARNs seen if the workload still passes under the document as written;
+    // otherwise (a resource the replay could not attribute) the start statements' own
+    // resources, which is what the verifying trial ran.
+    let (mut policy, mut compressed) = write(resources);
+    let mut replayed = source.replay.map(|r| r(&policy));
+    if replayed == Some(false) && !resources.is_empty() {
+        (policy, compressed) = write(&BTreeMap::new());
+        replayed = source.replay.map(|r| r(&policy));
     }
+    let (size, exceeds) = exceeded_limits(&policy);
     let policy_value = to_value(&policy);
     let policy_parts = if exceeds.contains(&SizeLimit::Managed) {
         split_to_fit(&policy_value, SizeLimit::Managed.chars())
@@ -137,6 +165,7 @@ pub fn summarize(
         policy: policy_value,
         policy_size: size,
         policy_exceeds: exceeds,
+        policy_replayed: replayed,
         policy_compressed: compressed,
         policy_parts,
         expected_match: expected.map(|sets| sets.iter().any(|s| s == &result.minimal)),

@@ -103,6 +103,10 @@ pub fn render(r: &Report) -> String {
                 "<span class=\"bad\">no trial ran the final set on its own</span>; do not apply it unverified.".into(),
         }
     );
+    if let Some(line) = super::markdown::replayed_line(t.policy_replayed) {
+        let (class, line) = if t.policy_replayed == Some(true) { ("good", line) } else { ("bad", line) };
+        let _ = writeln!(o, "<li><b>policy.json:</b> <span class=\"{class}\">{}</span></li>", esc(&line));
+    }
     let _ = writeln!(
         o,
         "<li><b>1-minimality:</b> {} of {} kept actions have a failing trial without them.</li>",

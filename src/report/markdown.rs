@@ -124,6 +124,9 @@ pub fn render(r: &Report) -> String {
             None => "no trial ran the final set on its own; do not apply it unverified.".into(),
         }
     );
+    if let Some(line) = replayed_line(t.policy_replayed) {
+        let _ = writeln!(o, "- **policy.json:** {line}");
+    }
     let _ = writeln!(
         o,
         "- **1-minimality:** {} of {} kept actions have a failing trial without them (table above); for a monotone workload that makes the set minimal.",
@@ -311,5 +314,14 @@ fn render_risk(o: &mut String, r: &Report) {
             let _ = writeln!(o, "- `{}`: {}", g.action, g.why);
         }
         o.push('\n');
+    }
+}
+
+/// What the trust section says of the written document's own replay (nothing when the oracle
+/// cannot replay one: the verifying trial then ran the same grants on AWS).
+pub(super) fn replayed_line(replayed: Option<bool>) -> Option<String> {
+    match replayed? {
+        true => Some("the workload was replayed under the written document itself (its conditions, resources and denies as written) and passed.".into()),
+        false => Some("the workload FAILED when replayed under the written document; apply the start policy narrowed to the minimal actions instead, and report this.".into()),
     }
 }

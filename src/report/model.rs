@@ -115,6 +115,9 @@ pub struct Trust {
     pub verified: bool,
     /// That trial.
     pub verified_by: Option<u64>,
+    /// The workload replayed under `policy.json` exactly as written (None: the oracle cannot
+    /// replay a document offline).
+    pub policy_replayed: Option<bool>,
     /// Every kept action's removal was seen to fail (1-minimal).
     pub minimal_proven: bool,
     /// Per kept action, the failing trial that proves it is needed.
@@ -308,6 +311,7 @@ pub fn build(start: &StartRecord, trials: &[TrialRecord], summary: &Summary, ski
         trust: Trust {
             verified: summary.verified,
             verified_by: summary.verified_by,
+            policy_replayed: summary.policy_replayed,
             minimal_proven: summary.minimal_proven,
             proofs,
             undecided: summary.undecided.clone(),

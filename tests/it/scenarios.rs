@@ -5,7 +5,11 @@
 use crate::common::{iam_prune, root};
 use iam_prune::actions::ActionSet;
 use iam_prune::catalog::Catalog;
+use iam_prune::eval::NamedPolicy;
+use iam_prune::pattern::Pattern;
 use iam_prune::policy::lint::Severity;
+use iam_prune::policy::write::to_value;
+use iam_prune::policy::{parse_policy, Effect, Policy, Statement};
 use iam_prune::prune::job::{run_scenario_job, RunDir, ScenarioJob};
 use iam_prune::prune::{NoProgress, StrategyKind};
 use iam_prune::workload::{check, Replay, Scenario};
@@ -229,7 +233,71 @@ async fn prune(name: &str, strategy: StrategyKind) {
     assert!(out.summary.verified && out.summary.minimal_proven, "{name}: result not verified or not proven minimal");
     assert_eq!(out.summary.expected_match, Some(true), "{name}: the summary disagrees with the expectation");
     assert_eq!(out.summary.universe, s.universe.len());
-    assert!(dir.0.join("run").join("policy.json").exists());
+    written_policy_works_and_grants_nothing_more(name, &s, &dir.0.join("run"));
+    assert_eq!(out.summary.policy_replayed, Some(true), "{name}: the summary says policy.json was not replayed");
+}
+
+/// `policy.json`, on its own, lets the workload pass, and grants nothing the start policies
+/// did not: each of its `Allow` actions comes from a start `Allow` statement with the same
+/// conditions whose resources cover its resources, and every start `Deny` that can apply to
+/// the result is kept.
+fn written_policy_works_and_grants_nothing_more(name: &str, s: &Scenario, run: &Path) {
+    let c = Catalog::embedded();
+    let text = std::fs::read_to_string(run.join("policy.json")).expect("policy.json");
+    let written = parse_policy(&text, "policy.json").unwrap_or_else(|e| panic!("{name}: {e}"));
+    let mut alone = s.clone();
+    alone.start = vec![NamedPolicy::new("policy.json", written.clone())];
+    let grants = c.expand_policy(&written).allowed;
+    let trace = Replay::new(&alone).run(&grants, false).expect("replay");
+    assert!(trace.passed, "{name}: the workload fails under policy.json alone: {:?}", trace.denied);
+    let condition = |st: &Statement| {
+        to_value(&Policy { version: None, id: None, statements: vec![st.clone()] })["Statement"][0]["Condition"].clone()
+    };
+    let resources = |st: &Statement| {
+        let m = st.resources.as_ref();
+        (m.is_some_and(|m| m.negated), m.map(|m| m.patterns.iter().map(|p| p.value.clone()).collect::<Vec<_>>()))
+    };
+    let actions = |st: &Statement| {
+        st.actions.as_ref().map(|m| (m.negated, m.patterns.iter().map(|p| p.value.clone()).collect::<Vec<_>>()))
+    };
+    let start: Vec<&Statement> = s.start.iter().flat_map(|p| p.policy.statements.iter()).collect();
+    for w in written.statements.iter().filter(|w| w.effect == Effect::Allow) {
+        let (w_negated, w_res) = resources(w);
+        let w_res = w_res.unwrap_or_else(|| vec!["*".into()]);
+        for a in c.expand_statement(w).iter() {
+            let within = start.iter().any(|st| {
+                let (negated, res) = resources(st);
+                let res = res.unwrap_or_else(|| vec!["*".into()]);
+                let covers = if negated || w_negated {
+                    negated == w_negated && res.iter().all(|r| w_res.contains(r))
+                } else {
+                    w_res.iter().all(|r| res.iter().any(|p| Pattern::new(p).is_match(r)))
+                };
+                st.effect == Effect::Allow
+                    && c.expand_statement(st).contains(a)
+                    && condition(st) == condition(w)
+                    && covers
+            });
+            assert!(
+                within,
+                "{name}: policy.json grants {} on {w_res:?} with {} beyond every start statement",
+                c.name(a),
+                condition(w)
+            );
+        }
+    }
+    let minimal = c.expand_policy(&written).allowed;
+    for st in start.iter().filter(|st| st.effect == Effect::Deny) {
+        if !c.expand_statement(st).intersection(&minimal).is_empty() {
+            let kept = written.statements.iter().any(|w| {
+                w.effect == Effect::Deny
+                    && actions(w) == actions(st)
+                    && condition(w) == condition(st)
+                    && resources(w) == resources(st)
+            });
+            assert!(kept, "{name}: a start Deny that applies to the result is missing from policy.json");
+        }
+    }
 }
 
 macro_rules! prune_tests {
