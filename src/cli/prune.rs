@@ -7,7 +7,7 @@ use super::{print_json, CmdResult, Exit, Global};
 use iam_prune::aws::job::{is_aws_run, run_aws_job, AwsJob};
 use iam_prune::aws::AwsArgs;
 use iam_prune::prune::job::{
-    default_run_dir, previous_minimal, run_scenario_job, PreviousRun, RunDir, ScenarioJob, SearchSettings,
+    default_run_dir, previous_minimal, run_scenario_job, Budgets, PreviousRun, RunDir, ScenarioJob, SearchSettings,
 };
 use iam_prune::prune::summary::Summary;
 use iam_prune::prune::StrategyKind;
@@ -17,22 +17,23 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The workload scenario (`scenarios/*.toml`); with `--run`, none.
-    #[arg(required_unless_present_any = ["resume", "run"], conflicts_with = "run")]
+    /// The workload scenario (`scenarios/*.toml`); with `--run` or `--resume`, none.
+    #[arg(required_unless_present_any = ["resume", "run"], conflicts_with_all = ["run", "resume"])]
     scenario: Option<PathBuf>,
-    /// Search strategy.
-    #[arg(long, value_enum, default_value_t = StrategyKind::Auto)]
-    strategy: StrategyKind,
-    /// Trials run at once (one round).
-    #[arg(long, default_value_t = 1)]
-    parallel: usize,
-    /// A deciding pass (or necessity proof) must be seen this many times in a row.
-    #[arg(long, default_value_t = 1)]
-    confirm: usize,
-    /// Stop after this many trials with the best verified set so far.
+    /// Search strategy [default: auto].
+    #[arg(long, value_enum)]
+    strategy: Option<StrategyKind>,
+    /// Trials run at once (one round) [default: 1].
+    #[arg(long)]
+    parallel: Option<usize>,
+    /// A deciding pass (or necessity proof) must be seen this many times in a row [default: 1].
+    #[arg(long)]
+    confirm: Option<usize>,
+    /// Stop after this many trials with the best verified set so far (with `--resume`: a new
+    /// budget for the whole run, to continue one a budget stopped).
     #[arg(long)]
     max_trials: Option<u64>,
-    /// Stop after this many seconds of wall-clock time.
+    /// Stop after this many seconds of wall-clock time (with `--resume`: from now).
     #[arg(long)]
     deadline: Option<u64>,
     /// Actions believed needed (CloudTrail activity from `iam-prune record`, or a list):
@@ -61,11 +62,14 @@ pub struct Args {
 }
 
 pub async fn run_cmd(args: Args, g: &Global) -> CmdResult {
+    if args.resume.is_some() {
+        refuse_search_flags_on_resume(&args)?;
+    }
     if args.aws.run.is_some() || args.resume.as_deref().is_some_and(is_aws_run) {
         return run_on_aws(args, g).await;
     }
     let (dir, job) = match &args.resume {
-        Some(d) => (RunDir::Resume(d.clone()), None),
+        Some(d) => (RunDir::Resume(d.clone(), budgets(&args)), None),
         None => {
             let Some(scenario) = &args.scenario else { return Ok(Exit::Usage) };
             let (search, previous) = search_settings(&args)?;
@@ -90,12 +94,41 @@ pub async fn run_cmd(args: Args, g: &Global) -> CmdResult {
             (RunDir::New(out), Some(job))
         }
     };
-    let progress = PruneProgress::new(g, 0, 60.0, args.parallel);
+    let progress = PruneProgress::new(g, 0, 60.0, args.parallel.unwrap_or(1));
     let out = run_scenario_job(dir, job, &progress).await;
     progress.finish();
     let out = out?;
     print_summary(&out.summary, &out.dir, g, &out.scenario);
     Ok(Exit::Ok)
+}
+
+/// A resumed run searches as its journal says (that is what makes its recorded trials replay):
+/// flags that would change the search are refused rather than silently ignored.
+fn refuse_search_flags_on_resume(args: &Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let given: Vec<&str> = [
+        ("--strategy", args.strategy.is_some()),
+        ("--parallel", args.parallel.is_some()),
+        ("--confirm", args.confirm.is_some()),
+        ("--likely", args.likely.is_some()),
+        ("--expect-needed", args.expect_needed.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(flag, on)| on.then_some(flag))
+    .collect();
+    if given.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "{} cannot change a resumed run: it searches as its journal recorded, so that no recorded trial runs again\nhelp: drop {}; only --max-trials and --deadline can be given with --resume (to continue a run a budget stopped), or start a new run with --previous RUN_DIR to reuse its result",
+        given.join(", "),
+        if given.len() == 1 { "it" } else { "them" }
+    )
+    .into())
+}
+
+/// The budgets given with `--resume`.
+fn budgets(args: &Args) -> Budgets {
+    Budgets { max_trials: args.max_trials, deadline: args.deadline }
 }
 
 /// The search flags, resolved once for either kind of job, and the `--previous` run they
@@ -108,9 +141,9 @@ fn search_settings(
         None => Vec::new(),
     };
     let mut search = SearchSettings {
-        strategy: args.strategy,
-        parallel: args.parallel.max(1),
-        confirm: args.confirm.max(1),
+        strategy: args.strategy.unwrap_or(StrategyKind::Auto),
+        parallel: args.parallel.unwrap_or(1).max(1),
+        confirm: args.confirm.unwrap_or(1).max(1),
         max_trials: args.max_trials,
         deadline: args.deadline,
         likely,
@@ -126,7 +159,7 @@ fn search_settings(
 
 async fn run_on_aws(args: Args, g: &Global) -> CmdResult {
     let (dir, job) = match &args.resume {
-        Some(d) => (RunDir::Resume(d.clone()), None),
+        Some(d) => (RunDir::Resume(d.clone(), budgets(&args)), None),
         None => {
             let run_id = super::sandbox::new_run_id();
             if args.aws.dry_run {
@@ -143,7 +176,7 @@ async fn run_on_aws(args: Args, g: &Global) -> CmdResult {
     let interrupt = async move {
         signal.recv().await;
     };
-    let progress = PruneProgress::new(g, 0, 60.0, args.parallel);
+    let progress = PruneProgress::new(g, 0, 60.0, args.parallel.unwrap_or(1));
     let out = run_aws_job(dir, job, Some(&args.aws), &progress, interrupt).await;
     progress.finish();
     let out = out?;

@@ -173,8 +173,31 @@ pub fn previous_minimal(dir: &Path) -> Result<PreviousRun, JobError> {
 pub enum RunDir {
     /// A new run directory (created; must not hold a journal yet).
     New(PathBuf),
-    /// Continue the run in this directory.
-    Resume(PathBuf),
+    /// Continue the run in this directory, with new budgets where given.
+    Resume(PathBuf, Budgets),
+}
+
+/// Budgets a resumed run may change: they decide where the search stops, never which trials
+/// it proposes, so the journal's trials still replay exactly. A run stopped by `--max-trials`
+/// is continued with a larger one.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Budgets {
+    /// A new trial budget (the run's total, replayed trials included).
+    pub max_trials: Option<u64>,
+    /// A new wall-clock budget in seconds, for this process.
+    pub deadline: Option<u64>,
+}
+
+impl Budgets {
+    /// Puts the given budgets in place of the journal's.
+    pub fn apply(&self, search: &mut SearchSettings) {
+        if self.max_trials.is_some() {
+            search.max_trials = self.max_trials;
+        }
+        if self.deadline.is_some() {
+            search.deadline = self.deadline;
+        }
+    }
 }
 
 /// What a finished job produced.
@@ -223,8 +246,9 @@ pub async fn run_scenario_job(
 ) -> Result<JobOutput, JobError> {
     let catalog = Catalog::embedded();
     let (job, mut journal, run_dir, scenario) = match dir {
-        RunDir::Resume(dir) => {
-            let (journal, job): (Journal, ScenarioJob) = resume_journal(&dir, "a scenario run")?;
+        RunDir::Resume(dir, budgets) => {
+            let (journal, mut job): (Journal, ScenarioJob) = resume_journal(&dir, "a scenario run")?;
+            budgets.apply(&mut job.search);
             let scenario = Scenario::load(&job.scenario)?;
             journal.check_universe(
                 &scenario.universe.names(catalog),

@@ -63,7 +63,11 @@ pub struct PruneConfig {
 /// set, when a trial inside it fails or at the end).
 /// 5: `auto` tests the actions failures named alone wherever they are, and leaves the groups
 /// they are in unsplit meanwhile.
-pub const ENGINE: u32 = 5;
+/// 6: a round never holds more than `--parallel` trials (re-checks of contradictions wait for
+/// the next round); the start policy is run as soon as an action is proven needed, or after
+/// 2 log2 n + 4 trials, before anything passed (a workload that fails under the start policy
+/// is found in a few trials, not n).
+pub const ENGINE: u32 = 6;
 
 impl Default for PruneConfig {
     fn default() -> Self {
@@ -198,6 +202,9 @@ pub async fn run(
     let mut simulated = 0.0f64;
     let mut stopped = None;
     let mut next_id = journal.max_id();
+    // Trials without a pass after which the start policy itself is run (engine 6): twice a
+    // binary search's depth, for strategies (ddmin) that prove nothing needed for a long time.
+    let patience = 2 * (usize::BITS - universe.len().leading_zeros()) as usize + 4;
     loop {
         if let Some(max) = cfg.max_trials {
             if trials.len() as u64 >= max {
@@ -212,23 +219,36 @@ pub async fn run(
             }
         }
         let mut batch: Vec<(ActionSet, Purpose)> = Vec::new();
+        // From engine 6 on, re-checks share the round's K slots like every other trial.
+        let capped = cfg.engine >= 6;
+        let room = |batch: &Vec<(ActionSet, Purpose)>| !capped || batch.len() < parallel;
         // Contradictions: re-run the failing candidate (twice at most), then forget it.
         let (_, contradictions) = k.positive_groups();
         for t in contradictions {
             let Some(c) = k.failed_candidate(t).cloned() else { continue };
+            if !room(&batch) {
+                break;
+            }
             let n = rechecked.entry(c.clone()).or_default();
             if *n < 2 {
                 *n += 1;
-                batch.push((c, Purpose::Recheck));
+                if !batch.iter().any(|(b, _)| b == &c) {
+                    batch.push((c, Purpose::Recheck));
+                }
             } else {
                 k.discard_fail(&c);
             }
         }
         // A failure of the whole start policy is re-run until `confirm` failures in a row.
-        if k.kept_trial.is_none() {
+        if k.kept_trial.is_none() && room(&batch) {
             let obs = k.observations(universe);
             if obs.last().is_some_and(|o| !o.passed) {
                 batch.push((universe.clone(), Purpose::Recheck));
+            } else if capped && obs.is_empty() && (!k.necessary().is_empty() || trials.len() >= patience) {
+                // Proven needed, or many trials, before anything passed: a healthy run seldom
+                // gets here, a run whose start policy fails always does (every trial fails).
+                // One trial of the start policy tells them apart before n trials are spent.
+                batch.push((universe.clone(), Purpose::Verify));
             }
         }
         for c in k.pending_confirm() {
@@ -272,30 +292,47 @@ pub async fn run(
                 (TrialRequest { id, candidate, attempt }, purpose, key, replayed)
             })
             .collect();
-        let futures = requests.iter().map(|(req, _, _, replayed)| async move {
-            match replayed {
-                Some(o) => Ok((o.clone(), true)),
-                None => oracle.trial(req).await.map(|o| (o, false)),
-            }
-        });
-        let results = futures::future::join_all(futures).await;
-        let mut round_cost = 0.0f64;
-        for ((req, purpose, key, _), result) in requests.into_iter().zip(results) {
+        // Each trial is journaled the moment it finishes (a kill loses no finished trial of a
+        // round still running); the knowledge takes the round's results in request order, so
+        // that a resumed run, whose replayed trials finish at once, decides the same way.
+        let mut running: futures::stream::FuturesUnordered<_> = requests
+            .iter()
+            .enumerate()
+            .map(|(i, (req, _, _, replayed))| async move {
+                let result = match replayed {
+                    Some(o) => Ok((o.clone(), true)),
+                    None => oracle.trial(req).await.map(|o| (o, false)),
+                };
+                (i, result)
+            })
+            .collect();
+        let mut finished: Vec<Option<(TrialRecord, bool)>> = vec![None; requests.len()];
+        while let Some((i, result)) = futures::StreamExt::next(&mut running).await {
             let (outcome, replayed) = result?;
-            round_cost = round_cost.max(outcome.cost_seconds);
+            let Some((req, purpose, key, _)) = requests.get(i) else { continue };
             let record = TrialRecord {
                 kind: "trial".into(),
                 id: req.id,
                 round,
-                purpose,
-                candidate: key,
+                purpose: *purpose,
+                candidate: key.clone(),
                 candidate_removed: None,
                 removed: universe.difference(&req.candidate).len(),
-                outcome: outcome.clone(),
+                outcome,
             };
             if !replayed {
                 journal.append(&record)?;
             }
+            if let Some(slot) = finished.get_mut(i) {
+                *slot = Some((record, replayed));
+            }
+        }
+        drop(running);
+        let mut round_cost = 0.0f64;
+        for ((req, _, _, _), done) in requests.into_iter().zip(finished) {
+            let Some((record, replayed)) = done else { continue };
+            let outcome = record.outcome.clone();
+            round_cost = round_cost.max(outcome.cost_seconds);
             let passed = outcome.is_pass();
             if !passed {
                 let named: Vec<ActionId> =
@@ -310,11 +347,15 @@ pub async fn run(
         }
         simulated += round_cost;
         // The unpruned universe failing (`confirm` times in a row, so that one flaky run is
-        // not taken for it) is not something pruning can fix.
+        // not taken for it) is not something pruning can fix. From engine 6 on, with
+        // `--confirm` (flakiness expected) one failure more: the start policy is now run early
+        // in any run that proves an action needed before a pass, and two spurious failures in
+        // a row (1% at a 10% flake rate) would end a healthy run.
         if k.kept_trial.is_none() {
             let obs = k.observations(universe);
             let failing = obs.iter().rev().take_while(|o| !o.passed).count();
-            if failing >= cfg.confirm.max(1) {
+            let needed = cfg.confirm.max(1) + usize::from(cfg.engine >= 6 && cfg.confirm > 1);
+            if failing >= needed {
                 let denials = obs.last().and_then(|o| outcomes.get(&o.trial)).map(describe_denials).unwrap_or_default();
                 return Err(PruneError::StartFails { universe: universe.len(), denials });
             }
@@ -456,6 +497,131 @@ mod search_tests {
                 prop_assert!(r.verified_by.is_some() || r.minimal == u, "{:?}: result not verified", s);
             }
         }
+    }
+
+    /// An oracle that counts the trials it runs.
+    struct Counting<'a>(&'a SyntheticOracle, std::sync::atomic::AtomicU64);
+
+    impl Oracle for Counting<'_> {
+        fn info(&self) -> crate::oracle::OracleInfo {
+            self.0.info()
+        }
+
+        fn trial<'a>(
+            &'a self,
+            request: &'a crate::oracle::TrialRequest,
+        ) -> futures::future::BoxFuture<'a, Result<Outcome, crate::oracle::OracleError>> {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.0.trial(request)
+        }
+    }
+
+    /// A workload that fails under the start policy itself (here: it needs an action the
+    /// start policy lacks) is reported after a few trials, not after proving all n needed.
+    #[test]
+    fn a_start_policy_that_fails_is_reported_in_a_few_trials() {
+        let (u, _) = universe(500);
+        let outside = ActionId::from_index(3);
+        assert!(!u.contains(outside));
+        for named in [false, true] {
+            let mut o = SyntheticOracle::needing(&[outside]);
+            o.named = named;
+            for s in ALL {
+                for k in [1, 8] {
+                    let cfg = PruneConfig { strategy: s, parallel: k, ..PruneConfig::default() };
+                    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+                    let counting = Counting(&o, std::sync::atomic::AtomicU64::new(0));
+                    let r = rt.block_on(run(&counting, &u, &cfg, &mut Journal::in_memory(), &NoProgress));
+                    assert!(matches!(r, Err(PruneError::StartFails { .. })), "{s:?} K={k}: {r:?}");
+                    // 2 ceil(log2 500) + 4 = 22 trials without a pass at most (rounding up
+                    // to a whole round), then the start policy's round.
+                    let trials = counting.1.load(std::sync::atomic::Ordering::Relaxed);
+                    assert!(trials <= 22 + 2 * k as u64, "{s:?} K={k} named={named}: {trials} trials");
+                }
+            }
+        }
+    }
+
+    /// An oracle whose first trial sleeps, then errors (a throttled AWS call, a killed run).
+    struct FirstErrs(SyntheticOracle);
+
+    impl Oracle for FirstErrs {
+        fn info(&self) -> crate::oracle::OracleInfo {
+            self.0.info()
+        }
+
+        fn trial<'a>(
+            &'a self,
+            request: &'a crate::oracle::TrialRequest,
+        ) -> futures::future::BoxFuture<'a, Result<Outcome, crate::oracle::OracleError>> {
+            if request.id != 1 {
+                return self.0.trial(request);
+            }
+            Box::pin(async move {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                Err(crate::oracle::OracleError::Run { trial: 1, message: "throttled".into(), help: "retry".into() })
+            })
+        }
+    }
+
+    /// The trials of a round are journaled as each finishes: a round cut short by an error (or
+    /// a kill) keeps every trial that had finished, and a resume does not run them again.
+    #[test]
+    fn a_round_cut_short_keeps_the_trials_that_finished() {
+        let (u, ids) = universe(100);
+        let o = FirstErrs(SyntheticOracle::generate(&ids, 2, 0.0, 7));
+        let dir = std::env::temp_dir().join(format!("iam-prune-round-cut-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("journal.jsonl");
+        let start = StartRecord {
+            kind: "start".into(),
+            version: 1,
+            name: "t".into(),
+            config: serde_json::json!({}),
+            universe: Vec::new(),
+            started: String::new(),
+        };
+        let mut journal = Journal::create(&path, start).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        let cfg = PruneConfig { strategy: StrategyKind::Group, parallel: 4, ..PruneConfig::default() };
+        let r = rt.block_on(run(&o, &u, &cfg, &mut journal, &NoProgress));
+        assert!(r.is_err(), "the first trial's error ends the run");
+        let resumed = Journal::resume(&path).unwrap();
+        let ids: Vec<u64> = resumed.previous.iter().map(|t| t.id).collect();
+        assert_eq!(ids.len(), 3, "the round's three finished trials are in the journal: {ids:?}");
+        assert!(!ids.contains(&1));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A round never runs more trials than `--parallel`, re-checks of contradictions included.
+    #[test]
+    fn rounds_hold_at_most_k_trials_even_with_rechecks() {
+        let (u, ids) = universe(40);
+        let mut over = 0;
+        for seed in 0..150u64 {
+            let mut o = SyntheticOracle::generate(&ids, 3, 0.2, seed);
+            o.named = seed % 2 == 0;
+            o.flaky_failure_rate = 0.4;
+            o.propagation_miss_rate = 0.4;
+            for k in [1, 2] {
+                for confirm in [1, 2, 3] {
+                    let cfg =
+                        PruneConfig { strategy: StrategyKind::Group, parallel: k, confirm, ..PruneConfig::default() };
+                    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+                    let Ok(r) = rt.block_on(run(&o, &u, &cfg, &mut Journal::in_memory(), &NoProgress)) else {
+                        continue;
+                    };
+                    let mut per_round: HashMap<u64, usize> = HashMap::new();
+                    for t in &r.trials {
+                        *per_round.entry(t.record.round).or_default() += 1;
+                    }
+                    over += per_round.values().filter(|&&n| n > k).count();
+                    assert_eq!(r.rounds as usize, per_round.len(), "seed {seed} K={k}");
+                }
+            }
+        }
+        assert_eq!(over, 0, "{over} rounds ran more than K trials");
     }
 
     /// A budget can stop a flaky run right after a pass that was not confirmed yet (one trial

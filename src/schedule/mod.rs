@@ -270,7 +270,11 @@ pub async fn run_schedule(
             progress.started(&spec.name, run_dir, *resumed);
             let out = match (job, spec.aws_job()) {
                 (Some(job), _) => {
-                    let target = if *resumed { RunDir::Resume(run_dir.clone()) } else { RunDir::New(run_dir.clone()) };
+                    let target = if *resumed {
+                        RunDir::Resume(run_dir.clone(), Default::default())
+                    } else {
+                        RunDir::New(run_dir.clone())
+                    };
                     run_scenario_job(target, Some(job.clone()), &NoProgress).await.map_err(|e| e.to_string())
                 }
                 (None, Some((aws, search))) => run_command_job(&spec.name, run_dir, aws, search).await,

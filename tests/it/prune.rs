@@ -106,6 +106,42 @@ fn a_trial_budget_stops_with_a_verified_sufficient_set_and_says_what_is_undecide
     assert_eq!(v["minimal_proven"], false);
 }
 
+/// A run a budget stopped is continued with `--resume` and a larger budget: its trials are
+/// replayed, not run again, and it finishes at the same proven result as an unstopped run.
+/// Flags that would change the search are refused with `--resume`, not silently ignored.
+#[test]
+fn a_budget_stopped_run_continues_with_a_larger_budget() {
+    let (whole_dir, code, whole) =
+        prune_into("extend-whole", "scenarios/flintrock-launch.toml", &["--strategy", "group"]);
+    assert_eq!(code, 0, "{whole}");
+    let _ = std::fs::remove_dir_all(whole_dir);
+    let (dir, code, stopped) =
+        prune_into("extend", "scenarios/flintrock-launch.toml", &["--strategy", "group", "--max-trials", "3"]);
+    assert_eq!(code, 0, "{stopped}");
+    assert_eq!(stopped["trials"], 3);
+    let d = dir.to_str().unwrap();
+    // The same budget again stops where it stopped, without a new trial.
+    let (code, again) = iam_prune_json(&["prune", "--resume", d, "--output", "json"]);
+    assert_eq!((code, again["trials"].clone()), (0, serde_json::json!(3)), "{again}");
+    assert_eq!(trial_lines(&dir).len(), 3);
+    let (code, done) = iam_prune_json(&["prune", "--resume", d, "--max-trials", "100", "--output", "json"]);
+    assert_eq!(code, 0, "{done}");
+    assert_eq!(done["minimal"], whole["minimal"]);
+    assert_eq!(done["trials"], whole["trials"], "the continued run replays its 3 trials and goes on as one run");
+    assert_eq!(done["minimal_proven"], true);
+    assert!(done["stopped"].is_null(), "{done}");
+    let ids: Vec<u64> = trial_lines(&dir).iter().map(|t| t["id"].as_u64().unwrap()).collect();
+    assert_eq!(ids, (1..=ids.len() as u64).collect::<Vec<_>>(), "each trial journaled once");
+    // Search flags with --resume: an error that names them and says what to do.
+    let out = iam_prune(&["prune", "--resume", d, "--strategy", "linear", "--confirm", "2"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--strategy, --confirm cannot change a resumed run") && err.contains("help:"), "{err}");
+    // A scenario with --resume is a usage error (the journal names the scenario).
+    let out = iam_prune(&["prune", "scenarios/flintrock-launch.toml", "--resume", d]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 /// A run killed after some trials (journal cut mid-line, as kill -9 during a write leaves it)
 /// resumes without re-running the recorded trials and reaches the same result.
 #[test]
