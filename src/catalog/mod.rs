@@ -7,6 +7,7 @@
 
 mod err;
 mod expand;
+pub mod hierarchy;
 
 pub use expand::{Expansion, PolicySourceError};
 

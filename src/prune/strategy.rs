@@ -827,7 +827,8 @@ impl Strategy for Linear {
 }
 
 /// Auto's first fresh group: the actions of the pool in services no evidence touches (neither
-/// likely nor named by a denial), when there are some and not only those.
+/// likely nor named by a denial): the service subtrees of the action hierarchy that hold no
+/// evidence, when there are some and not only those.
 fn untouched_services(ev: &Evidence, pool: &[ActionId]) -> Option<ActionSet> {
     let catalog = crate::catalog::Catalog::embedded();
     let touched: HashSet<String> = ev
@@ -839,7 +840,13 @@ fn untouched_services(ev: &Evidence, pool: &[ActionId]) -> Option<ActionSet> {
     if touched.is_empty() {
         return None;
     }
-    let untouched: ActionSet = pool.iter().copied().filter(|&a| !touched.contains(&catalog.prefix_of(a))).collect();
+    let tree = crate::catalog::hierarchy::Hierarchy::new(catalog, &pool.iter().copied().collect());
+    let mut untouched = ActionSet::new();
+    for (service, actions) in tree.services() {
+        if !touched.contains(&service) {
+            untouched.union_with(&actions);
+        }
+    }
     (!untouched.is_empty() && untouched.len() < pool.len()).then_some(untouched)
 }
 
