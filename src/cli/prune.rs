@@ -246,6 +246,16 @@ fn print_summary(s: &Summary, dir: &Path, g: &Global, scenario: &Path) {
     for t in &s.tolerated {
         println!("  tolerated: {}", t.action.clone().or(t.operation.clone()).unwrap_or_else(|| t.message.clone()));
     }
+    if !s.likely_ignored.is_empty() {
+        let shown: Vec<&str> = s.likely_ignored.iter().take(5).map(String::as_str).collect();
+        println!(
+            "  note: {} likely action{} not in the start policy, so of no use to the search: {}{}",
+            s.likely_ignored.len(),
+            if s.likely_ignored.len() == 1 { " is" } else { "s are" },
+            shown.join(", "),
+            if s.likely_ignored.len() > shown.len() { ", ..." } else { "" }
+        );
+    }
     println!(
         "{} trials in {} rounds ({} strategy, {} at once; lower bound {}), {:.0}s of workload time",
         s.trials, s.rounds, s.strategy, s.parallel, s.lower_bound, s.simulated_seconds

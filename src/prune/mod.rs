@@ -155,6 +155,11 @@ pub struct PruneResult {
     pub stopped: Option<String>,
     /// Seconds the trials would take on the oracle, rounds in sequence.
     pub simulated_seconds: f64,
+    /// Trials per round actually run: `--parallel`, capped by what the oracle allows.
+    pub parallel: usize,
+    /// Likely actions (`--likely`, a previous result) that are not in the universe, so no
+    /// use to the search: a misspelling, or an action the start policy does not grant.
+    pub likely_ignored: ActionSet,
 }
 
 impl PruneResult {
@@ -391,6 +396,8 @@ pub async fn run(
         violations: k.violations.clone(),
         stopped,
         simulated_seconds: simulated,
+        parallel,
+        likely_ignored: cfg.likely.difference(universe),
     })
 }
 

@@ -32,8 +32,11 @@ pub struct Summary {
     pub oracle: OracleInfo,
     /// Strategy name.
     pub strategy: String,
-    /// Trials per round.
+    /// Trials per round (as run: `--parallel`, capped by what the oracle allows).
     pub parallel: usize,
+    /// Likely actions the search could not use: not in the start policy (or misspelled).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub likely_ignored: Vec<String>,
     /// `--confirm`.
     pub confirm: usize,
     /// Universe size.
@@ -140,8 +143,13 @@ pub fn summarize(
         name: name.to_string(),
         oracle,
         strategy: cfg.strategy.as_str().to_string(),
-        parallel: cfg.parallel,
+        parallel: result.parallel,
         confirm: cfg.confirm,
+        likely_ignored: {
+            let mut names = result.likely_ignored.names(c);
+            names.sort();
+            names
+        },
         universe: result.universe.len(),
         minimal: result.minimal.names(c),
         trials: result.trial_count(),

@@ -142,6 +142,33 @@ fn a_budget_stopped_run_continues_with_a_larger_budget() {
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// Likely actions the search cannot use (misspelled, or not granted by the start policy) are
+/// reported, not dropped without a word; the good ones still steer the search.
+#[test]
+fn likely_actions_outside_the_start_policy_are_reported() {
+    let likely = tmpdir("likely-file");
+    std::fs::create_dir_all(&likely).unwrap();
+    let file = likely.join("likely.txt");
+    std::fs::write(&file, "iam:PassRole\niam:PassRoel # a typo\ns3:GetObject\n").unwrap();
+    let (dir, code, v) = prune_into("likely", "scenarios/flintrock-launch.toml", &["--likely", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["likely_ignored"], serde_json::json!(["iam:PassRoel", "s3:GetObject"]), "{v}");
+    assert_eq!(v["minimal"], serde_json::json!(["iam:GetInstanceProfile", "iam:PassRole"]));
+    let text = iam_prune(&[
+        "prune",
+        "scenarios/flintrock-launch.toml",
+        "--likely",
+        file.to_str().unwrap(),
+        "--out",
+        dir.join("again").to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        stdout.contains("2 likely actions are not in the start policy") && stdout.contains("iam:PassRoel"),
+        "{stdout}"
+    );
+}
+
 /// A run killed after some trials (journal cut mid-line, as kill -9 during a write leaves it)
 /// resumes without re-running the recorded trials and reaches the same result.
 #[test]
