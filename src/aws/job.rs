@@ -133,7 +133,7 @@ pub async fn run_aws_job<I: Future<Output = ()>>(
     let (job, mut journal, run_dir) = match dir {
         RunDir::Resume(dir, budgets) => {
             let (journal, mut job): (Journal, AwsJob) = resume_journal(&dir, "an AWS run")?;
-            budgets.apply(&mut job.search);
+            budgets.apply(&mut job.search, &journal)?;
             if let Some(r) = reconnect {
                 job.aws.profile = r.profile.clone().or(job.aws.profile);
                 job.aws.region = r.region.clone().or(job.aws.region);

@@ -146,11 +146,19 @@ pub fn version_document(
     deny_form.extend(marker.statements(seq));
     let deny_form = document(deny_form);
     let mut allow_form: Vec<Value> = Vec::new();
-    if !candidate.is_empty() {
+    // "Allow exactly the candidate" on `*` is the start narrowed only when the start's grants
+    // are unconditional on every resource and it denies nothing; otherwise a trial would run
+    // with more than the start granted (and pass where the written policy fails).
+    let plain = start.statements.iter().all(|st| {
+        st.effect == crate::policy::Effect::Allow
+            && st.conditions.is_empty()
+            && st.resources.as_ref().is_none_or(|r| !r.negated && r.patterns.iter().any(|p| p.value == "*"))
+    });
+    if plain && !candidate.is_empty() {
         allow_form.push(statement("Allow", "Action", compact(catalog, candidate, candidate)));
     }
     allow_form.extend(marker.statements(seq));
-    let allow_form = (!allow_form.is_empty()).then(|| document(allow_form));
+    let allow_form = (plain && !allow_form.is_empty()).then(|| document(allow_form));
     let best = match allow_form {
         Some(a) if iam_chars(&a) < iam_chars(&deny_form) => a,
         _ => deny_form,

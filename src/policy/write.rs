@@ -196,8 +196,8 @@ pub fn minimal_policy(
     let mut grants: BTreeMap<Key, (Vec<Condition>, Vec<ActionId>)> = BTreeMap::new();
     let mut denies: Vec<Statement> = Vec::new();
     let mut placed = ActionSet::new();
-    // The first statement covering each action, for actions no statement was seen to serve.
-    let mut first: BTreeMap<ActionId, &Statement> = BTreeMap::new();
+    // The statements covering each action, for actions no statement was seen to serve.
+    let mut covering: BTreeMap<ActionId, Vec<&Statement>> = BTreeMap::new();
     let add = |grants: &mut BTreeMap<Key, (Vec<Condition>, Vec<ActionId>)>,
                st: &Statement,
                id: ActionId,
@@ -219,16 +219,20 @@ pub fn minimal_policy(
             continue;
         }
         for id in covered.intersection(minimal).iter() {
-            first.entry(id).or_insert(st);
+            covering.entry(id).or_default().push(st);
             if let Some(res) = scoped_resources(st, resources.get(&id).map(Vec::as_slice).unwrap_or_default()) {
                 add(&mut grants, st, id, res);
                 placed.insert(id);
             }
         }
     }
-    for (id, st) in first {
+    // Seen under none of them (an ARN the offline match cannot place): every covering
+    // statement as written, which is what the start granted.
+    for (id, sts) in covering {
         if !placed.contains(id) {
-            add(&mut grants, st, id, written_resources(st));
+            for st in sts {
+                add(&mut grants, st, id, written_resources(st));
+            }
         }
     }
     let mut per_service: BTreeMap<&str, usize> = BTreeMap::new();
@@ -299,8 +303,20 @@ fn scoped_resources(st: &Statement, seen: &[String]) -> Option<(bool, Vec<String
     if seen.is_empty() || written.0 || written.1.iter().any(|p| p.contains("${")) {
         return Some(written);
     }
-    let patterns: Vec<crate::pattern::Pattern> = written.1.iter().map(|p| crate::pattern::Pattern::new(p)).collect();
-    let mut res: Vec<String> = seen.iter().filter(|r| patterns.iter().any(|p| p.is_match(r))).cloned().collect();
+    let patterns: Vec<(&str, crate::pattern::Pattern)> =
+        written.1.iter().map(|p| (p.as_str(), crate::pattern::Pattern::new(p))).collect();
+    // A seen ARN may itself be a pattern (`.../instance/*`): it is inside a written pattern only
+    // when that is `*`, the same text, or a plain prefix followed by `*` that it starts with.
+    // Matching it as text would let `?` in the written pattern match its literal `*`.
+    let inside = |seen: &str, (written, pattern): &(&str, crate::pattern::Pattern)| {
+        if !seen.contains(['*', '?']) {
+            return pattern.is_match(seen);
+        }
+        *written == "*"
+            || *written == seen
+            || written.strip_suffix('*').is_some_and(|head| !head.contains(['*', '?']) && seen.starts_with(head))
+    };
+    let mut res: Vec<String> = seen.iter().filter(|r| patterns.iter().any(|p| inside(r, p))).cloned().collect();
     if res.is_empty() {
         return None;
     }
@@ -551,6 +567,43 @@ mod tests {
         assert_eq!(sids.len(), sts.len(), "Sids repeat: {v:#}");
         // Never more than the start: every written action is one the start allowed.
         assert!(c.expand_policy(&p).allowed.is_subset(&c.expand_policy(&start).allowed));
+    }
+
+    #[test]
+    fn a_seen_pattern_narrows_only_inside_a_pattern_that_covers_it() {
+        let c = Catalog::embedded();
+        let start = parse_policy(
+            r#"{"Statement":[
+              {"Effect":"Allow","Action":"ec2:TerminateInstances","Resource":"arn:aws:ec2:us-east-1:1:instance/i-?"},
+              {"Effect":"Allow","Action":"ec2:TerminateInstances","Resource":"arn:aws:ec2:us-east-1:1:instance/i-0*",
+               "Condition":{"Bool":{"aws:SecureTransport":"true"}}},
+              {"Effect":"Allow","Action":"ec2:StopInstances","Resource":"arn:aws:ec2:us-east-1:1:instance/*"}]}"#,
+            "s",
+        )
+        .unwrap();
+        let id = |a: &str| c.lookup(a).unwrap();
+        let minimal: ActionSet = [id("ec2:TerminateInstances"), id("ec2:StopInstances")].into_iter().collect();
+        let mut seen = BTreeMap::new();
+        // Seen as a pattern: `i-?` would match its `*` as text, but covers far less.
+        seen.insert(id("ec2:TerminateInstances"), vec!["arn:aws:ec2:us-east-1:1:instance/*".to_string()]);
+        seen.insert(id("ec2:StopInstances"), vec!["arn:aws:ec2:us-east-1:1:instance/i-0abc/*".to_string()]);
+        let v = to_value(&minimal_policy(c, &[&start], &minimal, &seen, false));
+        let sts = v["Statement"].as_array().unwrap();
+        let terminate: Vec<&Value> = sts.iter().filter(|s| s["Action"][0] == "ec2:TerminateInstances").collect();
+        // Placed under neither statement: both kept as written, each with its own condition.
+        assert_eq!(terminate.len(), 2, "{v:#}");
+        assert!(terminate
+            .iter()
+            .any(|s| s["Resource"] == json!(["arn:aws:ec2:us-east-1:1:instance/i-?"]) && s.get("Condition").is_none()));
+        assert!(
+            terminate
+                .iter()
+                .any(|s| s["Resource"] == json!(["arn:aws:ec2:us-east-1:1:instance/i-0*"])
+                    && s.get("Condition").is_some())
+        );
+        // A plain prefix pattern covers a seen pattern that starts with its prefix.
+        let stop = sts.iter().find(|s| s["Action"][0] == "ec2:StopInstances").unwrap();
+        assert_eq!(stop["Resource"], json!(["arn:aws:ec2:us-east-1:1:instance/i-0abc/*"]));
     }
 
     #[test]

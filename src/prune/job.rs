@@ -189,14 +189,24 @@ pub struct Budgets {
 }
 
 impl Budgets {
-    /// Puts the given budgets in place of the journal's.
-    pub fn apply(&self, search: &mut SearchSettings) {
+    /// Puts the given budgets in place of the journal's. A trial budget below the trials the
+    /// journal already holds is refused: it would rewrite the run's result with a worse one.
+    pub fn apply(&self, search: &mut SearchSettings, journal: &Journal) -> Result<(), PruneError> {
+        if let Some(m) = self.max_trials {
+            let recorded = journal.recorded_trials();
+            if m < recorded as u64 {
+                return Err(PruneError::ResumeMismatch(format!(
+                    "--max-trials {m} is below the {recorded} trials the run already holds; give a larger budget to continue it"
+                )));
+            }
+        }
         if self.max_trials.is_some() {
             search.max_trials = self.max_trials;
         }
         if self.deadline.is_some() {
             search.deadline = self.deadline;
         }
+        Ok(())
     }
 }
 
@@ -248,7 +258,7 @@ pub async fn run_scenario_job(
     let (job, mut journal, run_dir, scenario) = match dir {
         RunDir::Resume(dir, budgets) => {
             let (journal, mut job): (Journal, ScenarioJob) = resume_journal(&dir, "a scenario run")?;
-            budgets.apply(&mut job.search);
+            budgets.apply(&mut job.search, &journal)?;
             let scenario = Scenario::load(&job.scenario)?;
             journal.check_universe(
                 &scenario.universe.names(catalog),
@@ -316,6 +326,15 @@ pub fn finish_run(dir: &Path, summary: &Summary, journal: &mut Journal) -> Resul
         let name = format!("policy-part-{}.json", i + 1);
         std::fs::write(dir.join(&name), serde_json::to_string_pretty(part)? + "\n")
             .map_err(|e| format!("cannot write {name} in `{}`: {e}", dir.display()))?;
+    }
+    // Parts an earlier finish of this run wrote (a resumed run may need fewer) would be
+    // applied with the new ones: remove them.
+    let mut stale = summary.policy_parts.len() + 1;
+    while dir.join(format!("policy-part-{stale}.json")).exists() {
+        let name = format!("policy-part-{stale}.json");
+        std::fs::remove_file(dir.join(&name))
+            .map_err(|e| format!("cannot remove the stale {name} in `{}`: {e}", dir.display()))?;
+        stale += 1;
     }
     std::fs::write(dir.join("summary.json"), serde_json::to_string_pretty(summary)? + "\n")
         .map_err(|e| format!("cannot write summary.json in `{}`: {e}", dir.display()))?;

@@ -209,6 +209,11 @@ impl Journal {
         names
     }
 
+    /// How many trial records the journal holds.
+    pub fn recorded_trials(&self) -> usize {
+        self.previous.len()
+    }
+
     /// The largest trial id the journal holds (0 for none): a resumed run numbers its new
     /// trials after it, so that no id repeats even when the resumed search goes another way
     /// (a newer engine) and leaves some recorded trials unasked.
