@@ -542,20 +542,37 @@ mod search_tests {
         }
     }
 
-    /// An oracle that counts the trials it runs.
-    struct Counting<'a>(&'a SyntheticOracle, std::sync::atomic::AtomicU64);
+    /// A synthetic oracle that counts the trials it runs and, with `fail_first`, makes trial 1
+    /// sleep and then error (a throttled AWS call, a killed run).
+    struct Wrapped<'a> {
+        inner: &'a SyntheticOracle,
+        trials: std::sync::atomic::AtomicU64,
+        fail_first: bool,
+    }
 
-    impl Oracle for Counting<'_> {
+    impl<'a> Wrapped<'a> {
+        fn new(inner: &'a SyntheticOracle, fail_first: bool) -> Wrapped<'a> {
+            Wrapped { inner, trials: std::sync::atomic::AtomicU64::new(0), fail_first }
+        }
+    }
+
+    impl Oracle for Wrapped<'_> {
         fn info(&self) -> crate::oracle::OracleInfo {
-            self.0.info()
+            self.inner.info()
         }
 
         fn trial<'a>(
             &'a self,
             request: &'a crate::oracle::TrialRequest,
         ) -> futures::future::BoxFuture<'a, Result<Outcome, crate::oracle::OracleError>> {
-            self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            self.0.trial(request)
+            self.trials.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if !self.fail_first || request.id != 1 {
+                return self.inner.trial(request);
+            }
+            Box::pin(async move {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                Err(crate::oracle::OracleError::Run { trial: 1, message: "throttled".into(), help: "retry".into() })
+            })
         }
     }
 
@@ -573,37 +590,15 @@ mod search_tests {
                 for k in [1, 8] {
                     let cfg = PruneConfig { strategy: s, parallel: k, ..PruneConfig::default() };
                     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-                    let counting = Counting(&o, std::sync::atomic::AtomicU64::new(0));
+                    let counting = Wrapped::new(&o, false);
                     let r = rt.block_on(run(&counting, &u, &cfg, &mut Journal::in_memory(), &NoProgress));
                     assert!(matches!(r, Err(PruneError::StartFails { .. })), "{s:?} K={k}: {r:?}");
                     // 2 ceil(log2 500) + 4 = 22 trials without a pass at most (rounding up
                     // to a whole round), then the start policy's round.
-                    let trials = counting.1.load(std::sync::atomic::Ordering::Relaxed);
+                    let trials = counting.trials.load(std::sync::atomic::Ordering::Relaxed);
                     assert!(trials <= 22 + 2 * k as u64, "{s:?} K={k} named={named}: {trials} trials");
                 }
             }
-        }
-    }
-
-    /// An oracle whose first trial sleeps, then errors (a throttled AWS call, a killed run).
-    struct FirstErrs(SyntheticOracle);
-
-    impl Oracle for FirstErrs {
-        fn info(&self) -> crate::oracle::OracleInfo {
-            self.0.info()
-        }
-
-        fn trial<'a>(
-            &'a self,
-            request: &'a crate::oracle::TrialRequest,
-        ) -> futures::future::BoxFuture<'a, Result<Outcome, crate::oracle::OracleError>> {
-            if request.id != 1 {
-                return self.0.trial(request);
-            }
-            Box::pin(async move {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                Err(crate::oracle::OracleError::Run { trial: 1, message: "throttled".into(), help: "retry".into() })
-            })
         }
     }
 
@@ -612,7 +607,8 @@ mod search_tests {
     #[test]
     fn a_round_cut_short_keeps_the_trials_that_finished() {
         let (u, ids) = universe(100);
-        let o = FirstErrs(SyntheticOracle::generate(&ids, 2, 0.0, 7));
+        let synthetic = SyntheticOracle::generate(&ids, 2, 0.0, 7);
+        let o = Wrapped::new(&synthetic, true);
         let dir = std::env::temp_dir().join(format!("iam-prune-round-cut-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -636,7 +632,7 @@ mod search_tests {
         assert!(!ids.contains(&1));
         // Resumed with a working oracle: the three are replayed, not run again, and no id repeats.
         let mut journal = Journal::resume(&path).unwrap();
-        let r = rt.block_on(run(&o.0, &u, &cfg, &mut journal, &NoProgress)).unwrap();
+        let r = rt.block_on(run(&synthetic, &u, &cfg, &mut journal, &NoProgress)).unwrap();
         let replayed: Vec<u64> = r.trials.iter().filter(|t| t.replayed).map(|t| t.record.id).collect();
         assert_eq!(replayed, ids, "the finished trials replay in the first round");
         let all = Journal::resume(&path).unwrap();
@@ -645,7 +641,7 @@ mod search_tests {
         every.sort();
         every.dedup();
         assert_eq!(every.len(), n, "an id was journaled twice");
-        assert!(o.0.is_minimal(&r.minimal) && r.is_minimal());
+        assert!(synthetic.is_minimal(&r.minimal) && r.is_minimal());
         let _ = std::fs::remove_dir_all(&dir);
     }
 
