@@ -10,23 +10,21 @@ use std::io::IsTerminal;
 pub struct PruneProgress {
     bar: Option<ProgressBar>,
     lines: bool,
-    trial_seconds: f64,
-    parallel: usize,
 }
 
 impl PruneProgress {
-    /// A display for a search over `universe` actions.
-    pub fn new(g: &Global, universe: usize, trial_seconds: f64, parallel: usize) -> PruneProgress {
+    /// A display for a search; its size, pace and K come with every update.
+    pub fn new(g: &Global) -> PruneProgress {
         let tty = std::io::stderr().is_terminal() && std::io::stdout().is_terminal();
         let bar = (!g.quiet && tty).then(|| {
-            let b = ProgressBar::with_draw_target(Some(universe as u64), ProgressDrawTarget::stderr());
+            let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
             let style = ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} decided  {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> ");
             b.set_style(style);
             b
         });
-        PruneProgress { bar, lines: !g.quiet && !tty && g.verbose, trial_seconds, parallel: parallel.max(1) }
+        PruneProgress { bar, lines: !g.quiet && !tty && g.verbose }
     }
 
     /// Removes the bar before results or errors are printed.
@@ -40,13 +38,7 @@ impl PruneProgress {
 impl Progress for PruneProgress {
     fn update(&self, s: &ProgressStats) {
         let undecided = s.kept.saturating_sub(s.necessary);
-        // ETA on the oracle's clock: a binary search needs about log2 of what is undecided per
-        // needed action; rounds of `parallel` trials each cost one trial's time.
-        let rounds_left =
-            ((undecided.max(1) as f64).log2().ceil() + 1.0) * (undecided.clamp(1, 8) as f64) / self.parallel as f64;
-        // The oracle's cost per round so far stands in for its declared trial time once known.
-        let per_round = if s.round > 0 { s.simulated_seconds / s.round as f64 } else { self.trial_seconds };
-        let eta = rounds_left * per_round;
+        let eta = eta_seconds(s);
         let msg = format!(
             "trials {} round {} kept {} dropped {} necessary {} undecided {} | simulated {:.0}s, ~{:.0}s left",
             s.trials, s.round, s.kept, s.dropped, s.necessary, undecided, s.simulated_seconds, eta
@@ -59,6 +51,14 @@ impl Progress for PruneProgress {
             eprintln!("{msg}");
         }
     }
+}
+
+/// Seconds left on the oracle's clock: the trials the search expects to need, in rounds of K,
+/// each costing what rounds cost so far (the oracle's declared trial time before the first).
+fn eta_seconds(s: &ProgressStats) -> f64 {
+    let rounds_left = (s.trials_left.max(0.0) / s.parallel.max(1) as f64).ceil();
+    let per_round = if s.round > 0 { s.simulated_seconds / s.round as f64 } else { s.trial_seconds };
+    rounds_left * per_round
 }
 
 /// A bar counting `len` items of independent work (benchmark cases), under the same rule as
@@ -75,4 +75,22 @@ pub fn counter(g: &Global, len: usize, what: &str) -> Option<ProgressBar> {
         b.set_style(style);
         b
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_eta_counts_rounds_of_k_at_the_oracles_pace() {
+        let mut s = ProgressStats { trials_left: 10.0, parallel: 4, trial_seconds: 60.0, ..ProgressStats::default() };
+        // Before any round: the oracle's declared 60 s per trial, 3 rounds of 4.
+        assert_eq!(eta_seconds(&s), 180.0);
+        // After two rounds that cost 10 s each, rounds cost 10 s.
+        s.round = 2;
+        s.simulated_seconds = 20.0;
+        assert_eq!(eta_seconds(&s), 30.0);
+        s.parallel = 1;
+        assert_eq!(eta_seconds(&s), 100.0);
+    }
 }

@@ -94,7 +94,7 @@ pub async fn run_cmd(args: Args, g: &Global) -> CmdResult {
             (RunDir::New(out), Some(job))
         }
     };
-    let progress = PruneProgress::new(g, 0, 60.0, args.parallel.unwrap_or(1));
+    let progress = PruneProgress::new(g);
     let out = run_scenario_job(dir, job, &progress).await;
     progress.finish();
     let out = out?;
@@ -176,7 +176,7 @@ async fn run_on_aws(args: Args, g: &Global) -> CmdResult {
     let interrupt = async move {
         signal.recv().await;
     };
-    let progress = PruneProgress::new(g, 0, 60.0, args.parallel.unwrap_or(1));
+    let progress = PruneProgress::new(g);
     let out = run_aws_job(dir, job, Some(&args.aws), &progress, interrupt).await;
     progress.finish();
     let out = out?;

@@ -23,7 +23,7 @@ pub use strategy::{Evidence, StrategyKind};
 use crate::actions::ActionSet;
 use crate::catalog::{ActionId, Catalog};
 use crate::oracle::{Denial, Oracle, Outcome, TrialRequest};
-use posterior::Prior;
+use posterior::{Posterior, Prior};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -102,6 +102,12 @@ pub struct ProgressStats {
     pub universe: usize,
     /// Seconds the trials would cost on the oracle (sum over rounds of the slowest trial).
     pub simulated_seconds: f64,
+    /// About how many trials are left (the strategy's estimate, or one from the counts).
+    pub trials_left: f64,
+    /// Trials run at once (`--parallel`, capped by the oracle; a resume's recorded value).
+    pub parallel: usize,
+    /// The oracle's declared seconds per trial, until rounds have measured it.
+    pub trial_seconds: f64,
 }
 
 /// Receives progress; the CLI draws a bar, tests ignore it. The library never prints.
@@ -409,6 +415,12 @@ pub async fn run(
             necessary: k.necessary().len(),
             universe: universe.len(),
             simulated_seconds: simulated,
+            trials_left: strategy.trials_left(&k).unwrap_or_else(|| {
+                let undecided = k.kept.len().saturating_sub(k.necessary().len());
+                Posterior::new(Prior::default(), universe.len(), k.necessary().len(), undecided, &[]).trials_left()
+            }) + k.pending_confirm().len() as f64,
+            parallel,
+            trial_seconds: oracle.info().trial_seconds,
         });
         if k.is_done() && k.pending_confirm().is_empty() {
             break;

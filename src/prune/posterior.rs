@@ -272,6 +272,18 @@ impl Posterior {
         let per_free = if self.free > 0 { 1.0 - self.p_clean_free(1) } else { 0.0 };
         per_free * self.free as f64 + self.groups.len() as f64
     }
+
+    /// A rough count of the trials the search still needs, for ETAs: the bits to locate the
+    /// expected needed actions among the free ones (log2 C(free, k), plus one proof each),
+    /// and a binary search inside every positive group.
+    pub fn trials_left(&self) -> f64 {
+        let per_free = if self.free > 0 { 1.0 - self.p_clean_free(1) } else { 0.0 };
+        let k = (per_free * self.free as f64).round() as usize;
+        let locate = self.ln_choose(self.free, k.min(self.free)) / std::f64::consts::LN_2;
+        let groups: f64 = self.groups.iter().map(|&g| (g.max(1) as f64).log2()).sum();
+        // One trial at least: the result's verification.
+        locate.max(0.0) + k as f64 + groups + 1.0
+    }
 }
 
 /// Bisection over a decreasing probability: the `s` in `lo..=hi` whose `p(s)` is closest to
@@ -312,6 +324,18 @@ mod tests {
         // One needed action found in a group of 128, 72 untested left: they are probably clean.
         let after = Posterior::new(Prior::default(), 200, 1, 72, &[]);
         assert!(after.p_clean_free(72) > 0.6, "{}", after.p_clean_free(72));
+    }
+
+    #[test]
+    fn trials_left_shrink_as_the_search_narrows() {
+        let fresh = Posterior::new(Prior::default(), 1000, 0, 1000, &[]).trials_left();
+        // The default prior expects a few needed actions: more than a binary search for one
+        // (log2 1000 + 2), far less than linear.
+        assert!((12.0..100.0).contains(&fresh), "{fresh}");
+        let narrowed = Posterior::new(Prior::default(), 1000, 1, 100, &[32]).trials_left();
+        assert!(narrowed < fresh, "{narrowed} !< {fresh}");
+        // Nothing undecided: only the verification is left.
+        assert_eq!(Posterior::new(Prior::default(), 1000, 3, 0, &[]).trials_left(), 1.0);
     }
 
     #[test]

@@ -53,6 +53,12 @@ pub trait Strategy: Send {
     /// Up to `slots` candidates to run next; empty when the strategy has nothing left to ask.
     /// Candidates must not be answerable from `knowledge` by monotone inference.
     fn propose(&mut self, knowledge: &Knowledge, evidence: &Evidence, slots: usize) -> Vec<ActionSet>;
+
+    /// About how many trials are left, for the progress display's ETA; None when the strategy
+    /// has no estimate of its own (the engine then makes one from the counts).
+    fn trials_left(&self, _knowledge: &Knowledge) -> Option<f64> {
+        None
+    }
 }
 
 /// Creates a strategy. `order` is the order in which actions are grouped (service tree order);
@@ -60,11 +66,17 @@ pub trait Strategy: Send {
 pub fn new_strategy(kind: StrategyKind, order: Vec<ActionId>, prior: Prior, engine: u32) -> Box<dyn Strategy> {
     match kind {
         StrategyKind::Auto => {
-            Box::new(GroupTesting { order, prior, engine, use_evidence: true, growing: None, grown: None })
+            Box::new(GroupTesting { order, prior, engine, use_evidence: true, growing: None, grown: None, left: None })
         }
-        StrategyKind::Group => {
-            Box::new(GroupTesting { order, prior, engine, use_evidence: false, growing: Some(false), grown: None })
-        }
+        StrategyKind::Group => Box::new(GroupTesting {
+            order,
+            prior,
+            engine,
+            use_evidence: false,
+            growing: Some(false),
+            grown: None,
+            left: None,
+        }),
         StrategyKind::Ddmin => Box::new(Ddmin { granularity: 2, current: None }),
         StrategyKind::Linear => Box::new(Linear { cursor: 0 }),
     }
@@ -82,6 +94,8 @@ struct GroupTesting {
     growing: Option<bool>,
     /// The current growth candidate.
     grown: Option<ActionSet>,
+    /// Trials left by the last proposal's posterior (for ETAs).
+    left: Option<f64>,
 }
 
 impl GroupTesting {
@@ -157,6 +171,10 @@ const CLEAR_REST_AT: f64 = 0.4;
 const DECODE_UP_TO: f64 = 3.0;
 
 impl Strategy for GroupTesting {
+    fn trials_left(&self, _k: &Knowledge) -> Option<f64> {
+        self.left
+    }
+
     fn propose(&mut self, k: &Knowledge, ev: &Evidence, slots: usize) -> Vec<ActionSet> {
         if self.use_evidence {
             if let Some(c) = self.grow(k, ev) {
@@ -227,6 +245,7 @@ impl Strategy for GroupTesting {
             undecided.difference(&in_disjoint).len(),
             &disjoint.iter().map(ActionSet::len).collect::<Vec<_>>(),
         );
+        self.left = Some(posterior.trials_left());
         let mut pool_set = undecided.difference(&in_groups);
         // Suspects (named by a denial, or priors) are probably needed: test each alone, which
         // is what group testing does anyway when most of a pool is needed.
@@ -801,6 +820,11 @@ struct Linear {
 }
 
 impl Strategy for Linear {
+    fn trials_left(&self, k: &Knowledge) -> Option<f64> {
+        // One trial per kept action not yet passed by the cursor, and the verification.
+        Some(k.kept.iter().filter(|a| a.index() >= self.cursor).count() as f64 + 1.0)
+    }
+
     fn propose(&mut self, k: &Knowledge, _ev: &Evidence, slots: usize) -> Vec<ActionSet> {
         let mut out = Vec::new();
         for a in k.kept.iter() {
