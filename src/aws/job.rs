@@ -294,7 +294,7 @@ mod tests {
         assert_eq!(back.aws.fixed, vec!["AmazonEC2FullAccess".to_string()]);
         assert_eq!(back.aws.fail_if.as_deref(), Some("boom"));
         assert_eq!(back.aws.endpoint_url.as_deref(), Some("http://127.0.0.1:1"));
-        assert_eq!(back.aws.apply, ApplyMode::Auto);
+        assert_eq!(back.aws.apply_mode(), ApplyMode::Auto);
         assert!(!back.aws.dry_run);
         assert_eq!(back.search.prune_config().confirm, 2);
         assert_eq!(back.search.prune_config().expect_needed, Some(2));

@@ -47,21 +47,62 @@ pub struct AwsArgs {
     /// Only authorization errors count as failure.
     #[arg(long)]
     pub fail_on_denied_only: bool,
-    /// Seconds before a workload run is killed (and the trial fails).
-    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
-    pub timeout: u64,
+    /// Seconds before a workload run is killed (and the trial fails) [default: 600].
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
     /// Print the IAM calls that would be made, make none.
     #[arg(long)]
     #[serde(skip)]
     pub dry_run: bool,
-    /// How candidates are applied.
-    #[arg(long, value_enum, default_value_t = ApplyMode::Auto)]
-    pub apply: ApplyMode,
+    /// How candidates are applied [default: auto].
+    #[arg(long, value_enum)]
+    pub apply: Option<ApplyMode>,
     /// What the workload runs as: a sandbox role (temporary credentials), or a sandbox user
-    /// with an access key for workloads that need long-lived keys (policy versions only).
-    #[arg(long, value_enum, default_value_t = PrincipalKind::Role)]
+    /// with an access key for workloads that need long-lived keys (policy versions only)
+    /// [default: role].
+    #[arg(long, value_enum)]
     #[serde(default)]
-    pub principal: PrincipalKind,
+    pub principal: Option<PrincipalKind>,
+}
+
+// Optional rather than clap defaults, so that `--resume` can tell a flag given on its command
+// line (refused: the run keeps what it recorded) from one left out.
+impl AwsArgs {
+    /// `--timeout`, or its default of 600 seconds.
+    pub fn timeout_secs(&self) -> u64 {
+        self.timeout.unwrap_or(600)
+    }
+
+    /// `--apply`, or auto.
+    pub fn apply_mode(&self) -> ApplyMode {
+        self.apply.unwrap_or(ApplyMode::Auto)
+    }
+
+    /// `--principal`, or a role.
+    pub fn principal_kind(&self) -> PrincipalKind {
+        self.principal.unwrap_or(PrincipalKind::Role)
+    }
+
+    /// The flags on this command line that describe the workload or how trials run, which a
+    /// resumed run takes from its journal instead (`--profile`, `--region` and
+    /// `--endpoint-url` are not among them: they say how to reach AWS now).
+    pub fn given_run_flags(&self) -> Vec<&'static str> {
+        [
+            ("--run", self.run.is_some()),
+            ("--start", self.start.is_some()),
+            ("--fixed", !self.fixed.is_empty()),
+            ("--pass-if", self.pass_if.is_some()),
+            ("--fail-if", self.fail_if.is_some()),
+            ("--fail-on-denied-only", self.fail_on_denied_only),
+            ("--timeout", self.timeout.is_some()),
+            ("--apply", self.apply.is_some()),
+            ("--principal", self.principal.is_some()),
+            ("--dry-run", self.dry_run),
+        ]
+        .into_iter()
+        .filter_map(|(flag, on)| on.then_some(flag))
+        .collect()
+    }
 }
 
 /// A sandbox and the oracle that runs trials in it. Call [`AwsPruneSetup::cleanup`] when done,
@@ -177,16 +218,16 @@ async fn resolve(
     let caller = Caller::identify(conn).await?;
     let mut plan =
         SandboxPlan { run_id: run_id.to_string(), caller, policies: Vec::new(), roles: Vec::new(), users: Vec::new() };
-    let user = args.principal == PrincipalKind::User;
-    if user && args.apply == ApplyMode::Session {
+    let user = args.principal_kind() == PrincipalKind::User;
+    if user && args.apply_mode() == ApplyMode::Session {
         return Err(AwsError::Usage {
             message: "`--principal user` cannot use `--apply session`".into(),
             help: "session policies exist only for assumed-role sessions: use `--apply version` (or auto)".into(),
         });
     }
     let marker = apply::choose_marker(catalog, &universe.union(&fixed), &plan.role_arn(&plan.name("-probe-")));
-    let needs_session = args.apply != ApplyMode::Version && !user;
-    let needs_version = args.apply != ApplyMode::Session;
+    let needs_session = args.apply_mode() != ApplyMode::Version && !user;
+    let needs_version = args.apply_mode() != ApplyMode::Session;
     let mut fixed_names = Vec::new();
     for (i, p) in fixed_docs.iter().enumerate() {
         let name = plan.name(&format!("-fixed{}", i + 1));
@@ -314,7 +355,7 @@ impl AwsPruneSetup {
             marker: r.marker.clone(),
             state: tokio::sync::Mutex::new(VersionState { seq: 1, creds: None }),
         });
-        let mut mode = args.apply;
+        let mut mode = args.apply_mode();
         let mut ignored = false;
         if user {
             // A user has no session to carry a session policy: versions are the only means.
@@ -340,7 +381,7 @@ impl AwsPruneSetup {
             version,
             run_id: run_id.to_string(),
             command,
-            timeout: Duration::from_secs(args.timeout.max(1)),
+            timeout: Duration::from_secs(args.timeout_secs().max(1)),
             out_dir: out_dir.to_path_buf(),
             judge,
             mode,

@@ -105,7 +105,7 @@ pub async fn run_cmd(args: Args, g: &Global) -> CmdResult {
 /// A resumed run searches as its journal says (that is what makes its recorded trials replay):
 /// flags that would change the search are refused rather than silently ignored.
 fn refuse_search_flags_on_resume(args: &Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let given: Vec<&str> = [
+    let mut given: Vec<&str> = [
         ("--strategy", args.strategy.is_some()),
         ("--parallel", args.parallel.is_some()),
         ("--confirm", args.confirm.is_some()),
@@ -115,11 +115,13 @@ fn refuse_search_flags_on_resume(args: &Args) -> Result<(), Box<dyn std::error::
     .into_iter()
     .filter_map(|(flag, on)| on.then_some(flag))
     .collect();
+    // The workload and how its trials run are the journal's too (an AWS run records them).
+    given.extend(args.aws.given_run_flags());
     if given.is_empty() {
         return Ok(());
     }
     Err(format!(
-        "{} cannot change a resumed run: it searches as its journal recorded, so that no recorded trial runs again\nhelp: drop {}; only --max-trials and --deadline can be given with --resume (to continue a run a budget stopped), or start a new run with --previous RUN_DIR to reuse its result",
+        "{} cannot change a resumed run: it searches as its journal recorded, so that no recorded trial runs again\nhelp: drop {}; only --max-trials and --deadline (to continue a run a budget stopped) and, for a run on AWS, --profile, --region and --endpoint-url can be given with --resume; or start a new run with --previous RUN_DIR to reuse its result",
         given.join(", "),
         if given.len() == 1 { "it" } else { "them" }
     )

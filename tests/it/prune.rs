@@ -137,6 +137,12 @@ fn a_budget_stopped_run_continues_with_a_larger_budget() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--strategy, --confirm cannot change a resumed run") && err.contains("help:"), "{err}");
+    // So are the flags that say how trials run (an AWS run records them in its journal).
+    let out = iam_prune(&["prune", "--resume", d, "--timeout", "30", "--apply", "version", "--fail-on-denied-only"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--fail-on-denied-only, --timeout, --apply cannot change a resumed run"), "{err}");
+    assert_eq!(trial_lines(&dir).len(), ids.len(), "a refused resume runs nothing");
     // A scenario with --resume is a usage error (the journal names the scenario).
     let out = iam_prune(&["prune", "scenarios/flintrock-launch.toml", "--resume", d]);
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
