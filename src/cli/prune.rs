@@ -73,7 +73,7 @@ pub async fn run_cmd(args: Args, g: &Global) -> CmdResult {
         None => {
             let Some(scenario) = &args.scenario else { return Ok(Exit::Usage) };
             let (search, previous) = search_settings(&args)?;
-            let job = ScenarioJob { scenario: scenario.clone(), search };
+            let job = ScenarioJob::with_search(scenario.clone(), search);
             // The default directory and the --previous check need the scenario's name: load
             // it here only for them (the job loads it anyway).
             let name =

@@ -19,8 +19,15 @@ use std::time::Duration;
 /// A job's inputs; stored in the journal's start record so `--resume` needs nothing else.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ScenarioJob {
-    /// The scenario file.
+    /// The scenario file, as given.
     pub scenario: PathBuf,
+    /// The same file as an absolute path, so that a run resumes from any directory (journals
+    /// from before it have none: the path as given is used).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario_abs: Option<PathBuf>,
+    /// The scenario's fingerprint when the run started ([`Scenario::fingerprint`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario_sha256: Option<String>,
     /// How to search.
     #[serde(flatten)]
     pub search: SearchSettings,
@@ -29,7 +36,20 @@ pub struct ScenarioJob {
 impl ScenarioJob {
     /// A job with default search settings.
     pub fn new(scenario: PathBuf) -> ScenarioJob {
-        ScenarioJob { scenario, search: SearchSettings::default() }
+        ScenarioJob::with_search(scenario, SearchSettings::default())
+    }
+
+    /// A job with the given search settings.
+    pub fn with_search(scenario: PathBuf, search: SearchSettings) -> ScenarioJob {
+        ScenarioJob { scenario, scenario_abs: None, scenario_sha256: None, search }
+    }
+
+    /// The file to load on resume: the absolute path when it still exists, else as given.
+    fn scenario_file(&self) -> &Path {
+        match &self.scenario_abs {
+            Some(abs) if abs.exists() => abs,
+            _ => &self.scenario,
+        }
     }
 
     /// The job's search settings.
@@ -259,7 +279,14 @@ pub async fn run_scenario_job(
         RunDir::Resume(dir, budgets) => {
             let (journal, mut job): (Journal, ScenarioJob) = resume_journal(&dir, "a scenario run")?;
             budgets.apply(&mut job.search, &journal)?;
-            let scenario = Scenario::load(&job.scenario)?;
+            let scenario = Scenario::load(job.scenario_file())?;
+            if job.scenario_sha256.as_ref().is_some_and(|h| h != &scenario.fingerprint) {
+                return Err(Box::new(PruneError::ResumeMismatch(format!(
+                    "`{}` (or a policy file it names) changed since the run started, so its recorded trials no longer say what this scenario does; start a new run (with --previous {} to reuse its result), or restore the file",
+                    job.scenario_file().display(),
+                    dir.display()
+                ))));
+            }
             journal.check_universe(
                 &scenario.universe.names(catalog),
                 &format!("the start policies of `{}`", job.scenario.display()),
@@ -267,8 +294,10 @@ pub async fn run_scenario_job(
             (job, journal, dir, scenario)
         }
         RunDir::New(dir) => {
-            let job = job.ok_or("a new run needs a scenario")?;
+            let mut job = job.ok_or("a new run needs a scenario")?;
             let scenario = Scenario::load(&job.scenario)?;
+            job.scenario_abs = std::fs::canonicalize(&job.scenario).ok();
+            job.scenario_sha256 = Some(scenario.fingerprint.clone());
             std::fs::create_dir_all(&dir)
                 .map_err(|e| format!("cannot create run directory `{}`: {e}", dir.display()))?;
             let start = StartRecord {

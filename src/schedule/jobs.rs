@@ -209,7 +209,7 @@ impl JobsFile {
                         ));
                     };
                     let scenario = resolve(&s);
-                    let job = ScenarioJob { scenario: scenario.clone(), search };
+                    let job = ScenarioJob::with_search(scenario.clone(), search);
                     (scenario, Some(job), None)
                 }
                 JobKind::Command => {

@@ -6,6 +6,7 @@ use crate::catalog::Catalog;
 use crate::eval::{Context, ContextValue, NamedPolicy};
 use crate::policy::{lint::lint, Pos};
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
@@ -195,8 +196,17 @@ pub(super) fn load(path: &Path, catalog: &Catalog) -> Result<Scenario, WorkloadE
     })?;
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut policy_lints = Vec::new();
+    // The fingerprint covers the scenario and the policy files it reads (managed policies
+    // come from the embedded catalog, which a resume checks through the universe).
+    let mut hasher = Sha256::new();
+    hasher.update(text.as_bytes());
     let mut load_ref = |name: &str| -> Result<NamedPolicy, WorkloadError> {
         let local: PathBuf = dir.join(name);
+        if let Ok(bytes) = std::fs::read(&local) {
+            hasher.update(name.as_bytes());
+            hasher.update([0u8]);
+            hasher.update(&bytes);
+        }
         let target = if local.exists() { local.display().to_string() } else { name.to_string() };
         let (n, p) = catalog.load_policy(&target).map_err(|e| WorkloadError::Policy {
             path: path.to_path_buf(),
@@ -312,8 +322,10 @@ pub(super) fn load(path: &Path, catalog: &Catalog) -> Result<Scenario, WorkloadE
         .name
         .clone()
         .unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
+    let fingerprint = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
     Ok(Scenario {
         name,
+        fingerprint,
         description: raw.description,
         source: raw.source,
         path: path.to_path_buf(),

@@ -121,6 +121,9 @@ pub struct Expect {
 pub struct Scenario {
     /// Name (file stem unless given).
     pub name: String,
+    /// SHA-256 of the scenario file and the local policy files it names, in the order read: a
+    /// resumed run refuses a scenario edited since it started.
+    pub fingerprint: String,
     /// What it models.
     pub description: String,
     /// The seed document it comes from.

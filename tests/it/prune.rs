@@ -148,6 +148,49 @@ fn a_budget_stopped_run_continues_with_a_larger_budget() {
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// A resumed run finds its scenario from any directory (the start record holds its absolute
+/// path), and refuses one edited since it started (a policy file it names included): the
+/// recorded trials would describe another workload.
+#[test]
+fn a_resume_finds_its_scenario_from_anywhere_and_refuses_an_edited_one() {
+    let work = tmpdir("moved-scenario");
+    std::fs::create_dir_all(work.join("policies")).unwrap();
+    std::fs::copy(root().join("scenarios/streamsets-assume-role.toml"), work.join("s.toml")).unwrap();
+    for f in std::fs::read_dir(root().join("scenarios/policies")).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, work.join("policies").join(f.file_name().unwrap())).unwrap();
+    }
+    let policy = work.join("policies/streamsets-sdc-broad.json");
+    let run = work.join("run");
+    // Started from the scenario's directory with a relative path, resumed from the repository.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_iam-prune"))
+        .args(["prune", "s.toml", "--strategy", "group", "--max-trials", "2", "--out", "run", "--output", "json"])
+        .current_dir(&work)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let d = run.to_str().unwrap();
+    let (code, v) = iam_prune_json(&["prune", "--resume", d, "--max-trials", "3", "--output", "json"]);
+    assert_eq!((code, v["trials"].clone()), (0, serde_json::json!(3)), "{v}");
+    // An edited policy file: refused, naming the file and what to do; nothing runs.
+    let original = std::fs::read_to_string(&policy).unwrap();
+    std::fs::write(&policy, format!("{original}\n")).unwrap();
+    let out = iam_prune(&["prune", "--resume", d, "--max-trials", "100"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("s.toml") && err.contains("changed since the run started") && err.contains("--previous"),
+        "{err}"
+    );
+    assert_eq!(trial_lines(&run).len(), 3);
+    // Restored: the run goes on to the result.
+    std::fs::write(&policy, original).unwrap();
+    let (code, v) = iam_prune_json(&["prune", "--resume", d, "--max-trials", "100", "--output", "json"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["minimal_proven"], true, "{v}");
+    let _ = std::fs::remove_dir_all(&work);
+}
+
 /// Likely actions the search cannot use (misspelled, or not granted by the start policy) are
 /// reported, not dropped without a word; the good ones still steer the search.
 #[test]
