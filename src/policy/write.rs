@@ -191,23 +191,30 @@ pub fn minimal_policy(
     resources: &BTreeMap<ActionId, Vec<String>>,
     compress: bool,
 ) -> Policy {
-    // (service, NotResource?, resources, canonical conditions) -> (conditions, actions).
+    // (service, NotResource?, resources, canonical conditions) -> (conditions, actions, the
+    // start statements' own action patterns, which bound any compression wildcard).
     type Key = (String, bool, Vec<String>, String);
-    let mut grants: BTreeMap<Key, (Vec<Condition>, Vec<ActionId>)> = BTreeMap::new();
+    type Grant = (Vec<Condition>, Vec<ActionId>, Vec<String>);
+    let mut grants: BTreeMap<Key, Grant> = BTreeMap::new();
     let mut denies: Vec<Statement> = Vec::new();
     let mut placed = ActionSet::new();
     // The statements covering each action, for actions no statement was seen to serve.
     let mut covering: BTreeMap<ActionId, Vec<&Statement>> = BTreeMap::new();
-    let add = |grants: &mut BTreeMap<Key, (Vec<Condition>, Vec<ActionId>)>,
-               st: &Statement,
-               id: ActionId,
-               (negated, res): (bool, Vec<String>)| {
+    let add = |grants: &mut BTreeMap<Key, Grant>, st: &Statement, id: ActionId, (negated, res): (bool, Vec<String>)| {
         let cond = conditions(&st.conditions).to_string();
         let entry = grants
             .entry((catalog.prefix_of(id), negated, res, cond))
-            .or_insert_with(|| (st.conditions.clone(), Vec::new()));
+            .or_insert_with(|| (st.conditions.clone(), Vec::new(), Vec::new()));
         if !entry.1.contains(&id) {
             entry.1.push(id);
+        }
+        // `NotAction` grants by exclusion: it proves no wildcard safe for actions to come.
+        if let Some(m) = st.actions.as_ref().filter(|m| !m.negated) {
+            for p in &m.patterns {
+                if !entry.2.contains(&p.value) {
+                    entry.2.push(p.value.clone());
+                }
+            }
         }
     };
     for st in start.iter().flat_map(|p| p.statements.iter()) {
@@ -241,9 +248,9 @@ pub fn minimal_policy(
     }
     let mut statements = Vec::new();
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
-    for ((svc, negated, res, _), (conds, ids)) in &grants {
+    for ((svc, negated, res, _), (conds, ids, within)) in &grants {
         let names = if compress {
-            compress_actions(catalog, ids, &ids.iter().copied().collect())
+            compress_actions(catalog, ids, &ids.iter().copied().collect(), within)
         } else {
             let mut names: Vec<String> = ids.iter().map(|&id| catalog.name(id)).collect();
             names.sort();
@@ -342,9 +349,24 @@ fn sid_for(prefix: &str) -> String {
     s
 }
 
+/// True when the action pattern `outer` matches every action name `inner` can match, future
+/// ones included: `*`, the same text, or a plain `svc:prefix*` that `inner` extends
+/// (case-insensitive, as IAM matches actions). Anything else is answered no.
+pub fn action_pattern_covers(outer: &str, inner: &str) -> bool {
+    let (outer, inner) = (outer.to_ascii_lowercase(), inner.to_ascii_lowercase());
+    if outer == "*" || outer == inner {
+        return true;
+    }
+    let (Some((os, oa)), Some((is, ia))) = (outer.split_once(':'), inner.split_once(':')) else { return false };
+    let Some(head) = oa.strip_suffix('*') else { return false };
+    os == is && !os.contains(['*', '?']) && !head.contains(['*', '?']) && ia.starts_with(head)
+}
+
 /// Replaces runs of actions by `prefix*` wildcards where every catalog action the wildcard
-/// matches is in `allowed` (the proof that it grants nothing extra today).
-pub fn compress_actions(catalog: &Catalog, ids: &[ActionId], allowed: &ActionSet) -> Vec<String> {
+/// matches is in `allowed` (the proof that it grants nothing extra today) and one of the
+/// patterns in `within` covers the wildcard (so an action AWS adds later under it was granted
+/// by the start policy too; pass `["*"]` where that does not matter).
+pub fn compress_actions(catalog: &Catalog, ids: &[ActionId], allowed: &ActionSet, within: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for &id in ids {
         let Some(info) = catalog.info(id) else {
@@ -359,7 +381,10 @@ pub fn compress_actions(catalog: &Catalog, ids: &[ActionId], allowed: &ActionSet
             let Some(head) = name.get(..len) else { continue };
             let pattern = format!("{prefix}:{head}*");
             let matched = catalog.expand_pattern(&pattern);
-            if matched.len() >= 2 && matched.is_subset(allowed) {
+            if matched.len() >= 2
+                && matched.is_subset(allowed)
+                && within.iter().any(|w| action_pattern_covers(w, &pattern))
+            {
                 chosen = pattern;
                 break;
             }
@@ -635,13 +660,60 @@ mod tests {
     }
 
     #[test]
+    fn a_pattern_covers_only_what_it_surely_matches() {
+        for (outer, inner, covers) in [
+            ("*", "iam:Get*", true),
+            ("iam:*", "iam:Get*", true),
+            ("IAM:get*", "iam:GetRole*", true),
+            ("iam:GetRole*", "iam:GetRole*", true),
+            ("iam:Get*", "iam:G*", false),
+            ("iam:GetRole", "iam:Get*", false),
+            ("iam:*Role", "iam:Get*", false),
+            ("iam:Get?*", "iam:GetRole*", false),
+            ("s3:*", "iam:Get*", false),
+            ("*:Get*", "iam:Get*", false),
+        ] {
+            assert_eq!(action_pattern_covers(outer, inner), covers, "{outer} covers {inner}");
+        }
+    }
+
+    /// A start policy listing actions one by one granted none that AWS adds later: its
+    /// compressed minimal policy must not either, while one written with `iam:*` may.
+    #[test]
+    fn compression_stays_inside_the_start_policys_own_wildcards() {
+        let c = Catalog::embedded();
+        let gets: ActionSet = c.expand_pattern("iam:Get*");
+        let names: Vec<String> = gets.iter().map(|a| c.name(a)).collect();
+        let listed = Policy::allow(vec![(names, vec!["*".into()])]);
+        let p = minimal_policy(c, &[&listed], &gets, &BTreeMap::new(), true);
+        let written: Vec<&str> = p
+            .statements
+            .iter()
+            .flat_map(|s| s.actions.as_ref().unwrap().patterns.iter())
+            .map(|n| n.value.as_str())
+            .collect();
+        assert!(written.iter().all(|n| !n.contains('*')), "{written:?}");
+        assert_eq!(c.expand_policy(&p).allowed, gets);
+        let broad = parse_policy(r#"{"Statement":[{"Effect":"Allow","Action":"iam:*","Resource":"*"}]}"#, "s").unwrap();
+        let p = minimal_policy(c, &[&broad], &gets, &BTreeMap::new(), true);
+        let written: Vec<&str> = p
+            .statements
+            .iter()
+            .flat_map(|s| s.actions.as_ref().unwrap().patterns.iter())
+            .map(|n| n.value.as_str())
+            .collect();
+        assert!(written.len() < 5 && written.iter().any(|n| n.ends_with('*')), "{written:?}");
+        assert_eq!(c.expand_policy(&p).allowed, gets);
+    }
+
+    #[test]
     fn compression_only_where_proven() {
         let c = Catalog::embedded();
         let all_get: ActionSet = c.expand_pattern("iam:Get*");
         let mut set = all_get.clone();
         set.insert(c.lookup("iam:PassRole").unwrap());
         let ids: Vec<ActionId> = set.iter().collect();
-        let names = compress_actions(c, &ids, &set);
+        let names = compress_actions(c, &ids, &set, &["iam:*".to_string()]);
         assert!(names.contains(&"iam:PassRole".to_string()));
         assert!(names.len() < 6, "{names:?}");
         for n in &names {
