@@ -1,15 +1,45 @@
-//! Progress for long work: an indicatif bar on a terminal, plain lines with `--verbose` when
-//! output is redirected (logs of scheduled jobs), nothing with `--quiet`.
+//! Progress for long work: an indicatif bar on a terminal; plain lines on stderr when output
+//! is redirected (logs of scheduled jobs and CI), one every [`LINE_EVERY`] at most, or every
+//! round with `--verbose`; nothing with `--quiet`.
 
 use super::Global;
 use iam_prune::prune::{Progress, ProgressStats};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Off a terminal, a progress line at most this often (a fast run prints none; a run of real
+/// trials one every half minute or so).
+const LINE_EVERY: Duration = Duration::from_secs(10);
 
 /// The pruning progress display.
 pub struct PruneProgress {
     bar: Option<ProgressBar>,
-    lines: bool,
+    /// Plain lines: None (a bar, or `--quiet`), every round (`--verbose`), or throttled.
+    lines: Option<Lines>,
+}
+
+/// When plain lines are printed.
+struct Lines {
+    every_round: bool,
+    /// When the last line was printed (the start at first).
+    last: Mutex<Instant>,
+}
+
+impl Lines {
+    /// True when a line is due now.
+    fn due(&self) -> bool {
+        if self.every_round {
+            return true;
+        }
+        let Ok(mut last) = self.last.lock() else { return false };
+        if last.elapsed() < LINE_EVERY {
+            return false;
+        }
+        *last = Instant::now();
+        true
+    }
 }
 
 impl PruneProgress {
@@ -24,7 +54,8 @@ impl PruneProgress {
             b.set_style(style);
             b
         });
-        PruneProgress { bar, lines: !g.quiet && !tty && g.verbose }
+        let lines = (!g.quiet && !tty).then(|| Lines { every_round: g.verbose, last: Mutex::new(Instant::now()) });
+        PruneProgress { bar, lines }
     }
 
     /// Removes the bar before results or errors are printed.
@@ -47,7 +78,7 @@ impl Progress for PruneProgress {
             b.set_length(s.universe as u64);
             b.set_position((s.dropped + s.necessary) as u64);
             b.set_message(msg);
-        } else if self.lines {
+        } else if self.lines.as_ref().is_some_and(Lines::due) {
             eprintln!("{msg}");
         }
     }
@@ -80,6 +111,18 @@ pub fn counter(g: &Global, len: usize, what: &str) -> Option<ProgressBar> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_lines_are_throttled_unless_verbose() {
+        let quiet_start = Lines { every_round: false, last: Mutex::new(Instant::now()) };
+        assert!(!quiet_start.due(), "a fast run prints no line");
+        let long_ago = Instant::now().checked_sub(LINE_EVERY + Duration::from_secs(1)).unwrap();
+        let slow = Lines { every_round: false, last: Mutex::new(long_ago) };
+        assert!(slow.due());
+        assert!(!slow.due(), "the next line waits another interval");
+        let verbose = Lines { every_round: true, last: Mutex::new(Instant::now()) };
+        assert!(verbose.due() && verbose.due());
+    }
 
     #[test]
     fn the_eta_counts_rounds_of_k_at_the_oracles_pace() {
