@@ -12,6 +12,7 @@ use super::setup::{AwsArgs, AwsPruneSetup};
 use super::{sandbox, ApplyMode, Connection};
 use crate::catalog::Catalog;
 use crate::oracle::Oracle;
+use crate::policy::write::Seen;
 use crate::prune::job::{finish_run, now_rfc3339, resume_journal, JobError, RunDir, SearchSettings};
 use crate::prune::summary::{summarize, PolicySource, Summary};
 use crate::prune::{run, Journal, Progress, PruneError, PruneResult, StartRecord};
@@ -195,7 +196,7 @@ pub async fn run_aws_job<I: Future<Output = ()>>(
     out.aws.measure(&result);
     // No offline replay of a real command: the written policy grants what the verifying trial
     // did (the start document narrowed to the result, its conditions and resources kept).
-    let source = PolicySource { start: vec![setup.start_policy()], resources: &BTreeMap::new(), replay: None };
+    let source = PolicySource { start: vec![setup.start_policy()], seen: &Seen::default(), replay: None };
     let summary = summarize(&setup.start_name, setup.oracle.info(), &cfg, &result, &source, None);
     finish_run(&out.dir, &summary, journal)?;
     let sandbox: Vec<&str> = setup

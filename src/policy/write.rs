@@ -171,7 +171,25 @@ pub fn policy_for_actions(
     compress: bool,
 ) -> Policy {
     let everything = Policy::allow(vec![(vec!["*".to_string()], vec!["*".to_string()])]);
-    minimal_policy(catalog, &[&everything], actions, resources, compress)
+    let seen = Seen { resources: resources.clone(), passed_to: BTreeMap::new() };
+    minimal_policy(catalog, &[&everything], actions, &seen, compress)
+}
+
+/// What the workload was seen doing with each action, which the minimal policy narrows to.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Seen {
+    /// The ARNs it used, per action.
+    pub resources: BTreeMap<ActionId, Vec<String>>,
+    /// For actions that hand a role (or connection) to a service, the `*:PassedToService`
+    /// context key and the services it named: a pass is then granted for those services only,
+    /// as AWS advises for `iam:PassRole`.
+    pub passed_to: BTreeMap<ActionId, (String, Vec<String>)>,
+}
+
+impl From<BTreeMap<ActionId, Vec<String>>> for Seen {
+    fn from(resources: BTreeMap<ActionId, Vec<String>>) -> Seen {
+        Seen { resources, passed_to: BTreeMap::new() }
+    }
 }
 
 /// The minimal policy as the start policies grant it: each `Allow` statement of `start`
@@ -181,16 +199,18 @@ pub fn policy_for_actions(
 /// Statements are regrouped one per service, resource list and condition block (`Sid` from
 /// the service prefix), and every `Deny` of `start` that can apply to a minimal action is kept
 /// as written. So the result never grants what the start policies did not, and grants the
-/// minimal actions exactly where and when the verifying trial did. With `compress`, action
-/// lists use wildcards where the catalog proves the wildcard matches nothing outside the
-/// statement's own actions.
+/// minimal actions exactly where and when the verifying trial did. A pass seen naming its
+/// services (`seen.passed_to`) gets a `StringEquals` condition on them, unless its statement
+/// already conditions that key. With `compress`, action lists use wildcards where the catalog
+/// proves the wildcard matches nothing outside the statement's own actions.
 pub fn minimal_policy(
     catalog: &Catalog,
     start: &[&Policy],
     minimal: &ActionSet,
-    resources: &BTreeMap<ActionId, Vec<String>>,
+    seen: &Seen,
     compress: bool,
 ) -> Policy {
+    let resources = &seen.resources;
     // (service, NotResource?, resources, canonical conditions) -> (conditions, actions, the
     // start statements' own action patterns, which bound any compression wildcard).
     type Key = (String, bool, Vec<String>, String);
@@ -201,10 +221,20 @@ pub fn minimal_policy(
     // The statements covering each action, for actions no statement was seen to serve.
     let mut covering: BTreeMap<ActionId, Vec<&Statement>> = BTreeMap::new();
     let add = |grants: &mut BTreeMap<Key, Grant>, st: &Statement, id: ActionId, (negated, res): (bool, Vec<String>)| {
-        let cond = conditions(&st.conditions).to_string();
+        let mut conds = st.conditions.clone();
+        if let Some((key, services)) = seen.passed_to.get(&id) {
+            if !services.is_empty() && !conds.iter().any(|c| c.key.value.eq_ignore_ascii_case(key)) {
+                conds.push(Condition {
+                    operator: Spanned::synthetic("StringEquals".to_string()),
+                    key: Spanned::synthetic(key.clone()),
+                    values: services.iter().cloned().map(Spanned::synthetic).collect(),
+                });
+            }
+        }
+        let cond = conditions(&conds).to_string();
         let entry = grants
             .entry((catalog.prefix_of(id), negated, res, cond))
-            .or_insert_with(|| (st.conditions.clone(), Vec::new(), Vec::new()));
+            .or_insert_with(|| (conds, Vec::new(), Vec::new()));
         if !entry.1.contains(&id) {
             entry.1.push(id);
         }
@@ -569,7 +599,7 @@ mod tests {
         // Seen, but outside the only statement granting it: that statement's resources stay.
         seen.insert(id("iam:GetPolicyVersion"), vec!["arn:aws:iam::2:policy/b".to_string()]);
         seen.insert(id("s3:GetObject"), vec!["arn:aws:s3:::alice/k".to_string()]);
-        let p = minimal_policy(c, &[&start], &minimal, &seen, false);
+        let p = minimal_policy(c, &[&start], &minimal, &Seen::from(seen.clone()), false);
         let v = to_value(&p);
         let sts = v["Statement"].as_array().unwrap();
         let find =
@@ -612,7 +642,7 @@ mod tests {
         // Seen as a pattern: `i-?` would match its `*` as text, but covers far less.
         seen.insert(id("ec2:TerminateInstances"), vec!["arn:aws:ec2:us-east-1:1:instance/*".to_string()]);
         seen.insert(id("ec2:StopInstances"), vec!["arn:aws:ec2:us-east-1:1:instance/i-0abc/*".to_string()]);
-        let v = to_value(&minimal_policy(c, &[&start], &minimal, &seen, false));
+        let v = to_value(&minimal_policy(c, &[&start], &minimal, &Seen::from(seen.clone()), false));
         let sts = v["Statement"].as_array().unwrap();
         let terminate: Vec<&Value> = sts.iter().filter(|s| s["Action"][0] == "ec2:TerminateInstances").collect();
         // Placed under neither statement: both kept as written, each with its own condition.
@@ -642,7 +672,7 @@ mod tests {
         for (i, &a) in gets.iter().enumerate() {
             seen.insert(a, vec![format!("arn:aws:iam::1:policy/{}", i % 2)]);
         }
-        let p = minimal_policy(c, &[&start], &gets.iter().copied().collect(), &seen, true);
+        let p = minimal_policy(c, &[&start], &gets.iter().copied().collect(), &Seen::from(seen.clone()), true);
         for st in &p.statements {
             let own: ActionSet = st
                 .actions
@@ -657,6 +687,32 @@ mod tests {
                 assert_eq!(seen[&a][0], *res, "{} granted on {res}", c.name(a));
             }
         }
+    }
+
+    /// A role passed to one service is granted for that service only; a statement that
+    /// already conditions the key keeps its own condition.
+    #[test]
+    fn a_pass_is_limited_to_the_services_it_was_seen_going_to() {
+        let c = Catalog::embedded();
+        let pass = c.lookup("iam:PassRole").unwrap();
+        let get = c.lookup("iam:GetRole").unwrap();
+        let start = parse_policy(r#"{"Statement":[{"Effect":"Allow","Action":"iam:*","Resource":"*"}]}"#, "s").unwrap();
+        let mut seen = Seen::default();
+        seen.passed_to.insert(pass, ("iam:PassedToService".into(), vec!["ec2.amazonaws.com".into()]));
+        let minimal: ActionSet = [pass, get].into_iter().collect();
+        let v = to_value(&minimal_policy(c, &[&start], &minimal, &seen, false));
+        let sts = v["Statement"].as_array().unwrap();
+        let pass_st = sts.iter().find(|s| s["Action"] == json!(["iam:PassRole"])).unwrap();
+        assert_eq!(pass_st["Condition"], json!({"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}));
+        let get_st = sts.iter().find(|s| s["Action"] == json!(["iam:GetRole"])).unwrap();
+        assert!(get_st.get("Condition").is_none(), "{get_st}");
+        let own = parse_policy(
+            r#"{"Statement":[{"Effect":"Allow","Action":"iam:PassRole","Resource":"*","Condition":{"StringLike":{"iam:PassedToService":"ec2.*"}}}]}"#,
+            "s",
+        )
+        .unwrap();
+        let v = to_value(&minimal_policy(c, &[&own], &[pass].into_iter().collect(), &seen, false));
+        assert_eq!(v["Statement"][0]["Condition"], json!({"StringLike": {"iam:PassedToService": "ec2.*"}}));
     }
 
     #[test]
@@ -685,7 +741,7 @@ mod tests {
         let gets: ActionSet = c.expand_pattern("iam:Get*");
         let names: Vec<String> = gets.iter().map(|a| c.name(a)).collect();
         let listed = Policy::allow(vec![(names, vec!["*".into()])]);
-        let p = minimal_policy(c, &[&listed], &gets, &BTreeMap::new(), true);
+        let p = minimal_policy(c, &[&listed], &gets, &Seen::default(), true);
         let written: Vec<&str> = p
             .statements
             .iter()
@@ -695,7 +751,7 @@ mod tests {
         assert!(written.iter().all(|n| !n.contains('*')), "{written:?}");
         assert_eq!(c.expand_policy(&p).allowed, gets);
         let broad = parse_policy(r#"{"Statement":[{"Effect":"Allow","Action":"iam:*","Resource":"*"}]}"#, "s").unwrap();
-        let p = minimal_policy(c, &[&broad], &gets, &BTreeMap::new(), true);
+        let p = minimal_policy(c, &[&broad], &gets, &Seen::default(), true);
         let written: Vec<&str> = p
             .statements
             .iter()

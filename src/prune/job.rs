@@ -5,14 +5,14 @@
 use super::summary::{summarize, PolicySource, Summary};
 use super::{run, Journal, Progress, PruneConfig, PruneError, StartRecord, StrategyKind};
 use crate::actions::ActionSet;
-use crate::catalog::{ActionId, Catalog};
+use crate::catalog::Catalog;
 use crate::eval::NamedPolicy;
 use crate::oracle::scenario::ScenarioOracle;
 use crate::oracle::Oracle;
+use crate::policy::write::Seen;
 use crate::policy::Policy;
 use crate::workload::Replay;
 use crate::workload::Scenario;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -315,13 +315,21 @@ pub async fn run_scenario_job(
     let cfg = job.search().prune_config();
     let oracle = ScenarioOracle::new(&scenario);
     let result = run(&oracle, &scenario.universe, &cfg, &mut journal, progress).await?;
-    // Resources: what the replay of the result requests, per action.
-    let mut resources: BTreeMap<ActionId, Vec<String>> = BTreeMap::new();
+    // What the replay of the result requests, per action: resources, and services roles
+    // are passed to.
+    let mut seen = Seen::default();
     if let Ok(trace) = oracle.replay().run(&result.minimal, false) {
         for (a, r) in trace.requests {
-            let list = resources.entry(a).or_default();
+            let list = seen.resources.entry(a).or_default();
             if !list.contains(&r) {
                 list.push(r);
+            }
+        }
+        for (a, key, service) in trace.passed_to {
+            let (_, list) = seen.passed_to.entry(a).or_insert_with(|| (key, Vec::new()));
+            if !list.contains(&service) {
+                list.push(service);
+                list.sort();
             }
         }
     }
@@ -334,11 +342,8 @@ pub async fn run_scenario_job(
         let grants = catalog.expand_policy(policy).allowed;
         Replay::new(&alone).run(&grants, false).is_ok_and(|t| t.passed)
     };
-    let source = PolicySource {
-        start: scenario.start.iter().map(|p| &p.policy).collect(),
-        resources: &resources,
-        replay: Some(&replay),
-    };
+    let source =
+        PolicySource { start: scenario.start.iter().map(|p| &p.policy).collect(), seen: &seen, replay: Some(&replay) };
     let summary = summarize(&scenario.name, oracle.info(), &cfg, &result, &source, Some(&expected));
     finish_run(&run_dir, &summary, &mut journal)?;
     Ok(JobOutput { summary, dir: run_dir, scenario: job.scenario })

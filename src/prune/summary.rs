@@ -2,9 +2,9 @@
 //! build on. Everything is in canonical action names so that it reads without the catalog.
 
 use super::{lower_bound, PruneConfig, PruneResult};
-use crate::catalog::{ActionId, Catalog};
+use crate::catalog::Catalog;
 use crate::oracle::{Denial, OracleInfo};
-use crate::policy::write::{exceeded_limits, minimal_policy, split_to_fit, to_value, SizeLimit};
+use crate::policy::write::{exceeded_limits, minimal_policy, split_to_fit, to_value, Seen, SizeLimit};
 use crate::policy::Policy;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -96,8 +96,9 @@ pub struct Summary {
 pub struct PolicySource<'a> {
     /// The start policies (their conditions, resources and `Deny`s carry over).
     pub start: Vec<&'a Policy>,
-    /// The ARNs the workload used per action (narrows the resources where known).
-    pub resources: &'a BTreeMap<ActionId, Vec<String>>,
+    /// What the workload was seen doing: the ARNs it used per action (narrows the resources
+    /// where known) and the services it passed roles to.
+    pub seen: &'a Seen,
     /// Replays the workload under a written document (offline oracles): `true` if it passes.
     pub replay: Option<&'a dyn Fn(&Policy) -> bool>,
 }
@@ -112,12 +113,12 @@ pub fn summarize(
     expected: Option<&[crate::actions::ActionSet]>,
 ) -> Summary {
     let c = Catalog::embedded();
-    let resources = source.resources;
-    let write = |resources: &BTreeMap<ActionId, Vec<String>>| {
-        let mut policy = minimal_policy(c, &source.start, &result.minimal, resources, false);
+    let resources = &source.seen.resources;
+    let write = |seen: &Seen| {
+        let mut policy = minimal_policy(c, &source.start, &result.minimal, seen, false);
         let mut compressed = false;
         if exceeded_limits(&policy).1.contains(&SizeLimit::Managed) {
-            policy = minimal_policy(c, &source.start, &result.minimal, resources, true);
+            policy = minimal_policy(c, &source.start, &result.minimal, seen, true);
             compressed = true;
         }
         (policy, compressed)
@@ -125,10 +126,10 @@ pub fn summarize(
     // Narrowed to the ARNs seen if the workload still passes under the document as written;
     // otherwise (a resource the replay could not attribute) the start statements' own
     // resources, which is what the verifying trial ran.
-    let (mut policy, mut compressed) = write(resources);
+    let (mut policy, mut compressed) = write(source.seen);
     let mut replayed = source.replay.map(|r| r(&policy));
-    if replayed == Some(false) && !resources.is_empty() {
-        (policy, compressed) = write(&BTreeMap::new());
+    if replayed == Some(false) && source.seen != &Seen::default() {
+        (policy, compressed) = write(&Seen::default());
         replayed = source.replay.map(|r| r(&policy));
     }
     let (size, exceeds) = exceeded_limits(&policy);

@@ -7,7 +7,7 @@
 use super::{DenialStyle, OnDenied, Scenario, Step};
 use crate::actions::ActionSet;
 use crate::catalog::{ActionId, Catalog};
-use crate::eval::{DecisionKind, EvalError, Evaluator, NamedPolicy, PolicySet, Request};
+use crate::eval::{ContextValue, DecisionKind, EvalError, Evaluator, NamedPolicy, PolicySet, Request};
 use crate::oracle::Denial;
 use crate::pattern::Pattern;
 use crate::policy::{Effect, Matcher, Policy, Spanned};
@@ -76,6 +76,10 @@ pub struct Trace {
     /// Allowed (action, resource) pairs, for resource scoping of the result.
     #[serde(skip)]
     pub requests: Vec<(ActionId, String)>,
+    /// Allowed passes to a service: (action, its `*:PassedToService` key, the service), for
+    /// the result's conditions.
+    #[serde(skip)]
+    pub passed_to: Vec<(ActionId, String, String)>,
 }
 
 /// A scenario prepared for many replays.
@@ -183,6 +187,7 @@ impl<'s> Replay<'s> {
                 denied: Vec::new(),
                 tolerated: Vec::new(),
                 requests: Vec::new(),
+                passed_to: Vec::new(),
             },
         };
         for (i, step) in self.scenario.steps.iter().enumerate() {
@@ -242,6 +247,10 @@ impl Run<'_, '_> {
             calls.push(CallTrace { action: catalog.name(call.id), resource: call.resource.clone(), decision, matched });
             if decision == DecisionKind::Allow {
                 self.trace.requests.push((call.id, call.resource.clone()));
+                let key = format!("{}:PassedToService", catalog.prefix_of(call.id));
+                if let Some(ContextValue::Single(service)) = call.context.get(&key) {
+                    self.trace.passed_to.push((call.id, key, service.clone()));
+                }
             } else {
                 denied_call = Some(call);
                 break;
