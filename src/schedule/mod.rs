@@ -192,17 +192,22 @@ fn new_dir(out: &Path) -> Result<PathBuf, ScheduleError> {
 }
 
 /// Whether an abandoned run's directory can be resumed for this job: a journal with a start
-/// record for the same scenario and search flags, and no result yet. What is derived from the
+/// record for the same scenario (and, where recorded, the same scenario content: an edited
+/// scenario starts a new run) and search flags, and no result yet. What is derived from the
 /// history (the previous result as `likely` and `expect_needed`) and the engine version may
 /// differ: a resumed run searches as its journal says, which only orders the trials.
 fn resumable(dir: &Path, job: &ScenarioJob) -> bool {
     let path = dir.join("journal.jsonl");
     let Ok(j) = Journal::read(&path) else { return false };
-    let same = j
-        .start
-        .as_ref()
-        .and_then(|s| serde_json::from_value::<ScenarioJob>(s.config.clone()).ok())
-        .is_some_and(|old| old.scenario == job.scenario && old.search.same_flags(&job.search));
+    let same = j.start.as_ref().and_then(|s| serde_json::from_value::<ScenarioJob>(s.config.clone()).ok()).is_some_and(
+        |old| {
+            let unedited = match &old.scenario_sha256 {
+                Some(h) => crate::workload::Scenario::load(&job.scenario).is_ok_and(|s| &s.fingerprint == h),
+                None => true,
+            };
+            old.scenario == job.scenario && unedited && old.search.same_flags(&job.search)
+        },
+    );
     let finished = std::fs::read_to_string(&path).map(|t| t.contains("\"type\":\"result\"")).unwrap_or(true);
     same && !finished
 }
@@ -363,4 +368,42 @@ pub async fn run_schedule(
     summary::write(&result, &file.path)?;
     db.finish_schedule(schedule_id, overall.as_str(), overall.exit_code())?;
     Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prune::StartRecord;
+
+    /// An abandoned run is resumed only for the scenario it started with: once the scenario
+    /// file is edited, its recorded trials describe another workload and a new run starts.
+    #[test]
+    fn an_edited_scenario_is_not_resumed() {
+        let dir = std::env::temp_dir().join(format!("iam-prune-resumable-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let scenario = dir.join("s.toml");
+        let text = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/flintrock-launch.toml"),
+        )
+        .unwrap();
+        std::fs::write(&scenario, &text).unwrap();
+        let mut job = ScenarioJob::new(scenario.clone());
+        job.scenario_sha256 = Some(crate::workload::Scenario::load(&scenario).unwrap().fingerprint);
+        let start = StartRecord {
+            kind: "start".into(),
+            version: 1,
+            name: "s".into(),
+            config: serde_json::to_value(&job).unwrap(),
+            universe: Vec::new(),
+            started: String::new(),
+        };
+        let run = dir.join("run");
+        std::fs::create_dir_all(&run).unwrap();
+        drop(Journal::create(&run.join("journal.jsonl"), start).unwrap());
+        assert!(resumable(&run, &job));
+        std::fs::write(&scenario, format!("{text}\n# edited\n")).unwrap();
+        assert!(!resumable(&run, &job));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
