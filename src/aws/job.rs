@@ -254,6 +254,7 @@ mod tests {
     use super::*;
     use crate::prune::StrategyKind;
     use clap::Parser;
+    use serde_json::json;
 
     #[derive(Parser)]
     struct Cli {
@@ -287,8 +288,10 @@ mod tests {
             expect_needed: Some(2),
             engine: crate::prune::ENGINE,
         };
-        let job = AwsJob { run_id: "r1".into(), aws: cli.aws, search };
+        let job = AwsJob { run_id: "r1".into(), aws: cli.aws.with_defaults(), search };
         let config = serde_json::to_value(&job).unwrap_or_default();
+        // The defaults are recorded, not left for a later version to choose.
+        assert_eq!((config["aws"]["timeout"].clone(), config["aws"]["apply"].clone()), (json!(600), json!("auto")));
         assert!(config["aws"].get("dry_run").is_none(), "a resumed run must not turn into a dry run: {config}");
         let back: AwsJob = serde_json::from_value(config).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back.aws.run.as_deref(), Some("make test"));
@@ -300,5 +303,20 @@ mod tests {
         assert_eq!(back.search.prune_config().confirm, 2);
         assert_eq!(back.search.prune_config().expect_needed, Some(2));
         assert_eq!(default_run_dir("r1"), PathBuf::from("reports/aws-r1"));
+    }
+
+    /// A journal written before the defaulted flags became optional reads back the same.
+    #[test]
+    fn an_older_aws_start_record_reads_back() {
+        let old = json!({
+            "run_id": "r0",
+            "aws": {"run": "make", "start": "IAMFullAccess", "fixed": [], "profile": null, "region": null,
+                    "endpoint_url": null, "pass_if": null, "fail_if": null, "fail_on_denied_only": false,
+                    "timeout": 900, "apply": "version"},
+            "search": {"strategy": "auto", "parallel": 1, "confirm": 1, "max_trials": null, "deadline": null, "likely": []}
+        });
+        let job: AwsJob = serde_json::from_value(old).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((job.aws.timeout_secs(), job.aws.apply_mode()), (900, ApplyMode::Version));
+        assert_eq!(job.aws.principal_kind(), crate::aws::sandbox::PrincipalKind::Role);
     }
 }

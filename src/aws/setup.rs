@@ -83,6 +83,17 @@ impl AwsArgs {
         self.principal.unwrap_or(PrincipalKind::Role)
     }
 
+    /// The same flags with the defaults written out, as a journal records them: a resumed run
+    /// keeps the values it started with even if a later version changes a default.
+    pub fn with_defaults(&self) -> AwsArgs {
+        AwsArgs {
+            timeout: Some(self.timeout_secs()),
+            apply: Some(self.apply_mode()),
+            principal: Some(self.principal_kind()),
+            ..self.clone()
+        }
+    }
+
     /// The flags on this command line that describe the workload or how trials run, which a
     /// resumed run takes from its journal instead (`--profile`, `--region` and
     /// `--endpoint-url` are not among them: they say how to reach AWS now).

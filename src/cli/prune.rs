@@ -169,7 +169,7 @@ async fn run_on_aws(args: Args, g: &Global) -> CmdResult {
             }
             let (search, _) = search_settings(&args)?;
             let out = args.out.clone().unwrap_or_else(|| iam_prune::aws::job::default_run_dir(&run_id));
-            (RunDir::New(out), Some(AwsJob { run_id, aws: args.aws.clone(), search }))
+            (RunDir::New(out), Some(AwsJob { run_id, aws: args.aws.with_defaults(), search }))
         }
     };
     // Listen before the sandbox exists: a Ctrl-C while it is being made is remembered (not

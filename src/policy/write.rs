@@ -250,7 +250,11 @@ pub fn minimal_policy(
     for st in start.iter().flat_map(|p| p.statements.iter()) {
         let covered = catalog.expand_statement(st);
         if st.effect == Effect::Deny {
-            if (st.actions.is_none() || !covered.intersection(minimal).is_empty()) && !denies.contains(st) {
+            // Also a Deny of actions the catalog does not know yet: a compression wildcard
+            // could match them once AWS adds them, and the start policy denied them.
+            if (st.actions.is_none() || covered.is_empty() || !covered.intersection(minimal).is_empty())
+                && !denies.contains(st)
+            {
                 denies.push(st.clone());
             }
             continue;

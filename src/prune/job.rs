@@ -289,7 +289,7 @@ pub async fn run_scenario_job(
             }
             journal.check_universe(
                 &scenario.universe.names(catalog),
-                &format!("the start policies of `{}`", job.scenario.display()),
+                &format!("the start policies of `{}`", job.scenario_file().display()),
             )?;
             (job, journal, dir, scenario)
         }

@@ -415,10 +415,14 @@ pub async fn run(
             necessary: k.necessary().len(),
             universe: universe.len(),
             simulated_seconds: simulated,
-            trials_left: strategy.trials_left(&k).unwrap_or_else(|| {
-                let undecided = k.kept.len().saturating_sub(k.necessary().len());
-                Posterior::new(Prior::default(), universe.len(), k.necessary().len(), undecided, &[]).trials_left()
-            }) + k.pending_confirm().len() as f64,
+            trials_left: if k.is_done() && k.pending_confirm().is_empty() {
+                0.0
+            } else {
+                strategy.trials_left(&k).unwrap_or_else(|| {
+                    let undecided = k.kept.len().saturating_sub(k.necessary().len());
+                    Posterior::new(Prior::default(), universe.len(), k.necessary().len(), undecided, &[]).trials_left()
+                }) + k.pending_confirm().len() as f64
+            },
             parallel,
             trial_seconds: oracle.info().trial_seconds,
         });

@@ -821,8 +821,11 @@ struct Linear {
 
 impl Strategy for Linear {
     fn trials_left(&self, k: &Knowledge) -> Option<f64> {
-        // One trial per kept action not yet passed by the cursor, and the verification.
-        Some(k.kept.iter().filter(|a| a.index() >= self.cursor).count() as f64 + 1.0)
+        // One trial per kept action ahead of the cursor not yet proven needed, and the
+        // verification if the kept set has not passed yet.
+        let necessary = k.necessary_set();
+        let ahead = k.kept.iter().filter(|a| a.index() >= self.cursor && !necessary.contains(*a)).count();
+        Some(ahead as f64 + f64::from(u8::from(k.kept_trial.is_none())))
     }
 
     fn propose(&mut self, k: &Knowledge, _ev: &Evidence, slots: usize) -> Vec<ActionSet> {

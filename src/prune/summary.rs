@@ -128,8 +128,13 @@ pub fn summarize(
     // resources, which is what the verifying trial ran.
     let (mut policy, mut compressed) = write(source.seen);
     let mut replayed = source.replay.map(|r| r(&policy));
-    if replayed == Some(false) && source.seen != &Seen::default() {
-        (policy, compressed) = write(&Seen::default());
+    // Back off one narrowing at a time: the services passed to, then the resources.
+    let without_services = Seen { passed_to: BTreeMap::new(), ..source.seen.clone() };
+    for fallback in [without_services, Seen::default()] {
+        if replayed != Some(false) || &fallback == source.seen {
+            continue;
+        }
+        (policy, compressed) = write(&fallback);
         replayed = source.replay.map(|r| r(&policy));
     }
     let (size, exceeds) = exceeded_limits(&policy);

@@ -196,18 +196,19 @@ pub(super) fn load(path: &Path, catalog: &Catalog) -> Result<Scenario, WorkloadE
     })?;
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut policy_lints = Vec::new();
-    // The fingerprint covers the scenario and the policy files it reads (managed policies
-    // come from the embedded catalog, which a resume checks through the universe).
+    // The fingerprint covers the scenario and every policy file it reads, wherever found
+    // (managed policies come from the embedded catalog; a resume compares the start policies'
+    // universe, and a catalog update changes the engine's answers only through it).
     let mut hasher = Sha256::new();
     hasher.update(text.as_bytes());
     let mut load_ref = |name: &str| -> Result<NamedPolicy, WorkloadError> {
         let local: PathBuf = dir.join(name);
-        if let Ok(bytes) = std::fs::read(&local) {
+        let target = if local.exists() { local.display().to_string() } else { name.to_string() };
+        if let Ok(bytes) = std::fs::read(&target) {
             hasher.update(name.as_bytes());
             hasher.update([0u8]);
             hasher.update(&bytes);
         }
-        let target = if local.exists() { local.display().to_string() } else { name.to_string() };
         let (n, p) = catalog.load_policy(&target).map_err(|e| WorkloadError::Policy {
             path: path.to_path_buf(),
             name: name.to_string(),

@@ -247,8 +247,14 @@ impl Run<'_, '_> {
             calls.push(CallTrace { action: catalog.name(call.id), resource: call.resource.clone(), decision, matched });
             if decision == DecisionKind::Allow {
                 self.trace.requests.push((call.id, call.resource.clone()));
+                // Only for actions AWS sends the key with: a scenario or step context may hold
+                // it for every call of the step, and a condition on a key a request never has
+                // would deny that action on AWS.
                 let key = format!("{}:PassedToService", catalog.prefix_of(call.id));
-                if let Some(ContextValue::Single(service)) = call.context.get(&key) {
+                let supported = catalog
+                    .info(call.id)
+                    .is_some_and(|i| i.condition_keys.split(',').any(|k| k.trim().eq_ignore_ascii_case(&key)));
+                if let (true, Some(ContextValue::Single(service))) = (supported, call.context.get(&key)) {
                     self.trace.passed_to.push((call.id, key, service.clone()));
                 }
             } else {

@@ -265,14 +265,19 @@ fn written_policy_works_and_grants_nothing_more(name: &str, s: &Scenario, run: &
     let spelled = |c: &iam_prune::policy::Condition| {
         (c.operator.value.clone(), c.key.value.clone(), c.values.iter().map(|v| v.value.clone()).collect::<Vec<_>>())
     };
+    // Every action of the statement must be one AWS sends that key with.
+    let sent_with = |w: &Statement, key: &str| {
+        c.expand_statement(w)
+            .iter()
+            .all(|a| c.info(a).is_some_and(|i| i.condition_keys.split(',').any(|k| k.trim().eq_ignore_ascii_case(key))))
+    };
     let narrows = |st: &Statement, w: &Statement| {
         let own: Vec<_> = st.conditions.iter().map(spelled).collect();
         let written: Vec<_> = w.conditions.iter().map(spelled).collect();
         own.iter().all(|c| written.contains(c))
-            && written
-                .iter()
-                .filter(|c| !own.contains(c))
-                .all(|(op, key, _)| op == "StringEquals" && key.to_ascii_lowercase().ends_with(":passedtoservice"))
+            && written.iter().filter(|c| !own.contains(c)).all(|(op, key, _)| {
+                op == "StringEquals" && key.to_ascii_lowercase().ends_with(":passedtoservice") && sent_with(w, key)
+            })
     };
     let start: Vec<&Statement> = s.start.iter().flat_map(|p| p.policy.statements.iter()).collect();
     // A role the workload passes is passed to the services it was seen going to, no others.
@@ -456,6 +461,26 @@ fn iomete_creates_need_the_managed_request_tag() {
     seed_list.union_with(&c.expand_policy(&parsed).allowed);
     let in_seed_list = s.expected_minimal().intersection(&seed_list);
     assert!(in_seed_list.len() < seed_list.len(), "the result must be strictly smaller than the seed's list");
+}
+
+/// A context key a whole step carries conditions only the actions AWS sends it with: the
+/// pass is limited to the service, the read of the role is not (on AWS a condition on a key
+/// the request lacks denies it, which the offline replay would not show).
+#[tokio::test]
+async fn a_step_wide_passed_to_service_limits_only_the_pass() {
+    let scenario = root().join("tests/fixtures/scenarios/pass-in-step-context.toml");
+    let run = std::env::temp_dir().join(format!("iam-prune-it-pass-context-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&run);
+    let out = run_scenario_job(RunDir::New(run.clone()), Some(ScenarioJob::new(scenario)), &NoProgress).await.unwrap();
+    assert_eq!(out.summary.minimal, vec!["iam:GetRole", "iam:PassRole"]);
+    let sts = out.summary.policy["Statement"].as_array().unwrap().clone();
+    let with = |action: &str| sts.iter().find(|s| s["Action"] == serde_json::json!([action])).unwrap().clone();
+    assert_eq!(
+        with("iam:PassRole")["Condition"],
+        serde_json::json!({"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}})
+    );
+    assert!(with("iam:GetRole").get("Condition").is_none(), "{sts:?}");
+    let _ = std::fs::remove_dir_all(&run);
 }
 
 #[test]
