@@ -114,6 +114,12 @@ pub struct ProgressStats {
 pub trait Progress: Send + Sync {
     /// Called after every round.
     fn update(&self, stats: &ProgressStats);
+
+    /// False when updates are thrown away: the engine then skips computing them (the trials
+    /// left need a posterior per round, which benchmarks and tests would pay for nothing).
+    fn wants_updates(&self) -> bool {
+        true
+    }
 }
 
 /// A progress sink that does nothing.
@@ -121,6 +127,10 @@ pub struct NoProgress;
 
 impl Progress for NoProgress {
     fn update(&self, _stats: &ProgressStats) {}
+
+    fn wants_updates(&self) -> bool {
+        false
+    }
 }
 
 /// One executed (or replayed) trial, as the result reports it.
@@ -407,25 +417,28 @@ pub async fn run(
                 return Err(PruneError::StartFails { universe: universe.len(), denials });
             }
         }
-        progress.update(&ProgressStats {
-            trials: trials.len() as u64,
-            round,
-            kept: k.kept.len(),
-            dropped: universe.len() - k.kept.len(),
-            necessary: k.necessary().len(),
-            universe: universe.len(),
-            simulated_seconds: simulated,
-            trials_left: if k.is_done() && k.pending_confirm().is_empty() {
-                0.0
-            } else {
-                strategy.trials_left(&k).unwrap_or_else(|| {
-                    let undecided = k.kept.len().saturating_sub(k.necessary().len());
-                    Posterior::new(Prior::default(), universe.len(), k.necessary().len(), undecided, &[]).trials_left()
-                }) + k.pending_confirm().len() as f64
-            },
-            parallel,
-            trial_seconds: oracle.info().trial_seconds,
-        });
+        if progress.wants_updates() {
+            progress.update(&ProgressStats {
+                trials: trials.len() as u64,
+                round,
+                kept: k.kept.len(),
+                dropped: universe.len() - k.kept.len(),
+                necessary: k.necessary().len(),
+                universe: universe.len(),
+                simulated_seconds: simulated,
+                trials_left: if k.is_done() && k.pending_confirm().is_empty() {
+                    0.0
+                } else {
+                    strategy.trials_left(&k).unwrap_or_else(|| {
+                        let undecided = k.kept.len().saturating_sub(k.necessary().len());
+                        Posterior::new(Prior::default(), universe.len(), k.necessary().len(), undecided, &[])
+                            .trials_left()
+                    }) + k.pending_confirm().len() as f64
+                },
+                parallel,
+                trial_seconds: oracle.info().trial_seconds,
+            });
+        }
         if k.is_done() && k.pending_confirm().is_empty() {
             break;
         }
