@@ -745,23 +745,20 @@ mod tests {
         let gets: ActionSet = c.expand_pattern("iam:Get*");
         let names: Vec<String> = gets.iter().map(|a| c.name(a)).collect();
         let listed = Policy::allow(vec![(names, vec!["*".into()])]);
+        let action_lists = |p: &Policy| -> Vec<String> {
+            p.statements
+                .iter()
+                .flat_map(|s| s.actions.as_ref().unwrap().patterns.iter())
+                .map(|n| n.value.clone())
+                .collect()
+        };
         let p = minimal_policy(c, &[&listed], &gets, &Seen::default(), true);
-        let written: Vec<&str> = p
-            .statements
-            .iter()
-            .flat_map(|s| s.actions.as_ref().unwrap().patterns.iter())
-            .map(|n| n.value.as_str())
-            .collect();
+        let written = action_lists(&p);
         assert!(written.iter().all(|n| !n.contains('*')), "{written:?}");
         assert_eq!(c.expand_policy(&p).allowed, gets);
         let broad = parse_policy(r#"{"Statement":[{"Effect":"Allow","Action":"iam:*","Resource":"*"}]}"#, "s").unwrap();
         let p = minimal_policy(c, &[&broad], &gets, &Seen::default(), true);
-        let written: Vec<&str> = p
-            .statements
-            .iter()
-            .flat_map(|s| s.actions.as_ref().unwrap().patterns.iter())
-            .map(|n| n.value.as_str())
-            .collect();
+        let written = action_lists(&p);
         assert!(written.len() < 5 && written.iter().any(|n| n.ends_with('*')), "{written:?}");
         assert_eq!(c.expand_policy(&p).allowed, gets);
     }

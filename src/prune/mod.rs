@@ -200,7 +200,8 @@ pub async fn run(
 ) -> Result<PruneResult, PruneError> {
     let catalog = Catalog::embedded();
     let started = Instant::now();
-    let parallel = cfg.parallel.max(1).min(oracle.info().max_parallel.unwrap_or(usize::MAX).max(1));
+    let info = oracle.info();
+    let parallel = cfg.parallel.max(1).min(info.max_parallel.unwrap_or(usize::MAX).max(1));
     let mut k = Knowledge::with_confirm(universe.clone(), cfg.confirm).for_engine(cfg.engine);
     if parallel == 1 {
         k = k.sequential(cfg.engine);
@@ -211,11 +212,8 @@ pub async fn run(
         Prior::new(cfg.engine, cfg.expect_needed.map(|e| e.min(universe.len()))),
         cfg.engine,
     );
-    let mut evidence = Evidence {
-        named: Vec::new(),
-        likely: cfg.likely.intersection(universe),
-        names_denials: oracle.info().names_denials,
-    };
+    let mut evidence =
+        Evidence { named: Vec::new(), likely: cfg.likely.intersection(universe), names_denials: info.names_denials };
     let mut trials: Vec<Trial> = Vec::new();
     let mut outcomes: HashMap<u64, Outcome> = HashMap::new();
     let mut rechecked: HashMap<ActionSet, usize> = HashMap::new();
@@ -436,7 +434,7 @@ pub async fn run(
                     }) + k.pending_confirm().len() as f64
                 },
                 parallel,
-                trial_seconds: oracle.info().trial_seconds,
+                trial_seconds: info.trial_seconds,
             });
         }
         if k.is_done() && k.pending_confirm().is_empty() {

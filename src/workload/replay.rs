@@ -249,13 +249,17 @@ impl Run<'_, '_> {
                 self.trace.requests.push((call.id, call.resource.clone()));
                 // Only for actions AWS sends the key with: a scenario or step context may hold
                 // it for every call of the step, and a condition on a key a request never has
-                // would deny that action on AWS.
-                let key = format!("{}:PassedToService", catalog.prefix_of(call.id));
-                let supported = catalog
-                    .info(call.id)
-                    .is_some_and(|i| i.condition_keys.split(',').any(|k| k.trim().eq_ignore_ascii_case(&key)));
-                if let (true, Some(ContextValue::Single(service))) = (supported, call.context.get(&key)) {
-                    self.trace.passed_to.push((call.id, key, service.clone()));
+                // would deny that action on AWS. The key is the catalog's (`iam:PassedToService`);
+                // every trial replays, so nothing is allocated for actions without one.
+                let key = catalog.info(call.id).and_then(|i| {
+                    i.condition_keys.split(',').map(str::trim).find(|k| {
+                        k.get(k.len().saturating_sub(16)..).is_some_and(|t| t.eq_ignore_ascii_case(":PassedToService"))
+                    })
+                });
+                if let Some(key) = key {
+                    if let Some(ContextValue::Single(service)) = call.context.get(key) {
+                        self.trace.passed_to.push((call.id, key.to_string(), service.clone()));
+                    }
                 }
             } else {
                 denied_call = Some(call);
