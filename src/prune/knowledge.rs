@@ -57,12 +57,15 @@ pub struct Knowledge {
     /// Once flakiness is seen under `--confirm`, ask more of failures (engine 3; see
     /// [`Knowledge::fail_seen_enough`]).
     recheck_groups: bool,
-    /// Confirm passes lazily (engine 4, one trial at a time): an unconfirmed pass inside
-    /// `kept` becomes the kept set at once, and only the kept set is re-run, when a trial
-    /// inside it fails or the search is over.
+    /// Confirm passes lazily (engine 4 one trial at a time, engine 7 several): an unconfirmed
+    /// pass inside `kept` becomes the kept set at once, and only the kept set is re-run, when
+    /// a trial inside it fails or the search is over.
     lazy: bool,
     /// A trial inside the (unconfirmed) kept set failed since it became the kept set.
     doubted: bool,
+    /// Lazy confirmation several at a time (engine 7): the round's other passes are combined
+    /// with the kept set unconfirmed, and re-run only when a failure contradicts them.
+    combine_unconfirmed: bool,
 }
 
 impl Knowledge {
@@ -79,6 +82,7 @@ impl Knowledge {
             recheck_groups: true,
             lazy: false,
             doubted: false,
+            combine_unconfirmed: true,
             kept: universe.clone(),
             universe,
             kept_trial: None,
@@ -96,12 +100,14 @@ impl Knowledge {
         self.prefer_confirmed = engine >= 2;
         self.recheck_groups = engine >= 3;
         self.lazy = self.lazy && engine >= 4;
+        self.combine_unconfirmed = engine >= 7;
         self
     }
 
-    /// One trial at a time: passes may be confirmed lazily (engine 4 on; call after
+    /// Passes may be confirmed lazily: one trial at a time from engine 4 on, several at a
+    /// time from engine 7 on (the caller decides which applies; call after
     /// [`Knowledge::for_engine`] or before, either order).
-    pub fn sequential(mut self, engine: u32) -> Knowledge {
+    pub fn confirm_lazily(mut self, engine: u32) -> Knowledge {
         self.lazy = engine >= 4 && self.confirm > 1;
         self
     }
@@ -350,6 +356,7 @@ impl Knowledge {
                 }
             }
         }
+        out.extend(self.doubted_passes());
         out.sort();
         out.dedup();
         // The lazily confirmed kept set: re-run when a trial inside it failed (that failure
@@ -388,6 +395,82 @@ impl Knowledge {
     /// All passing observations, in order (for reports).
     pub fn passes(&self) -> &[(ActionSet, u64)] {
         &self.passes
+    }
+
+    /// The passes a strategy may combine with the kept set (engine 7): the recorded passes
+    /// that cross `kept` (neither inside nor around it), in order, then, under lazy
+    /// confirmation, the unconfirmed ones (seen fewer than `confirm` times, inside or across
+    /// `kept`, contained in no recorded failure; sorted, since the memo is a map and a resumed
+    /// run must propose the same trials), less the contradicted ones (see
+    /// [`Knowledge::combinations`]). Unconfirmed passes are not used for inference: a spurious
+    /// one would answer its supersets as passes, and the search could stall on them.
+    pub fn combinable_passes(&self) -> Vec<ActionSet> {
+        let (all, contradicted) = self.combinations();
+        all.into_iter().filter(|p| !contradicted.contains(p)).collect()
+    }
+
+    /// The passes to combine (as [`Knowledge::combinable_passes`]) and those a failure
+    /// contradicts together: a failed candidate containing the kept set's intersection with
+    /// every such pass around it (the combination the strategy tested, or a set inside it)
+    /// says one of them was a spurious pass, or the failure was spurious, or the workload
+    /// accepts either of two actions ("A or B": each pass kept one of them, the combination
+    /// neither). Unconfirmed ones are re-run (`pending_confirm`): confirmation is paid only
+    /// where passes disagree with a failure. Contradicted ones are not combined again, so that
+    /// a strategy does not try one subset of them after another.
+    fn combinations(&self) -> (Vec<ActionSet>, Vec<ActionSet>) {
+        if !self.combine_unconfirmed {
+            return (Vec::new(), Vec::new());
+        }
+        let crossing = |c: &ActionSet| c != &self.kept && !self.kept.is_subset(c) && c.intersects(&self.kept);
+        let mut all: Vec<ActionSet> = self.passes.iter().map(|(p, _)| p).filter(|p| crossing(p)).cloned().collect();
+        if self.lazy {
+            let mut unconfirmed: Vec<ActionSet> = self
+                .memo
+                .iter()
+                .filter(|(c, obs)| {
+                    let agreeing = obs.iter().rev().take_while(|o| o.passed).count();
+                    agreeing > 0
+                        && agreeing < self.confirm
+                        && crossing(c)
+                        && !self.fails.iter().any(|(f, _)| c.is_subset(f))
+                })
+                .map(|(c, _)| c.clone())
+                .collect();
+            unconfirmed.sort();
+            all.extend(unconfirmed);
+        }
+        let mut contradicted: Vec<ActionSet> = Vec::new();
+        for (f, _) in &self.fails {
+            if !f.is_subset(&self.kept) {
+                continue;
+            }
+            let around: Vec<&ActionSet> = all.iter().filter(|p| f.is_subset(p)).collect();
+            if around.is_empty() {
+                continue;
+            }
+            let mut meet = self.kept.clone();
+            for p in &around {
+                meet = meet.intersection(p);
+            }
+            if meet.is_subset(f) {
+                contradicted.extend(around.into_iter().cloned());
+            }
+        }
+        contradicted.sort();
+        contradicted.dedup();
+        (all, contradicted)
+    }
+
+    /// Unconfirmed passes a failure contradicts (see [`Knowledge::combinations`]): re-run.
+    fn doubted_passes(&self) -> Vec<ActionSet> {
+        if !self.lazy {
+            return Vec::new();
+        }
+        let (_, contradicted) = self.combinations();
+        contradicted
+            .into_iter()
+            .filter(|c| self.observations(c).iter().rev().take_while(|o| o.passed).count() < self.confirm)
+            .collect()
     }
 }
 
@@ -476,7 +559,7 @@ mod tests {
     #[test]
     fn one_at_a_time_a_pass_is_confirmed_only_when_a_trial_inside_it_fails() {
         let universe = s(&[0, 1, 2, 3, 4, 5, 6, 7]);
-        let mut k = Knowledge::with_confirm(universe.clone(), 2).for_engine(crate::prune::ENGINE).sequential(4);
+        let mut k = Knowledge::with_confirm(universe.clone(), 2).for_engine(crate::prune::ENGINE).confirm_lazily(4);
         // A pass inside the kept set becomes the kept set at once, unconfirmed.
         k.record(&s(&[0, 1, 2, 3]), 1, true);
         assert_eq!(k.kept, s(&[0, 1, 2, 3]));
@@ -502,7 +585,7 @@ mod tests {
         stopped.settle();
         assert_eq!((stopped.kept.clone(), stopped.kept_trial), (s(&[0, 1, 2, 3]), Some(5)));
         // Not done while the kept set is unconfirmed, even with every action proven.
-        let mut done = Knowledge::with_confirm(s(&[0, 1, 2]), 2).for_engine(crate::prune::ENGINE).sequential(4);
+        let mut done = Knowledge::with_confirm(s(&[0, 1, 2]), 2).for_engine(crate::prune::ENGINE).confirm_lazily(4);
         done.record(&s(&[0]), 1, true);
         done.record(&s(&[]), 2, false);
         done.record(&s(&[]), 3, false);
@@ -511,10 +594,45 @@ mod tests {
         done.record(&s(&[0]), 4, true);
         assert!(done.is_done(), "{:?}", done.necessary());
         // Several at a time (or engine 3): every deciding pass is re-run before it counts.
-        let mut eager = Knowledge::with_confirm(universe, 2).for_engine(3).sequential(3);
+        let mut eager = Knowledge::with_confirm(universe, 2).for_engine(3).confirm_lazily(3);
         eager.record(&s(&[0, 1, 2, 3]), 1, true);
         assert_eq!(eager.kept.len(), 8);
         assert_eq!(eager.pending_confirm(), vec![s(&[0, 1, 2, 3])]);
+    }
+
+    #[test]
+    fn several_at_a_time_other_passes_are_combined_unconfirmed_until_a_failure_contradicts_them() {
+        let universe = s(&[0, 1, 2, 3, 4, 5, 6, 7]);
+        let mut k = Knowledge::with_confirm(universe.clone(), 2).for_engine(7).confirm_lazily(7);
+        // One round, two passes: the first becomes the (tentative) kept set, the second is
+        // offered for combination without a re-run.
+        k.record(&s(&[0, 1, 2, 3, 4, 5]), 1, true);
+        k.record(&s(&[0, 1, 2, 3, 6, 7]), 2, true);
+        assert_eq!(k.kept, s(&[0, 1, 2, 3, 4, 5]));
+        assert_eq!(k.combinable_passes(), vec![s(&[0, 1, 2, 3, 6, 7])]);
+        assert!(k.pending_confirm().is_empty(), "{:?}", k.pending_confirm());
+        // A failure inside the combination alone contradicts nothing.
+        k.record(&s(&[0, 1]), 3, false);
+        assert_eq!(k.combinable_passes(), vec![s(&[0, 1, 2, 3, 6, 7])]);
+        assert!(!k.pending_confirm().contains(&s(&[0, 1, 2, 3, 6, 7])));
+        // The combination itself fails: the unconfirmed pass is re-run and not combined
+        // meanwhile (the kept set is re-run too: a trial inside it failed).
+        k.record(&s(&[0, 1, 2, 3]), 4, false);
+        assert!(k.combinable_passes().is_empty());
+        let pending = k.pending_confirm();
+        assert!(pending.contains(&s(&[0, 1, 2, 3, 6, 7])) && pending.contains(&s(&[0, 1, 2, 3, 4, 5])), "{pending:?}");
+        // It passes again ("A or B": 4 or 6, say): confirmed, but still not combined.
+        k.record(&s(&[0, 1, 2, 3, 6, 7]), 5, true);
+        assert!(!k.pending_confirm().contains(&s(&[0, 1, 2, 3, 6, 7])));
+        assert!(k.combinable_passes().is_empty());
+        // Engine 6 several at a time re-ran every pass before it counted, and combined none
+        // unconfirmed.
+        let mut old = Knowledge::with_confirm(universe, 2).for_engine(6);
+        old.record(&s(&[0, 1, 2, 3, 4, 5]), 1, true);
+        old.record(&s(&[0, 1, 2, 3, 6, 7]), 2, true);
+        assert_eq!(old.kept.len(), 8);
+        assert!(old.combinable_passes().is_empty());
+        assert_eq!(old.pending_confirm().len(), 2);
     }
 
     #[test]

@@ -67,7 +67,12 @@ pub struct PruneConfig {
 /// the next round); the start policy is run as soon as an action is proven needed, or after
 /// 2 log2 n + 4 trials, before anything passed (a workload that fails under the start policy
 /// is found in a few trials, not n).
-pub const ENGINE: u32 = 6;
+/// 7: with `--confirm`, several at a time too, passes are confirmed lazily; a round's other
+/// passes are combined with the kept set unconfirmed and re-run only when a failure
+/// contradicts their combination; passes whose combination failed are not combined again
+/// (confirmed ones included: "A or B" workloads made the strategy try one subset of them
+/// after another).
+pub const ENGINE: u32 = 7;
 
 impl Default for PruneConfig {
     fn default() -> Self {
@@ -203,8 +208,10 @@ pub async fn run(
     let info = oracle.info();
     let parallel = cfg.parallel.max(1).min(info.max_parallel.unwrap_or(usize::MAX).max(1));
     let mut k = Knowledge::with_confirm(universe.clone(), cfg.confirm).for_engine(cfg.engine);
-    if parallel == 1 {
-        k = k.sequential(cfg.engine);
+    // Lazy confirmation of passes: one trial at a time from engine 4, several from engine 7
+    // (which also combines a round's other passes unconfirmed: `Knowledge::combinable_passes`).
+    if parallel == 1 || cfg.engine >= 7 {
+        k = k.confirm_lazily(cfg.engine);
     }
     let mut strategy = strategy::new_strategy(
         cfg.strategy,
@@ -672,6 +679,50 @@ mod search_tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// Lazy confirmation several at a time (engine 7) decides from maps of observations; a run
+    /// killed half way and resumed must still propose exactly the trials it recorded, and then
+    /// the same ones as the run that was not killed.
+    #[test]
+    fn a_flaky_run_several_at_a_time_resumes_to_the_same_trials() {
+        let (u, ids) = universe(300);
+        let dir = std::env::temp_dir().join(format!("iam-prune-lazy-resume-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let start = || StartRecord {
+            kind: "start".into(),
+            version: 1,
+            name: "t".into(),
+            config: serde_json::json!({}),
+            universe: Vec::new(),
+            started: String::new(),
+        };
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let mut checked = 0;
+        for seed in 0..6u64 {
+            let mut o = SyntheticOracle::generate(&ids, 4, 0.3, seed);
+            o.flaky_failure_rate = 0.1;
+            o.propagation_miss_rate = 0.1;
+            let cfg = PruneConfig { strategy: StrategyKind::Group, parallel: 8, confirm: 2, ..PruneConfig::default() };
+            let path = dir.join(format!("journal-{seed}.jsonl"));
+            let whole = rt.block_on(run(&o, &u, &cfg, &mut Journal::create(&path, start()).unwrap(), &NoProgress));
+            let Ok(whole) = whole else { continue };
+            let keys = |r: &PruneResult| r.trials.iter().map(|t| t.record.candidate.clone()).collect::<Vec<_>>();
+            // Keep the start record and the first half of the trials.
+            let text = std::fs::read_to_string(&path).unwrap();
+            let half = whole.trials.len() / 2;
+            let cut: Vec<&str> = text.lines().take(1 + half).collect();
+            std::fs::write(&path, cut.join("\n") + "\n").unwrap();
+            let mut journal = Journal::resume(&path).unwrap();
+            let resumed = rt.block_on(run(&o, &u, &cfg, &mut journal, &NoProgress)).unwrap();
+            assert_eq!(keys(&resumed), keys(&whole), "seed {seed}: the resumed run went another way");
+            assert_eq!(resumed.trials.iter().filter(|t| t.replayed).count(), half, "seed {seed}");
+            assert_eq!(resumed.minimal, whole.minimal, "seed {seed}");
+            checked += 1;
+        }
+        assert!(checked >= 4, "only {checked} runs finished");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     /// A round never runs more trials than `--parallel`, re-checks of contradictions included.
     #[test]
     fn rounds_hold_at_most_k_trials_even_with_rechecks() {
@@ -775,6 +826,41 @@ mod search_tests {
                 assert!(w <= unknown + 6.0, "d={d}, expecting {wrong}: {w} vs {unknown} without");
             }
         }
+    }
+
+    #[test]
+    fn several_at_a_time_passes_are_confirmed_lazily_and_nothing_needed_is_dropped() {
+        // Engine 7: with `--confirm 2` at K = 8, a round's passes are combined unconfirmed and
+        // only the kept set (or passes a failure contradicts) re-run; engine 6 re-ran every
+        // pass before it counted. Same flaky workloads (10% spurious failures, 10% stale-policy
+        // passes), same seeds.
+        let (u, ids) = universe(1000);
+        let total = |engine: u32| {
+            let (mut trials, mut rounds) = (0, 0);
+            for seed in 0..10 {
+                for fallbacks in [0.0, 0.3] {
+                    let mut o = SyntheticOracle::generate(&ids, 5, fallbacks, seed);
+                    o.named = false;
+                    o.flaky_failure_rate = 0.1;
+                    o.propagation_miss_rate = 0.1;
+                    let cfg = PruneConfig {
+                        strategy: StrategyKind::Group,
+                        parallel: 8,
+                        confirm: 2,
+                        engine,
+                        ..PruneConfig::default()
+                    };
+                    let r = run_sync(&o, &u, &cfg);
+                    assert!(o.is_sufficient(&r.minimal), "engine {engine}, seed {seed}: a needed action dropped");
+                    trials += r.trial_count();
+                    rounds += r.rounds;
+                }
+            }
+            (trials, rounds)
+        };
+        let (lazy, eager) = (total(ENGINE), total(6));
+        assert!(lazy.0 * 10 <= eager.0 * 9, "trials: {} lazily, {} eagerly", lazy.0, eager.0);
+        assert!(lazy.1 < eager.1, "rounds: {} lazily, {} eagerly", lazy.1, eager.1);
     }
 
     #[test]

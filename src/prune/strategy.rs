@@ -197,7 +197,11 @@ impl Strategy for GroupTesting {
         // Several passes in one round: test their combined removal (speculatively) and plan
         // the rest of the round on top of it, as if it passes.
         let mut base = kept.clone();
-        for (p, _) in k.passes() {
+        // Engine 7: also the round's passes that lazy confirmation has not confirmed, and
+        // none a failure contradicts (see `Knowledge::combinable_passes`).
+        let combinable: Vec<ActionSet> =
+            if self.engine >= 7 { k.combinable_passes() } else { k.passes().iter().map(|(p, _)| p.clone()).collect() };
+        for p in &combinable {
             if !kept.is_subset(p) && p.intersects(kept) {
                 let combined = base.intersection(p);
                 if k.infer(&combined).is_none() && groups.iter().all(|(g, _)| g.intersects(&combined)) {
