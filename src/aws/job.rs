@@ -52,6 +52,8 @@ pub struct AwsJobOutput {
     pub aws: AwsCost,
     /// Sandbox objects that could not be deleted (`iam-prune sandbox cleanup` retries by tag).
     pub cleanup_failed: Vec<String>,
+    /// The journal already held this result: no trial was run.
+    pub already_finished: bool,
 }
 
 /// What the AWS side of a run cost, from the trials' `detail.apply` records.
@@ -191,14 +193,21 @@ pub async fn run_aws_job<I: Future<Output = ()>>(
             return Err(format!("{e}\nand the sandbox could not be deleted: {}", cleanup_failed.join("; ")).into())
         }
     };
-    let mut out = AwsJobOutput { dir: run_dir, run_id: job.run_id.clone(), summary: None, aws: cost, cleanup_failed };
+    let mut out = AwsJobOutput {
+        dir: run_dir,
+        run_id: job.run_id.clone(),
+        summary: None,
+        aws: cost,
+        cleanup_failed,
+        already_finished: false,
+    };
     let (Some(result), Some(journal)) = (result, journal.as_mut()) else { return Ok(out) };
     out.aws.measure(&result);
     // No offline replay of a real command: the written policy grants what the verifying trial
     // did (the start document narrowed to the result, its conditions and resources kept).
     let source = PolicySource { start: vec![setup.start_policy()], seen: &Seen::default(), replay: None };
     let summary = summarize(&setup.start_name, setup.oracle.info(), &cfg, &result, &source, None);
-    finish_run(&out.dir, &summary, journal)?;
+    out.already_finished = finish_run(&out.dir, &summary, journal)?;
     let sandbox: Vec<&str> = setup
         .plan
         .roles

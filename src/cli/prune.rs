@@ -98,7 +98,7 @@ pub async fn run_cmd(args: Args, g: &Global) -> CmdResult {
     let out = run_scenario_job(dir, job, &progress).await;
     progress.finish();
     let out = out?;
-    print_summary(&out.summary, &out.dir, g, &out.scenario);
+    print_summary(&out.summary, &out.dir, g, &out.scenario, out.already_finished);
     Ok(Exit::Ok)
 }
 
@@ -207,10 +207,11 @@ async fn run_on_aws(args: Args, g: &Global) -> CmdResult {
             o.insert("run_id".into(), serde_json::json!(out.run_id));
             o.insert("aws".into(), serde_json::to_value(&out.aws).unwrap_or_default());
             o.insert("cleanup_failed".into(), serde_json::json!(out.cleanup_failed));
+            o.insert("already_finished".into(), serde_json::json!(out.already_finished));
         }
         print_json(&v);
     } else {
-        print_summary(summary, &out.dir, g, Path::new(""));
+        print_summary(summary, &out.dir, g, Path::new(""), out.already_finished);
         let a = &out.aws;
         println!(
             "sandbox {}: {} trials run ({} replayed from the journal), applied by {}; {:.1}s per trial ({:.2}s IAM, {:.2}s propagation, {:.1}s workload), {}",
@@ -228,14 +229,24 @@ async fn run_on_aws(args: Args, g: &Global) -> CmdResult {
     Ok(if out.cleanup_failed.is_empty() { Exit::Ok } else { Exit::Error })
 }
 
-fn print_summary(s: &Summary, dir: &Path, g: &Global, scenario: &Path) {
+/// Prints a run's result; `already_finished`: a resume that found the journal already ending
+/// at this result (nothing was run; the outputs were rewritten, no second result journaled).
+fn print_summary(s: &Summary, dir: &Path, g: &Global, scenario: &Path, already_finished: bool) {
     if g.is_json() {
         let mut v = serde_json::to_value(s).unwrap_or_default();
         if let Some(o) = v.as_object_mut() {
             o.insert("run_dir".into(), serde_json::json!(dir.display().to_string()));
+            o.insert("already_finished".into(), serde_json::json!(already_finished));
         }
         print_json(&v);
         return;
+    }
+    if already_finished {
+        println!(
+            "{} had already ended here: its journal holds every trial of this result, so nothing was run (outputs rewritten{})",
+            dir.display(),
+            if s.stopped.is_some() { "; give a larger --max-trials or --deadline to continue it" } else { "" }
+        );
     }
     println!("{}: {} of {} actions needed", s.name, s.minimal.len(), s.universe);
     for p in &s.proofs {

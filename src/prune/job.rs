@@ -239,6 +239,8 @@ pub struct JobOutput {
     pub dir: PathBuf,
     /// The scenario file.
     pub scenario: PathBuf,
+    /// The journal already held this result: nothing was run (see [`Journal::already_finished`]).
+    pub already_finished: bool,
 }
 
 /// The error type of a job: loading, searching or writing.
@@ -345,14 +347,15 @@ pub async fn run_scenario_job(
     let source =
         PolicySource { start: scenario.start.iter().map(|p| &p.policy).collect(), seen: &seen, replay: Some(&replay) };
     let summary = summarize(&scenario.name, oracle.info(), &cfg, &result, &source, Some(&expected));
-    finish_run(&run_dir, &summary, &mut journal)?;
-    Ok(JobOutput { summary, dir: run_dir, scenario: job.scenario })
+    let already_finished = finish_run(&run_dir, &summary, &mut journal)?;
+    Ok(JobOutput { summary, dir: run_dir, scenario: job.scenario, already_finished })
 }
 
 /// Writes a finished run's outputs: `policy.json` (and `policy-part-N.json` when it must be
-/// split to fit managed policies), `summary.json`, and the journal's `result`
-/// record. Every kind of job (scenario, AWS) ends here.
-pub fn finish_run(dir: &Path, summary: &Summary, journal: &mut Journal) -> Result<(), JobError> {
+/// split to fit managed policies), `summary.json`, and the journal's `result` record, unless
+/// the journal already ends at this result (returns true then: a finished run resumed; its
+/// outputs are rewritten, by this build's writer). Every kind of job (scenario, AWS) ends here.
+pub fn finish_run(dir: &Path, summary: &Summary, journal: &mut Journal) -> Result<bool, JobError> {
     let policy = serde_json::to_string_pretty(&summary.policy)? + "\n";
     std::fs::write(dir.join("policy.json"), policy)
         .map_err(|e| format!("cannot write policy.json in `{}`: {e}", dir.display()))?;
@@ -372,10 +375,13 @@ pub fn finish_run(dir: &Path, summary: &Summary, journal: &mut Journal) -> Resul
     }
     std::fs::write(dir.join("summary.json"), serde_json::to_string_pretty(summary)? + "\n")
         .map_err(|e| format!("cannot write summary.json in `{}`: {e}", dir.display()))?;
-    journal.append_value(&serde_json::json!({"type": "result", "summary": summary}))?;
+    let already_finished = journal.already_finished();
+    if !already_finished {
+        journal.append_value(&serde_json::json!({"type": "result", "summary": summary}))?;
+    }
     // The reports are rebuilt from what was just written, exactly as `iam-prune report` does.
     crate::report::write_reports(dir)?;
-    Ok(())
+    Ok(already_finished)
 }
 
 /// The current time, RFC 3339 (the start record's `started`).

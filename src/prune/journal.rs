@@ -86,6 +86,10 @@ pub struct Journal {
     pub start: Option<StartRecord>,
     /// Lines that could not be read back (a torn last line), as (line number, reason).
     pub skipped: Vec<(usize, String)>,
+    /// `result` records read back: the run finished (or a budget stopped it) that often.
+    results_read: usize,
+    /// Trial records this process appended.
+    appended_trials: usize,
 }
 
 impl Journal {
@@ -99,6 +103,8 @@ impl Journal {
             previous: Vec::new(),
             start: None,
             skipped: Vec::new(),
+            results_read: 0,
+            appended_trials: 0,
         }
     }
 
@@ -156,6 +162,7 @@ impl Journal {
                     }
                     Err(e) => j.skipped.push((i + 1, e.to_string())),
                 },
+                Some("result") => j.results_read += 1,
                 _ => {}
             }
         }
@@ -230,8 +237,16 @@ impl Journal {
         out
     }
 
+    /// A resumed run that ended where its journal's last result did: the journal held a
+    /// result and this process ran no trial (a finished run resumed, or a budget-stopped one
+    /// resumed with the same budget). Its result is not journaled again.
+    pub fn already_finished(&self) -> bool {
+        self.results_read > 0 && self.appended_trials == 0
+    }
+
     /// Appends a trial record and flushes it to disk.
     pub fn append(&mut self, record: &TrialRecord) -> Result<(), PruneError> {
+        self.appended_trials += 1;
         // Big candidates are written as what they lack: a journal of a 1,700-action search
         // shrinks from megabytes to kilobytes, and resume reads it back the same.
         if let Some(start) = &self.start {

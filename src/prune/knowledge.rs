@@ -63,8 +63,9 @@ pub struct Knowledge {
     lazy: bool,
     /// A trial inside the (unconfirmed) kept set failed since it became the kept set.
     doubted: bool,
-    /// Lazy confirmation several at a time (engine 7): the round's other passes are combined
-    /// with the kept set unconfirmed, and re-run only when a failure contradicts them.
+    /// Engine 7: strategies combine passes with the kept set only while no failure
+    /// contradicts the combination (with or without `--confirm`, at any K), and, under lazy
+    /// confirmation, unconfirmed passes too, re-run only when a failure contradicts them.
     combine_unconfirmed: bool,
 }
 
@@ -398,9 +399,9 @@ impl Knowledge {
     }
 
     /// The passes a strategy may combine with the kept set (engine 7): the recorded passes
-    /// that cross `kept` (neither inside nor around it), in order, then, under lazy
-    /// confirmation, the unconfirmed ones (seen fewer than `confirm` times, inside or across
-    /// `kept`, contained in no recorded failure; sorted, since the memo is a map and a resumed
+    /// that share an action with `kept` but are neither the kept set nor around it, in order,
+    /// then, under lazy confirmation, the unconfirmed ones alike (seen fewer than `confirm`
+    /// times, contained in no recorded failure; sorted, since the memo is a map and a resumed
     /// run must propose the same trials), less the contradicted ones (see
     /// [`Knowledge::combinations`]). Unconfirmed passes are not used for inference: a spurious
     /// one would answer its supersets as passes, and the search could stall on them.
@@ -410,13 +411,15 @@ impl Knowledge {
     }
 
     /// The passes to combine (as [`Knowledge::combinable_passes`]) and those a failure
-    /// contradicts together: a failed candidate containing the kept set's intersection with
-    /// every such pass around it (the combination the strategy tested, or a set inside it)
-    /// says one of them was a spurious pass, or the failure was spurious, or the workload
-    /// accepts either of two actions ("A or B": each pass kept one of them, the combination
-    /// neither). Unconfirmed ones are re-run (`pending_confirm`): confirmation is paid only
-    /// where passes disagree with a failure. Contradicted ones are not combined again, so that
-    /// a strategy does not try one subset of them after another.
+    /// contradicts together: a failed candidate inside `kept` that equals the kept set's
+    /// intersection with every such pass around it (usually the combination the strategy
+    /// tested; also a failed group whose parts each passed) says one of them was a spurious
+    /// pass, or the failure was spurious, or the workload accepts either of two actions ("A
+    /// or B": each pass kept one of them, the combination neither). Every pass around it
+    /// counts as contradicted, even one the contradiction does not need (a few trials at most).
+    /// Unconfirmed ones are re-run (`pending_confirm`): confirmation is paid only where passes
+    /// disagree with a failure. Contradicted ones are not combined while that failure stands
+    /// inside `kept`, so that a strategy does not try one subset of them after another.
     fn combinations(&self) -> (Vec<ActionSet>, Vec<ActionSet>) {
         if !self.combine_unconfirmed {
             return (Vec::new(), Vec::new());
@@ -437,6 +440,7 @@ impl Knowledge {
                 .map(|(c, _)| c.clone())
                 .collect();
             unconfirmed.sort();
+            unconfirmed.retain(|c| !all.contains(c));
             all.extend(unconfirmed);
         }
         let mut contradicted: Vec<ActionSet> = Vec::new();
@@ -452,6 +456,7 @@ impl Knowledge {
             for p in &around {
                 meet = meet.intersection(p);
             }
+            // `f` is inside `meet`; equal means the combination itself failed.
             if meet.is_subset(f) {
                 contradicted.extend(around.into_iter().cloned());
             }
@@ -461,9 +466,10 @@ impl Knowledge {
         (all, contradicted)
     }
 
-    /// Unconfirmed passes a failure contradicts (see [`Knowledge::combinations`]): re-run.
+    /// Unconfirmed passes a failure contradicts (see [`Knowledge::combinations`]): re-run,
+    /// unless every kept action is proven needed (then no pass can change the result).
     fn doubted_passes(&self) -> Vec<ActionSet> {
-        if !self.lazy {
+        if !self.lazy || self.necessary_set() == self.kept {
             return Vec::new();
         }
         let (_, contradicted) = self.combinations();

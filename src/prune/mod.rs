@@ -67,11 +67,11 @@ pub struct PruneConfig {
 /// the next round); the start policy is run as soon as an action is proven needed, or after
 /// 2 log2 n + 4 trials, before anything passed (a workload that fails under the start policy
 /// is found in a few trials, not n).
-/// 7: with `--confirm`, several at a time too, passes are confirmed lazily; a round's other
+/// 7: with `--confirm`, several at a time too, passes are confirmed lazily; the other open
 /// passes are combined with the kept set unconfirmed and re-run only when a failure
-/// contradicts their combination; passes whose combination failed are not combined again
-/// (confirmed ones included: "A or B" workloads made the strategy try one subset of them
-/// after another).
+/// contradicts their combination; passes whose combination failed are not combined while
+/// that failure stands (confirmed ones and runs without `--confirm` included: "A or B"
+/// workloads made the strategy try one subset of them after another).
 pub const ENGINE: u32 = 7;
 
 impl Default for PruneConfig {

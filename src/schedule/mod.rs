@@ -241,7 +241,12 @@ async fn run_command_job(
         ));
     }
     let summary = out.summary.ok_or_else(|| format!("job `{name}` was interrupted"))?;
-    Ok(JobOutput { summary, dir: out.dir, scenario: PathBuf::from(aws.run.clone().unwrap_or_default()) })
+    Ok(JobOutput {
+        summary,
+        dir: out.dir,
+        scenario: PathBuf::from(aws.run.clone().unwrap_or_default()),
+        already_finished: out.already_finished,
+    })
 }
 
 /// Runs every job of a jobs file, records and compares the results, writes the summary.

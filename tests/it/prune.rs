@@ -120,12 +120,29 @@ fn a_budget_stopped_run_continues_with_a_larger_budget() {
     assert_eq!(code, 0, "{stopped}");
     assert_eq!(stopped["trials"], 3);
     let d = dir.to_str().unwrap();
-    // The same budget again stops where it stopped, without a new trial.
+    let results = |dir: &Path| {
+        std::fs::read_to_string(dir.join("journal.jsonl"))
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains("\"type\":\"result\""))
+            .count()
+    };
+    assert_eq!((stopped["already_finished"].clone(), results(&dir)), (serde_json::json!(false), 1));
+    // The same budget again stops where it stopped, without a new trial, and says so; the
+    // journal gets no second result record.
     let (code, again) = iam_prune_json(&["prune", "--resume", d, "--output", "json"]);
     assert_eq!((code, again["trials"].clone()), (0, serde_json::json!(3)), "{again}");
-    assert_eq!(trial_lines(&dir).len(), 3);
+    assert_eq!(again["already_finished"], true, "{again}");
+    assert_eq!((trial_lines(&dir).len(), results(&dir)), (3, 1));
     let (code, done) = iam_prune_json(&["prune", "--resume", d, "--max-trials", "100", "--output", "json"]);
     assert_eq!(code, 0, "{done}");
+    assert_eq!((done["already_finished"].clone(), results(&dir)), (serde_json::json!(false), 2), "{done}");
+    // Resuming the finished run: nothing runs, the text output says why.
+    let out = iam_prune(&["prune", "--resume", d]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("had already ended here") && text.contains("nothing was run"), "{text}");
+    assert_eq!(results(&dir), 2);
     assert_eq!(done["minimal"], whole["minimal"]);
     assert_eq!(done["trials"], whole["trials"], "the continued run replays its 3 trials and goes on as one run");
     assert_eq!(done["minimal_proven"], true);
