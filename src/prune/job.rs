@@ -282,7 +282,7 @@ pub async fn run_scenario_job(
             let (journal, mut job): (Journal, ScenarioJob) = resume_journal(&dir, "a scenario run")?;
             budgets.apply(&mut job.search, &journal)?;
             let scenario = Scenario::load(job.scenario_file())?;
-            if job.scenario_sha256.as_ref().is_some_and(|h| h != &scenario.fingerprint) {
+            if job.scenario_sha256.as_ref().is_some_and(|h| !scenario.has_fingerprint(h)) {
                 return Err(Box::new(PruneError::ResumeMismatch(format!(
                     "`{}` (or a policy file it names) changed since the run started, so its recorded trials no longer say what this scenario does; start a new run (with --previous {} to reuse its result), or restore the file",
                     job.scenario_file().display(),

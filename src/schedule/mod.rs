@@ -202,7 +202,7 @@ fn resumable(dir: &Path, job: &ScenarioJob) -> bool {
     let same = j.start.as_ref().and_then(|s| serde_json::from_value::<ScenarioJob>(s.config.clone()).ok()).is_some_and(
         |old| {
             let unedited = match &old.scenario_sha256 {
-                Some(h) => crate::workload::Scenario::load(&job.scenario).is_ok_and(|s| &s.fingerprint == h),
+                Some(h) => crate::workload::Scenario::load(&job.scenario).is_ok_and(|s| s.has_fingerprint(h)),
                 None => true,
             };
             old.scenario == job.scenario && unedited && old.search.same_flags(&job.search)
@@ -384,7 +384,8 @@ mod tests {
     use crate::prune::StartRecord;
 
     /// An abandoned run is resumed only for the scenario it started with: once the scenario
-    /// file is edited, its recorded trials describe another workload and a new run starts.
+    /// file's content is edited (not just a comment), its recorded trials describe another
+    /// workload and a new run starts.
     #[test]
     fn an_edited_scenario_is_not_resumed() {
         let dir = std::env::temp_dir().join(format!("iam-prune-resumable-{}", std::process::id()));
@@ -408,9 +409,27 @@ mod tests {
         };
         let run = dir.join("run");
         std::fs::create_dir_all(&run).unwrap();
-        drop(Journal::create(&run.join("journal.jsonl"), start).unwrap());
+        drop(Journal::create(&run.join("journal.jsonl"), start.clone()).unwrap());
         assert!(resumable(&run, &job));
+        // A journal of an earlier build holds the SHA-256 of the bytes (this scenario reads no
+        // policy file): still resumable.
+        let mut legacy = job.clone();
+        use sha2::Digest;
+        legacy.scenario_sha256 =
+            Some(sha2::Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect());
+        assert_ne!(legacy.scenario_sha256, job.scenario_sha256);
+        let legacy_run = dir.join("legacy");
+        std::fs::create_dir_all(&legacy_run).unwrap();
+        let legacy_start = StartRecord { config: serde_json::to_value(&legacy).unwrap(), ..start.clone() };
+        drop(Journal::create(&legacy_run.join("journal.jsonl"), legacy_start).unwrap());
+        assert!(resumable(&legacy_run, &job));
+        // A comment changes nothing a trial sees; a value does.
         std::fs::write(&scenario, format!("{text}\n# edited\n")).unwrap();
+        assert!(resumable(&run, &job));
+        let edited = text.replace("trial_seconds = 95.0", "trial_seconds = 96.0");
+        assert_ne!(edited, text);
+        std::fs::write(&scenario, edited).unwrap();
+        assert!(crate::workload::Scenario::load(&scenario).is_ok());
         assert!(!resumable(&run, &job));
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -99,6 +99,25 @@ struct RawRealism {
     seed: u64,
 }
 
+/// `v` as JSON with every object's keys sorted: equal content, equal text.
+fn canonical_json(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            let fields: Vec<String> = keys
+                .into_iter()
+                .filter_map(|k| {
+                    m.get(k).map(|x| format!("{}:{}", serde_json::Value::from(k.as_str()), canonical_json(x)))
+                })
+                .collect();
+            format!("{{{}}}", fields.join(","))
+        }
+        serde_json::Value::Array(a) => format!("[{}]", a.iter().map(canonical_json).collect::<Vec<_>>().join(",")),
+        other => other.to_string(),
+    }
+}
+
 fn default_trial_seconds() -> f64 {
     60.0
 }
@@ -198,16 +217,30 @@ pub(super) fn load(path: &Path, catalog: &Catalog) -> Result<Scenario, WorkloadE
     let mut policy_lints = Vec::new();
     // The fingerprint covers the scenario and every policy file it reads, wherever found
     // (managed policies come from the embedded catalog; a resume compares the start policies'
-    // universe, and a catalog update changes the engine's answers only through it).
+    // universe, and a catalog update changes the engine's answers only through it). It hashes
+    // their content, not their bytes: a comment, whitespace or key order changes nothing a
+    // trial sees, so it must not block a resume. The byte hash of earlier builds is kept for
+    // their journals.
     let mut hasher = Sha256::new();
-    hasher.update(text.as_bytes());
+    let mut bytes_hasher = Sha256::new();
+    bytes_hasher.update(text.as_bytes());
+    match toml::from_str::<toml::Value>(&text).ok().and_then(|v| serde_json::to_value(v).ok()) {
+        Some(v) => hasher.update(canonical_json(&v).as_bytes()),
+        None => hasher.update(text.as_bytes()),
+    }
     let mut load_ref = |name: &str| -> Result<NamedPolicy, WorkloadError> {
         let local: PathBuf = dir.join(name);
         let target = if local.exists() { local.display().to_string() } else { name.to_string() };
         if let Ok(bytes) = std::fs::read(&target) {
-            hasher.update(name.as_bytes());
-            hasher.update([0u8]);
-            hasher.update(&bytes);
+            for h in [&mut hasher, &mut bytes_hasher] {
+                h.update(name.as_bytes());
+                h.update([0u8]);
+            }
+            bytes_hasher.update(&bytes);
+            match serde_json::from_slice::<serde_json::Value>(&bytes) {
+                Ok(v) => hasher.update(canonical_json(&v).as_bytes()),
+                Err(_) => hasher.update(&bytes),
+            }
         }
         let (n, p) = catalog.load_policy(&target).map_err(|e| WorkloadError::Policy {
             path: path.to_path_buf(),
@@ -323,10 +356,13 @@ pub(super) fn load(path: &Path, catalog: &Catalog) -> Result<Scenario, WorkloadE
         .name
         .clone()
         .unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
-    let fingerprint = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let hex = |h: Sha256| h.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let fingerprint = hex(hasher);
+    let byte_fingerprint = hex(bytes_hasher);
     Ok(Scenario {
         name,
         fingerprint,
+        byte_fingerprint,
         description: raw.description,
         source: raw.source,
         path: path.to_path_buf(),

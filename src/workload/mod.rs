@@ -121,9 +121,12 @@ pub struct Expect {
 pub struct Scenario {
     /// Name (file stem unless given).
     pub name: String,
-    /// SHA-256 of the scenario file and the local policy files it names, in the order read: a
-    /// resumed run refuses a scenario edited since it started.
+    /// SHA-256 of the content of the scenario file and the policy files it names, in the order
+    /// read (comments, whitespace and key order left out): a resumed run refuses a scenario
+    /// edited since it started.
     pub fingerprint: String,
+    /// SHA-256 of the same files' bytes: what builds before the content hash recorded.
+    pub byte_fingerprint: String,
     /// What it models.
     pub description: String,
     /// The seed document it comes from.
@@ -164,6 +167,12 @@ impl Scenario {
     /// Loads and resolves a scenario file.
     pub fn load(path: &std::path::Path) -> Result<Scenario, WorkloadError> {
         file::load(path, Catalog::embedded())
+    }
+
+    /// Is `recorded` (a journal's fingerprint) this scenario's, by content or, for a journal
+    /// of an earlier build, by bytes?
+    pub fn has_fingerprint(&self, recorded: &str) -> bool {
+        recorded == self.fingerprint || recorded == self.byte_fingerprint
     }
 
     /// A step by id.

@@ -189,9 +189,18 @@ fn a_resume_finds_its_scenario_from_anywhere_and_refuses_an_edited_one() {
     let d = run.to_str().unwrap();
     let (code, v) = iam_prune_json(&["prune", "--resume", d, "--max-trials", "3", "--output", "json"]);
     assert_eq!((code, v["trials"].clone()), (0, serde_json::json!(3)), "{v}");
-    // An edited policy file: refused, naming the file and what to do; nothing runs.
+    // A comment in the scenario and reformatted policy JSON change nothing a trial sees: the
+    // run goes on.
+    let scenario = work.join("s.toml");
+    let scenario_text = std::fs::read_to_string(&scenario).unwrap();
+    std::fs::write(&scenario, format!("# pruned weekly\n{scenario_text}\n")).unwrap();
     let original = std::fs::read_to_string(&policy).unwrap();
-    std::fs::write(&policy, format!("{original}\n")).unwrap();
+    let compact = serde_json::to_string(&serde_json::from_str::<serde_json::Value>(&original).unwrap()).unwrap();
+    std::fs::write(&policy, format!("{compact}\n\n")).unwrap();
+    let (code, v) = iam_prune_json(&["prune", "--resume", d, "--max-trials", "4", "--output", "json"]);
+    assert_eq!((code, v["trials"].clone()), (0, serde_json::json!(4)), "{v}");
+    // An edited policy file: refused, naming the file and what to do; nothing runs.
+    std::fs::write(&policy, original.replace("BroadSts", "Broad")).unwrap();
     let out = iam_prune(&["prune", "--resume", d, "--max-trials", "100"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -199,7 +208,7 @@ fn a_resume_finds_its_scenario_from_anywhere_and_refuses_an_edited_one() {
         err.contains("s.toml") && err.contains("changed since the run started") && err.contains("--previous"),
         "{err}"
     );
-    assert_eq!(trial_lines(&run).len(), 3);
+    assert_eq!(trial_lines(&run).len(), 4);
     // Restored: the run goes on to the result.
     std::fs::write(&policy, original).unwrap();
     let (code, v) = iam_prune_json(&["prune", "--resume", d, "--max-trials", "100", "--output", "json"]);
