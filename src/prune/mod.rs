@@ -422,6 +422,9 @@ pub async fn run(
                 return Err(PruneError::StartFails { universe: universe.len(), denials });
             }
         }
+        // Once per round: the re-runs still owed decide both the end and the ETA.
+        let pending = k.pending_confirm().len();
+        let search_over = k.is_done() && pending == 0;
         if progress.wants_updates() {
             progress.update(&ProgressStats {
                 trials: trials.len() as u64,
@@ -431,20 +434,20 @@ pub async fn run(
                 necessary: k.necessary().len(),
                 universe: universe.len(),
                 simulated_seconds: simulated,
-                trials_left: if k.is_done() && k.pending_confirm().is_empty() {
+                trials_left: if search_over {
                     0.0
                 } else {
                     strategy.trials_left(&k).unwrap_or_else(|| {
                         let undecided = k.kept.len().saturating_sub(k.necessary().len());
                         Posterior::new(Prior::default(), universe.len(), k.necessary().len(), undecided, &[])
                             .trials_left()
-                    }) + k.pending_confirm().len() as f64
+                    }) + pending as f64
                 },
                 parallel,
                 trial_seconds: info.trial_seconds,
             });
         }
-        if k.is_done() && k.pending_confirm().is_empty() {
+        if search_over {
             break;
         }
     }
@@ -636,6 +639,26 @@ mod search_tests {
         }
     }
 
+    /// An empty temporary directory for one test's journals.
+    fn fresh_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("iam-prune-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// A start record for a journal written by a test run.
+    fn test_start() -> StartRecord {
+        StartRecord {
+            kind: "start".into(),
+            version: 1,
+            name: "t".into(),
+            config: serde_json::json!({}),
+            universe: Vec::new(),
+            started: String::new(),
+        }
+    }
+
     /// The trials of a round are journaled as each finishes: a round cut short by an error (or
     /// a kill) keeps every trial that had finished, and a resume does not run them again.
     #[test]
@@ -643,19 +666,9 @@ mod search_tests {
         let (u, ids) = universe(100);
         let synthetic = SyntheticOracle::generate(&ids, 2, 0.0, 7);
         let o = Wrapped::new(&synthetic, true);
-        let dir = std::env::temp_dir().join(format!("iam-prune-round-cut-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = fresh_dir("round-cut");
         let path = dir.join("journal.jsonl");
-        let start = StartRecord {
-            kind: "start".into(),
-            version: 1,
-            name: "t".into(),
-            config: serde_json::json!({}),
-            universe: Vec::new(),
-            started: String::new(),
-        };
-        let mut journal = Journal::create(&path, start).unwrap();
+        let mut journal = Journal::create(&path, test_start()).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
         let cfg = PruneConfig { strategy: StrategyKind::Group, parallel: 4, ..PruneConfig::default() };
         let r = rt.block_on(run(&o, &u, &cfg, &mut journal, &NoProgress));
@@ -685,17 +698,7 @@ mod search_tests {
     #[test]
     fn a_flaky_run_several_at_a_time_resumes_to_the_same_trials() {
         let (u, ids) = universe(300);
-        let dir = std::env::temp_dir().join(format!("iam-prune-lazy-resume-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let start = || StartRecord {
-            kind: "start".into(),
-            version: 1,
-            name: "t".into(),
-            config: serde_json::json!({}),
-            universe: Vec::new(),
-            started: String::new(),
-        };
+        let dir = fresh_dir("lazy-resume");
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         let mut checked = 0;
         for seed in 0..6u64 {
@@ -704,7 +707,7 @@ mod search_tests {
             o.propagation_miss_rate = 0.1;
             let cfg = PruneConfig { strategy: StrategyKind::Group, parallel: 8, confirm: 2, ..PruneConfig::default() };
             let path = dir.join(format!("journal-{seed}.jsonl"));
-            let whole = rt.block_on(run(&o, &u, &cfg, &mut Journal::create(&path, start()).unwrap(), &NoProgress));
+            let whole = rt.block_on(run(&o, &u, &cfg, &mut Journal::create(&path, test_start()).unwrap(), &NoProgress));
             let Ok(whole) = whole else { continue };
             let keys = |r: &PruneResult| r.trials.iter().map(|t| t.record.candidate.clone()).collect::<Vec<_>>();
             // Keep the start record and the first half of the trials.
