@@ -1,7 +1,7 @@
 //! The `iam-prune` command: parse the CLI, start tokio, dispatch to `cli/`, map to exit codes.
 
 use clap::Parser;
-use cli::{run, Cli, Exit};
+use cli::{exit_for, run, Cli, Exit, UsageError};
 
 mod cli;
 
@@ -32,7 +32,10 @@ fn main() {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
-            Exit::Error
+            if let Some(u) = e.downcast_ref::<UsageError>() {
+                eprintln!("help: {}", u.help());
+            }
+            exit_for(e.as_ref())
         }
     };
     std::process::exit(code as i32);

@@ -32,6 +32,17 @@ pub enum ApplyMode {
     Auto,
 }
 
+impl ApplyMode {
+    /// How candidates are put in force, for people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ApplyMode::Session => "session policies",
+            ApplyMode::Version => "policy versions",
+            ApplyMode::Auto => "session policies where enforced and the candidate fits, else policy versions",
+        }
+    }
+}
+
 /// Actions used as propagation markers, in order of preference: cheap, read-only, callable
 /// with the SDK clients iam-prune already has, and outside most universes.
 pub const MARKER_ACTIONS: &[&str] = &["sts:GetAccessKeyInfo", "iam:ListAccountAliases", "iam:GetAccountSummary"];

@@ -99,9 +99,27 @@ pub struct CommandOracle {
     pub(crate) out_dir: PathBuf,
     pub(crate) judge: Judge,
     pub(crate) mode: ApplyMode,
+    /// Why candidates are applied as they are (for the reports).
+    pub(crate) mode_reason: String,
     pub(crate) last_cost_ms: AtomicU64,
     /// The longest settle time the propagation probe measured in this run (re-run waits).
     pub(crate) longest_settle_ms: AtomicU64,
+}
+
+/// What an endpoint is known not to enforce. AWS enforces everything a policy says; a local
+/// emulator only what it implements (moto 5: no condition keys, resource ARNs only for some
+/// services, `iam:PassRole` not checked on `RunInstances`).
+fn unchecked_by(endpoint: Option<&str>) -> Vec<String> {
+    let Some(e) = endpoint else { return Vec::new() };
+    if e.contains("amazonaws.com") {
+        return Vec::new();
+    }
+    vec![
+        format!("{e} is not AWS: it enforces only what it implements"),
+        "moto evaluates no Condition elements".into(),
+        "moto checks resource ARNs only for S3, SQS, IAM and STS (other services are checked against `*`)".into(),
+        "moto does not check iam:PassRole on ec2:RunInstances".into(),
+    ]
 }
 
 fn run_err(trial: u64, message: impl Into<String>, help: impl Into<String>) -> OracleError {
@@ -134,6 +152,7 @@ impl CommandOracle {
             out_dir,
             judge,
             mode: ApplyMode::Session,
+            mode_reason: "session policies on a role iam-prune did not create (not probed for enforcement)".into(),
             last_cost_ms: AtomicU64::new(0),
             longest_settle_ms: AtomicU64::new(0),
         }
@@ -350,7 +369,7 @@ impl CommandOracle {
         // The version role is free again once the workload has run.
         drop(guard);
         let output = format!("{}\n{}", process::tail(&stdout, 1 << 20), process::tail(&stderr, 1 << 20));
-        let found = hints::parse(&output, self.candidates.catalog);
+        let found = hints::parse(&output, self.candidates.catalog, Some(&self.candidates.universe));
         let mut denials = found.denials;
         let (decoded, decode_errors) = if found.encoded.is_empty() {
             (Vec::new(), Vec::new())
@@ -394,6 +413,13 @@ impl Oracle for CommandOracle {
             max_parallel: if self.mode == ApplyMode::Version { Some(1) } else { None },
             // AWS SDK and CLI denials name the action; EC2's are decoded when permitted.
             names_denials: true,
+            enforcer: Some(crate::oracle::Enforcer {
+                endpoint: self.conn.endpoint().unwrap_or("AWS").to_string(),
+                region: self.conn.region().to_string(),
+                applied_by: self.mode.describe().to_string(),
+                why: self.mode_reason.clone(),
+                unchecked: unchecked_by(self.conn.endpoint()),
+            }),
         }
     }
 

@@ -64,6 +64,14 @@ impl Connection {
         self.endpoint.as_deref()
     }
 
+    /// Where calls go, for messages: the endpoint override, or AWS in the region.
+    pub fn endpoint_description(&self) -> String {
+        match &self.endpoint {
+            Some(e) => format!("the endpoint {e}"),
+            None => format!("AWS ({})", self.region),
+        }
+    }
+
     /// An IAM client with the caller's credentials.
     pub fn iam(&self) -> aws_sdk_iam::Client {
         aws_sdk_iam::Client::new(&self.sdk)

@@ -29,6 +29,16 @@ pub enum AwsError {
         /// What to do.
         help: String,
     },
+    /// The way candidates are applied was shown not to be enforced: no trial could count.
+    #[error("{mechanism} is not enforced: {message}\nhelp: {help}")]
+    NotEnforced {
+        /// The mechanism, as the user chose it (`--apply session`).
+        mechanism: &'static str,
+        /// What the probe saw.
+        message: String,
+        /// What to use instead.
+        help: String,
+    },
     /// A local file or process operation failed.
     #[error("{context}: {source}")]
     Io {

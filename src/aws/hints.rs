@@ -7,6 +7,7 @@
 //! catalog maps to an action, or an EC2 encoded authorization message, which only
 //! `sts:DecodeAuthorizationMessage` can open (done by the caller, see `command.rs`).
 
+use crate::actions::ActionSet;
 use crate::catalog::Catalog;
 use crate::oracle::Denial;
 use regex::Regex;
@@ -44,9 +45,10 @@ fn patterns() -> Option<&'static Patterns> {
 }
 
 /// Finds denials in `output` (stdout and stderr of one run). Operation names are mapped to
-/// actions through `catalog` when exactly one service in it has that action name; with
-/// `service_hint` (from the denied action of the same line, if any) the match is exact.
-pub fn parse(output: &str, catalog: &Catalog) -> Hints {
+/// actions through `catalog` when exactly one service in it has that action name, or exactly
+/// one of those is in `universe` (the actions under pruning: a moto S3 run's `GetObject` is
+/// `s3:GetObject`, whatever other services call an action `GetObject`).
+pub fn parse(output: &str, catalog: &Catalog, universe: Option<&ActionSet>) -> Hints {
     let mut hints = Hints::default();
     let Some(p) = patterns() else { return hints };
     for line in output.lines() {
@@ -71,7 +73,7 @@ pub fn parse(output: &str, catalog: &Catalog) -> Hints {
         }
         let (action, resource) = match named {
             Some((a, r)) => (a.map(|a| canonical(catalog, &a)), r),
-            None => (operation.as_deref().and_then(|op| action_for_operation(catalog, op)), None),
+            None => (operation.as_deref().and_then(|op| action_for_operation_in(catalog, op, universe)), None),
         };
         if action.is_none() && operation.is_none() && encoded.is_none() {
             continue;
@@ -102,16 +104,38 @@ fn canonical(catalog: &Catalog, action: &str) -> String {
 /// or an operation authorized by an action of another name (`ListBuckets` ->
 /// `s3:ListAllMyBuckets`, the table CloudTrail events are mapped with). Ambiguous: none.
 pub fn action_for_operation(catalog: &Catalog, operation: &str) -> Option<String> {
+    action_for_operation_in(catalog, operation, None)
+}
+
+/// [`action_for_operation`], and when several services have the action, the one of them in
+/// `universe` if exactly one is.
+pub fn action_for_operation_in(catalog: &Catalog, operation: &str, universe: Option<&ActionSet>) -> Option<String> {
     let operation = crate::trail::map::strip_api_version(operation);
-    let named = |prefix: &str, action: &str| catalog.lookup(&format!("{prefix}:{action}")).map(|id| catalog.name(id));
-    let mut found: Vec<String> = catalog.services().iter().filter_map(|s| named(s.prefix, operation)).collect();
+    let named = |prefix: &str, action: &str| catalog.lookup(&format!("{prefix}:{action}"));
+    let mut found: Vec<crate::ActionId> =
+        catalog.services().iter().filter_map(|s| named(s.prefix, operation)).collect();
     found.extend(crate::trail::map::renamed_operation(operation).filter_map(|(p, a)| named(p, a)));
     found.sort();
     found.dedup();
-    if found.len() == 1 {
-        found.pop()
-    } else {
-        None
+    if found.len() > 1 {
+        if let Some(u) = universe {
+            found.retain(|&id| u.contains(id));
+        }
+    }
+    if found.len() > 1 && universe.is_some() {
+        // One SDK client serves a service family (`s3` with `s3-object-lambda` and
+        // `s3-outposts`): the family's root is the action the call asked for.
+        let prefixes: Vec<String> = found.iter().map(|&id| catalog.prefix_of(id)).collect();
+        let root = prefixes.iter().position(|r| {
+            prefixes.iter().all(|p| p == r || p.strip_prefix(r.as_str()).is_some_and(|rest| rest.starts_with('-')))
+        });
+        if let Some(i) = root {
+            found = vec![found[i]];
+        }
+    }
+    match found.as_slice() {
+        [one] => Some(catalog.name(*one)),
+        _ => None,
     }
 }
 
@@ -132,7 +156,7 @@ mod tests {
     #[test]
     fn botocore_named_action_from_the_flintrock_post() {
         let out = "botocore.exceptions.ClientError: An error occurred (AccessDenied) when calling the GetInstanceProfile operation: User: arn:aws:iam::690534650866:user/datawookie is not authorized to perform: iam:GetInstanceProfile on resource: instance profile EMR_EC2_DefaultRole\n";
-        let h = parse(out, Catalog::embedded());
+        let h = parse(out, Catalog::embedded(), None);
         assert_eq!(h.denials.len(), 1);
         let d = &h.denials[0];
         assert_eq!(d.action.as_deref(), Some("iam:GetInstanceProfile"));
@@ -143,7 +167,7 @@ mod tests {
     #[test]
     fn operation_only_maps_through_the_catalog() {
         let out = "An error occurred (UnauthorizedOperation) when calling the DescribeVpcs operation: You are not authorized to perform this operation.";
-        let h = parse(out, Catalog::embedded());
+        let h = parse(out, Catalog::embedded(), None);
         assert_eq!(h.denials[0].action.as_deref(), Some("ec2:DescribeVpcs"));
     }
 
@@ -151,7 +175,7 @@ mod tests {
     fn renamed_operations_map_to_their_action() {
         // moto's (and S3's) denial of ListBuckets names no action; the permission is another name.
         let out = "An error occurred (AccessDenied) when calling the ListBuckets operation: Access Denied";
-        let h = parse(out, Catalog::embedded());
+        let h = parse(out, Catalog::embedded(), None);
         assert_eq!(h.denials[0].action.as_deref(), Some("s3:ListAllMyBuckets"));
         let c = Catalog::embedded();
         assert_eq!(action_for_operation(c, "HeadObject").as_deref(), Some("s3:GetObject"));
@@ -160,13 +184,26 @@ mod tests {
     }
 
     #[test]
+    fn an_operation_many_services_name_maps_to_the_one_under_pruning() {
+        // `GetObject` is an action of S3 and of other services: ambiguous in the catalog, not
+        // among the actions being pruned.
+        let c = Catalog::embedded();
+        assert_eq!(action_for_operation(c, "GetObject"), None);
+        let (_, s3) = c.load_policy("AmazonS3FullAccess").unwrap();
+        let universe = c.expand_policy(&s3).allowed;
+        let out = "An error occurred (AccessDenied) when calling the GetObject operation: Access Denied";
+        assert_eq!(parse(out, c, Some(&universe)).denials[0].action.as_deref(), Some("s3:GetObject"));
+        assert_eq!(parse(out, c, None).denials[0].action, None);
+    }
+
+    #[test]
     fn moto_message_without_resource_and_encoded_messages() {
         let c = Catalog::embedded();
         let h =
-            parse("User: arn:aws:sts::123456789012:assumed-role/r/s is not authorized to perform: ec2:DescribeVpcs", c);
+            parse("User: arn:aws:sts::123456789012:assumed-role/r/s is not authorized to perform: ec2:DescribeVpcs", c, None);
         assert_eq!(h.denials[0].action.as_deref(), Some("ec2:DescribeVpcs"));
         assert_eq!(h.denials[0].resource, None);
-        let h = parse("An error occurred (UnauthorizedOperation) when calling the RunInstances operation: You are not authorized to perform this operation. Encoded authorization failure message: AbC-12_x/y+z=", c);
+        let h = parse("An error occurred (UnauthorizedOperation) when calling the RunInstances operation: You are not authorized to perform this operation. Encoded authorization failure message: AbC-12_x/y+z=", c, None);
         assert_eq!(h.encoded, vec!["AbC-12_x/y+z=".to_string()]);
         assert_eq!(h.denials[0].action.as_deref(), Some("ec2:RunInstances"));
     }
@@ -176,6 +213,7 @@ mod tests {
         let h = parse(
             "An error occurred (InvalidParameterValue) when calling the RunInstances operation: bad AMI\nTraceback",
             Catalog::embedded(),
+            None,
         );
         assert!(h.denials.is_empty());
     }

@@ -16,6 +16,7 @@ use crate::policy::write::Seen;
 use crate::prune::job::{finish_run, now_rfc3339, resume_journal, JobError, RunDir, SearchSettings};
 use crate::prune::summary::{summarize, PolicySource, Summary};
 use crate::prune::{run, Journal, Progress, PruneError, PruneResult, StartRecord};
+use sha2::Digest;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -30,6 +31,88 @@ pub struct AwsJob {
     pub aws: AwsArgs,
     /// How to search.
     pub search: SearchSettings,
+    /// `--name`: the run's name in reports and the managed policy the apply commands create
+    /// (default: the start policy's name, with the run id in the policy name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The start and fixed policies as the run read them (journals from before it have none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<PolicyInput>,
+}
+
+/// A start or fixed policy as a run read it: where from and what it said, so that a resumed
+/// run reads the same file from any directory, and refuses one edited since.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PolicyInput {
+    /// As given on the command line (`--start` or `--fixed`).
+    pub spec: String,
+    /// The file's absolute path, when the policy is a file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// SHA-256 of the document in canonical form (a live policy's default version, a managed
+    /// policy's embedded text): whitespace and key order do not count, a `Condition` does.
+    pub sha256: String,
+}
+
+impl AwsJob {
+    /// A new job (its inputs are read when it starts).
+    pub fn new(run_id: String, aws: AwsArgs, search: SearchSettings) -> AwsJob {
+        AwsJob { run_id, aws, search, name: None, inputs: Vec::new() }
+    }
+}
+
+/// Reads the start and fixed policies as [`PolicyInput`]s.
+async fn read_inputs(aws: &AwsArgs, conn: &Connection) -> Result<Vec<PolicyInput>, JobError> {
+    let catalog = Catalog::embedded();
+    let mut out = Vec::new();
+    for spec in aws.start.iter().chain(&aws.fixed) {
+        let (_, policy) = super::setup::load_policy(Some(conn), catalog, spec).await?;
+        let canonical = crate::policy::write::to_minified_json(&policy);
+        let sha256 = sha2::Sha256::digest(canonical.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        let path = Path::new(spec).is_file().then(|| std::fs::canonicalize(spec).ok()).flatten();
+        out.push(PolicyInput { spec: spec.clone(), path, sha256 });
+    }
+    Ok(out)
+}
+
+/// Before a resumed run touches AWS: points its policy specs at the recorded absolute paths
+/// and refuses a missing or changed policy, naming it.
+async fn check_inputs(job: &mut AwsJob, conn: &Connection, dir: &Path) -> Result<(), JobError> {
+    if job.inputs.is_empty() {
+        return Ok(());
+    }
+    for input in &job.inputs {
+        if let Some(path) = &input.path {
+            if !path.is_file() {
+                return Err(Box::new(PruneError::ResumeMismatch(format!(
+                    "the policy file `{}` (given as `{}`) this run started from is missing; restore it to resume {}",
+                    path.display(),
+                    input.spec,
+                    dir.display()
+                ))));
+            }
+            let abs = path.display().to_string();
+            if job.aws.start.as_deref() == Some(input.spec.as_str()) {
+                job.aws.start = Some(abs.clone());
+            }
+            for f in job.aws.fixed.iter_mut().filter(|f| **f == input.spec) {
+                *f = abs.clone();
+            }
+        }
+    }
+    let now = read_inputs(&job.aws, conn).await?;
+    for (was, is) in job.inputs.iter().zip(&now) {
+        if was.sha256 != is.sha256 {
+            return Err(Box::new(PruneError::ResumeMismatch(format!(
+                "`{}` changed since the run started (SHA-256 of its document {} then, {} now), so the recorded trials no longer say what it grants; restore it, or start a new run (with --previous {} to reuse the result once it is finished)",
+                is.path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| was.spec.clone()),
+                &was.sha256[..12.min(was.sha256.len())],
+                &is.sha256[..12.min(is.sha256.len())],
+                dir.display()
+            ))));
+        }
+    }
+    Ok(())
 }
 
 /// A fresh run id: seconds since the epoch and a few bits of the clock's nanoseconds, short
@@ -159,10 +242,22 @@ pub async fn run_aws_job<I: Future<Output = ()>>(
         }
     };
     let mut cost = AwsCost::default();
+    let mut job = job;
+    let a = &job.aws;
+    let conn = Connection::load(a.profile.as_deref(), a.region.as_deref(), a.endpoint_url.as_deref()).await;
+    if journal.is_some() {
+        check_inputs(&mut job, &conn, &run_dir).await?;
+    } else {
+        job.inputs = match read_inputs(&job.aws, &conn).await {
+            Ok(i) => i,
+            Err(e) => {
+                let _ = std::fs::remove_dir(&run_dir);
+                return Err(e);
+            }
+        };
+    }
     if journal.is_some() {
         // A killed process of this run may have left its sandbox; the new one takes its names.
-        let a = &job.aws;
-        let conn = Connection::load(a.profile.as_deref(), a.region.as_deref(), a.endpoint_url.as_deref()).await;
         let (deleted, failed) = sandbox::cleanup_leftovers(&conn, Some(&job.run_id)).await?;
         if !failed.is_empty() {
             return Err(format!("cannot delete the sandbox left by the interrupted run: {}", failed.join("; ")).into());
@@ -206,7 +301,8 @@ pub async fn run_aws_job<I: Future<Output = ()>>(
     // No offline replay of a real command: the written policy grants what the verifying trial
     // did (the start document narrowed to the result, its conditions and resources kept).
     let source = PolicySource { start: vec![setup.start_policy()], seen: &Seen::default(), replay: None };
-    let summary = summarize(&setup.start_name, setup.oracle.info(), &cfg, &result, &source, None);
+    let name = job.name.clone().unwrap_or_else(|| setup.start_name.clone());
+    let summary = summarize(&name, setup.oracle.info(), &cfg, &result, &source, None);
     out.already_finished = finish_run(&out.dir, &summary, journal)?;
     let sandbox: Vec<&str> = setup
         .plan
@@ -216,9 +312,12 @@ pub async fn run_aws_job<I: Future<Output = ()>>(
         .chain(setup.plan.users.iter().map(|u| u.name.as_str()))
         .chain(setup.plan.policies.iter().map(|p| p.name.as_str()))
         .collect();
-    let aws_json = serde_json::json!({"run_id": out.run_id, "sandbox": sandbox, "cost": out.aws, "cleanup_failed": out.cleanup_failed});
-    std::fs::write(out.dir.join("aws.json"), serde_json::to_string_pretty(&aws_json)? + "\n")
-        .map_err(|e| format!("cannot write aws.json in `{}`: {e}", out.dir.display()))?;
+    // A finished run resumed ran no trial: its aws.json holds the real costs, keep it.
+    if !(out.already_finished && out.dir.join("aws.json").exists()) {
+        let aws_json = serde_json::json!({"run_id": out.run_id, "sandbox": sandbox, "cost": out.aws, "cleanup_failed": out.cleanup_failed});
+        std::fs::write(out.dir.join("aws.json"), serde_json::to_string_pretty(&aws_json)? + "\n")
+            .map_err(|e| format!("cannot write aws.json in `{}`: {e}", out.dir.display()))?;
+    }
     out.summary = Some(summary);
     Ok(out)
 }
@@ -297,7 +396,7 @@ mod tests {
             expect_needed: Some(2),
             engine: crate::prune::ENGINE,
         };
-        let job = AwsJob { run_id: "r1".into(), aws: cli.aws.with_defaults(), search };
+        let job = AwsJob::new("r1".into(), cli.aws.with_defaults(), search);
         let config = serde_json::to_value(&job).unwrap_or_default();
         // The defaults are recorded, not left for a later version to choose.
         assert_eq!((config["aws"]["timeout"].clone(), config["aws"]["apply"].clone()), (json!(600), json!("auto")));
@@ -312,6 +411,7 @@ mod tests {
         assert_eq!(back.search.prune_config().confirm, 2);
         assert_eq!(back.search.prune_config().expect_needed, Some(2));
         assert_eq!(default_run_dir("r1"), PathBuf::from("reports/aws-r1"));
+        assert!(back.inputs.is_empty());
     }
 
     /// A journal written before the defaulted flags became optional reads back the same.

@@ -107,6 +107,15 @@ impl Marker {
         }
     }
 
+    /// The action the session-policy probe asks for: the marker action, or for role ARN
+    /// markers the first marker action (which the universe or a fixed policy then grants).
+    pub fn probe_action(&self) -> String {
+        match self {
+            Marker::Action(a) => a.clone(),
+            Marker::RoleArn { .. } => crate::aws::apply::MARKER_ACTIONS.first().copied().unwrap_or("sts:GetAccessKeyInfo").to_string(),
+        }
+    }
+
     /// The action a marker may not be covered by a `Deny` wildcard of removed actions.
     fn action(&self) -> Option<&str> {
         match self {
@@ -144,8 +153,30 @@ pub fn version_document(
         }
         deny_form.push(st);
     }
+    // The same effective permissions written from the other side: the start document plus a
+    // `Deny` of everything but the candidate (with the fixed actions and the marker, which the
+    // `Deny` must spare). Far smaller than a `Deny` of the removed actions when the start is
+    // broad (PowerUserAccess) and the candidate small, so any start that fits can be pruned.
+    let mut not_form: Vec<Value> = match to_value(start).get("Statement") {
+        Some(Value::Array(a)) => a.clone(),
+        _ => Vec::new(),
+    };
+    if !removed.is_empty() {
+        let mut st = statement("Deny", "NotAction", compact(catalog, &protected, &everything.difference(removed)));
+        if let Value::Object(m) = &mut st {
+            m.insert("Sid".into(), json!("IamPruneKeepOnly"));
+        }
+        not_form.push(st);
+    }
+    not_form.extend(marker.statements(seq));
+    let not_form = document(not_form);
     deny_form.extend(marker.statements(seq));
-    let deny_form = document(deny_form);
+    let mut deny_form = document(deny_form);
+    // A marker of role ARNs uses `iam:GetRole`, which a `NotAction` of the candidate would deny
+    // when the candidate lacks it: that form is only for action markers.
+    if marker.action().is_some() && iam_chars(&not_form) < iam_chars(&deny_form) {
+        deny_form = not_form;
+    }
     let mut allow_form: Vec<Value> = Vec::new();
     // "Allow exactly the candidate" on `*` is the start narrowed only when the start's grants
     // are unconditional on every resource and it denies nothing; otherwise a trial would run
@@ -243,5 +274,27 @@ mod tests {
             version_document(c, &start, &cand, &universe.difference(&cand), &ActionSet::new(), &marker, 4).unwrap();
         assert!(doc.contains("probe-4") && doc.contains("probe-3"), "{doc}");
         assert!(!doc.contains("\"Deny\",\"Action\":[\"iam"), "{doc}");
+    }
+
+    #[test]
+    fn a_start_as_broad_as_power_user_access_fits_every_kind_of_candidate() {
+        // The version is the start plus a `Deny` of the removed actions or of everything but
+        // the candidate, whichever is smaller; both keep the start's own effect exactly.
+        let c = Catalog::embedded();
+        let (_, start) = c.load_policy("PowerUserAccess").unwrap();
+        let universe = c.expand_policy(&start).allowed;
+        let ids: Vec<_> = universe.iter().collect();
+        let marker = crate::aws::apply::choose_marker(c, &universe, "arn:aws:iam::1:role/p-");
+        assert!(matches!(marker, Marker::Action(_)), "PowerUserAccess leaves a marker action");
+        let half: ActionSet = ids.iter().take(ids.len() / 2).copied().collect();
+        let quarter: ActionSet = ids.iter().skip(ids.len() / 4).take(ids.len() / 4).copied().collect();
+        let small = set(c, &["s3:GetObject", "sqs:SendMessage"]);
+        let all_but_one: ActionSet = ids.iter().skip(1).copied().collect();
+        for cand in [half, quarter, small, all_but_one, ActionSet::new()] {
+            let removed = universe.difference(&cand);
+            let doc = version_document(c, &start, &cand, &removed, &ActionSet::new(), &marker, 2)
+                .unwrap_or_else(|| panic!("a candidate of {} actions does not fit", cand.len()));
+            assert_eq!(allowed_by(c, &doc).intersection(&universe), cand, "{doc}");
+        }
     }
 }

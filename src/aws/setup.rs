@@ -247,7 +247,14 @@ async fn resolve(
     }
     if needs_session {
         let name = plan.name("-start");
-        plan.policies.push(PolicySpec { name: name.clone(), document: to_minified_json(&start) });
+        // A forced `--apply session` must prove session policies are enforced before the
+        // first trial counts: the probe asks for the marker action, which the role then holds.
+        let document = if args.apply_mode() == ApplyMode::Session {
+            policy_doc::first_version(&start, &marker)
+        } else {
+            to_minified_json(&start)
+        };
+        plan.policies.push(PolicySpec { name: name.clone(), document });
         let mut attach = vec![name];
         attach.extend(fixed_names.iter().cloned());
         plan.roles.push(RoleSpec { name: plan.name(""), attach });
@@ -372,8 +379,33 @@ impl AwsPruneSetup {
             // A user has no session to carry a session policy: versions are the only means.
             mode = ApplyMode::Version;
         }
-        if let (ApplyMode::Auto, Some(slot)) = (mode, &version) {
-            match session_policies_enforced(&conn, slot, run_id).await {
+        if let (ApplyMode::Session, Some(role)) = (mode, &session_role_arn) {
+            match session_policies_enforced(&conn, role, &r.marker, run_id).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    sandbox.cleanup().await;
+                    return Err(AwsError::NotEnforced {
+                        mechanism: "--apply session",
+                        message: format!(
+                            "a session policy that excludes `{}` did not stop the sandbox role from calling it, so session policies are not enforced by {} and no trial would show anything",
+                            r.marker.probe_action(),
+                            conn.endpoint_description()
+                        ),
+                        help: "use `--apply version` (or `--apply auto`, which finds this itself); moto, for one, ignores session policies".into(),
+                    });
+                }
+                Err(e) => {
+                    sandbox.cleanup().await;
+                    return Err(e);
+                }
+            }
+        }
+        let version_role = match &version {
+            Some(VersionSlot { who: VersionPrincipal::Role(role), .. }) => Some(role.clone()),
+            _ => None,
+        };
+        if let (ApplyMode::Auto, Some(role)) = (mode, &version_role) {
+            match session_policies_enforced(&conn, role, &r.marker, run_id).await {
                 Ok(true) => {}
                 Ok(false) => {
                     ignored = true;
@@ -385,6 +417,18 @@ impl AwsPruneSetup {
                 }
             }
         }
+        let mode_reason = match (mode, user, ignored) {
+            (_, true, _) => "a sandbox user has no session to carry a session policy".to_string(),
+            (ApplyMode::Version, false, true) => format!(
+                "--apply auto's probe found session policies not enforced by {}",
+                conn.endpoint_description()
+            ),
+            (ApplyMode::Version, false, false) => "--apply version".to_string(),
+            (ApplyMode::Session, _, _) => {
+                "--apply session; the probe proved session policies enforced before the first trial".to_string()
+            }
+            (ApplyMode::Auto, _, _) => "--apply auto; the probe proved session policies enforced (policy versions for candidates too large for one)".to_string(),
+        };
         let oracle = CommandOracle {
             conn,
             candidates: r.candidates.clone(),
@@ -396,6 +440,7 @@ impl AwsPruneSetup {
             out_dir: out_dir.to_path_buf(),
             judge,
             mode,
+            mode_reason,
             last_cost_ms: Default::default(),
             longest_settle_ms: Default::default(),
         };
@@ -457,25 +502,21 @@ async fn wait_for_key(conn: &Connection, key: Option<&SessionCredentials>) -> Re
     }
 }
 
-/// Does the account enforce session policies? Assumes the version role with a session policy
-/// that excludes the marker action (which version 1 allows) and asks for it: denied means
-/// enforced. moto ignores session policies, so there the answer is no. Without an action
+/// Does the account enforce session policies? Assumes `role_arn` (whose policies allow the
+/// marker action: version 1 of the candidate policy, or the start clone of a forced
+/// `--apply session`) with a session policy that excludes the marker and asks for it: denied
+/// means enforced. moto ignores session policies, so there the answer is no. Without an action
 /// marker (every marker action is in the universe or fixed) the first marker action is asked
-/// for: version 1 or a fixed policy allows it then, which is all the check needs.
-async fn session_policies_enforced(conn: &Connection, slot: &VersionSlot, run_id: &str) -> Result<bool, AwsError> {
-    let action = match &slot.marker {
-        Marker::Action(a) => a.clone(),
-        Marker::RoleArn { .. } => match apply::MARKER_ACTIONS.first() {
-            Some(a) => (*a).to_string(),
-            None => return Ok(true),
-        },
-    };
+/// for: the start or a fixed policy allows it then, which is all the check needs.
+async fn session_policies_enforced(
+    conn: &Connection,
+    role_arn: &str,
+    marker: &Marker,
+    run_id: &str,
+) -> Result<bool, AwsError> {
+    let action = marker.probe_action();
     let check = Marker::Action(action.clone());
-    let action = &action;
     let doc = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "NotAction": action, "Resource": "*"}]}).to_string();
-    let VersionPrincipal::Role(role_arn) = &slot.who else {
-        return Ok(false);
-    };
     let creds = apply::assume_role(conn, role_arn, &format!("iam-prune-{run_id}-check"), Some(&doc), 900)
         .await
         .map_err(|f| {
@@ -485,7 +526,8 @@ async fn session_policies_enforced(conn: &Connection, slot: &VersionSlot, run_id
                 "check iam-prune's own permissions (README) and that sts:AssumeRole is allowed",
             )
         })?;
-    // Version 1 allows the marker, so "allowed" can only mean the session policy was ignored.
+    // The role's policies allow the marker, so "allowed" can only mean the session policy was
+    // ignored.
     let (first, _, _) =
         apply::wait_for_version(conn, &creds, &check, 1, Duration::from_secs(20)).await.unwrap_or((-1.0, 0.0, 0));
     Ok(first < 0.0)

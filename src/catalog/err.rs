@@ -15,8 +15,13 @@ pub enum CatalogError {
         suggestions: Vec<String>,
     },
     /// Neither a service prefix nor an action.
-    #[error("`{0}` is not a service prefix or action in the catalog\nhelp: try `iam-prune catalog search {0}`")]
-    UnknownName(String),
+    #[error("`{name}` is not a service prefix or action in the catalog{}\nhelp: try `iam-prune catalog search {name}`", did_you_mean(.suggestions))]
+    UnknownName {
+        /// What the user gave.
+        name: String,
+        /// Close action names.
+        suggestions: Vec<String>,
+    },
 }
 
 fn did_you_mean(s: &[String]) -> String {

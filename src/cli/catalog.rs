@@ -80,7 +80,8 @@ pub fn run(args: Args, g: &Global) -> CmdResult {
                     }
                 }
             } else {
-                return Err(Box::new(CatalogError::UnknownName(name)));
+                let suggestions = c.suggest(&name);
+                return Err(Box::new(CatalogError::UnknownName { name, suggestions }));
             }
         }
         Sub::Search { text } => {

@@ -126,7 +126,25 @@ pub async fn run(args: Args, g: &Global) -> CmdResult {
     report_errors(&report, g);
     let code = if report.errors.is_empty() { Exit::Ok } else { Exit::Error };
     if args.policy {
-        print_policy(catalog, &report.denied, g);
+        // A patch is for one principal: merging every caller's denials (an attack simulation's
+        // among them) into one Allow would grant each what any other was refused.
+        let mut principals: Vec<&str> =
+            report.denied.iter().map(|d| d.principal.as_deref().unwrap_or("(unknown principal)")).collect();
+        principals.sort_unstable();
+        principals.dedup();
+        if principals.len() > 1 {
+            let shown: Vec<&str> = principals.iter().take(5).copied().collect();
+            return Err(Box::new(super::UsageError::new(
+                format!(
+                    "the logs hold denials of {} principals ({}{}), and a policy patch is for one",
+                    principals.len(),
+                    shown.join(", "),
+                    if principals.len() > shown.len() { ", ..." } else { "" }
+                ),
+                "give --principal ARN (a user, role or session ARN, an access key id or a user name) to patch that principal's denials",
+            )));
+        }
+        print_policy(catalog, &report.denied, principals.first().copied(), g);
         return Ok(code);
     }
     if g.is_json() {
@@ -180,7 +198,7 @@ fn print_table(r: &ScanReport) {
     println!("{} files, {} events, {} denied, {} files with errors", r.files, r.events, r.denied.len(), r.errors.len());
 }
 
-fn print_policy(catalog: &Catalog, denied: &[Denied], g: &Global) {
+fn print_policy(catalog: &Catalog, denied: &[Denied], principal: Option<&str>, g: &Global) {
     let mut set = ActionSet::new();
     let mut resources: BTreeMap<ActionId, Vec<String>> = BTreeMap::new();
     let mut skipped: Vec<String> = Vec::new();
@@ -206,8 +224,11 @@ fn print_policy(catalog: &Catalog, denied: &[Denied], g: &Global) {
     skipped.dedup();
     if g.is_json() {
         let doc: serde_json::Value = serde_json::from_str(&to_canonical_json(&policy)).unwrap_or_default();
-        print_json(&serde_json::json!({ "policy": doc, "not_granted": skipped }));
+        print_json(&serde_json::json!({ "principal": principal, "policy": doc, "not_granted": skipped }));
         return;
+    }
+    if let Some(p) = principal {
+        eprintln!("the patch for {p}:");
     }
     println!("{}", to_canonical_json(&policy));
     for s in skipped {

@@ -96,6 +96,20 @@ pub fn run(args: Args, g: &Global) -> CmdResult {
         return batch(&ev, path);
     }
     let ctx = context(&args.context)?;
+    if let Some(a) = args.action.as_deref() {
+        let c = iam_prune::catalog::Catalog::embedded();
+        // A typo would be decided (an implicit deny, exit 3) as if it were a real action.
+        if !a.contains(['*', '?']) && c.lookup(a).is_none() {
+            let s = c.suggest(a);
+            return Err(Box::new(super::UsageError::new(
+                format!(
+                    "`{a}` is not an action in the catalog{}",
+                    if s.is_empty() { String::new() } else { format!(" (did you mean {}?)", s.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", ")) }
+                ),
+                format!("check the spelling, or look it up with `iam-prune catalog search {}`", a.rsplit(':').next().unwrap_or(a)),
+            )));
+        }
+    }
     let principal = args.principal.clone().unwrap_or_else(|| default_principal(&args.resource));
     let req = Request {
         principal: &principal,

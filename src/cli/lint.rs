@@ -11,12 +11,16 @@ pub struct Args {
     /// Policy files to check.
     #[arg(required = true)]
     files: Vec<PathBuf>,
+    /// Exit 1 on warnings too, not only on errors (for CI).
+    #[arg(long)]
+    deny_warnings: bool,
 }
 
 pub fn run(args: Args, g: &Global) -> CmdResult {
     let catalog = Catalog::embedded();
     let mut files = Vec::new();
     let mut any_error = false;
+    let mut any_warning = false;
     for path in &args.files {
         let (errors, warnings) = match parse_policy_file(path) {
             Err(e) => {
@@ -38,6 +42,7 @@ pub fn run(args: Args, g: &Global) -> CmdResult {
             }
         };
         any_error |= !errors.is_empty();
+        any_warning |= !warnings.is_empty();
         if !g.is_json() {
             for (kind, list) in [("error", &errors), ("warning", &warnings)] {
                 for l in list {
@@ -64,5 +69,5 @@ pub fn run(args: Args, g: &Global) -> CmdResult {
     if g.is_json() {
         print_json(&serde_json::json!({ "files": files }));
     }
-    Ok(if any_error { Exit::Error } else { Exit::Ok })
+    Ok(if any_error || (args.deny_warnings && any_warning) { Exit::Error } else { Exit::Ok })
 }

@@ -27,12 +27,66 @@ pub enum Exit {
     Error = 1,
     /// The command line was wrong.
     Usage = 2,
-    /// `eval`: the decision was a deny.
+    /// A verdict of deny or fail: `eval` denied the request, `sandbox run`'s trial failed.
     Deny = 3,
+    /// `prune` stopped (`--max-trials`, `--deadline`) before its result was proven:
+    /// `policy.json` is sufficient, not minimal; `--resume` goes on.
+    Stopped = 4,
     /// `schedule run`: some job's minimal set narrowed.
     Narrowed = 10,
     /// `schedule run`: some job's minimal set widened (drift).
     Widened = 20,
+    /// Interrupted (Ctrl-C): the sandbox was cleaned up and the resume command printed.
+    Interrupted = 130,
+}
+
+/// The exit codes as `--help` states them (one table, also in the README).
+pub const EXIT_CODES: &str = "Exit codes:
+  0    done: the result is proven (or the command succeeded)
+  1    error of the run itself (AWS, files, the workload could not start)
+  2    usage error: a flag that does not apply, a value that cannot work, conflicting flags
+  3    a verdict of deny or fail (`eval` denied, `sandbox run`'s trial failed)
+  4    stopped before the result was proven (--max-trials, --deadline): policy.json is
+       sufficient, not minimal; `prune --resume RUN_DIR` goes on
+  10   `schedule run`: a job narrowed against its previous run
+  20   `schedule run`: a job widened against its previous run
+  130  interrupted (Ctrl-C): sandbox cleaned up, the resume command printed";
+
+/// A command line that cannot work (exit 2): what is wrong and what to do instead.
+#[derive(Debug)]
+pub struct UsageError {
+    message: String,
+    help: String,
+}
+
+impl UsageError {
+    /// A usage error with its help line.
+    pub fn new(message: impl Into<String>, help: impl Into<String>) -> UsageError {
+        UsageError { message: message.into(), help: help.into() }
+    }
+
+    /// What to do instead.
+    pub fn help(&self) -> &str {
+        &self.help
+    }
+}
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// The exit code of a command's error: usage errors (ours and the AWS backend's) exit 2,
+/// everything else 1.
+pub fn exit_for(e: &(dyn std::error::Error + Send + Sync + 'static)) -> Exit {
+    if e.is::<UsageError>() || matches!(e.downcast_ref::<iam_prune::aws::AwsError>(), Some(iam_prune::aws::AwsError::Usage { .. })) {
+        Exit::Usage
+    } else {
+        Exit::Error
+    }
 }
 
 /// A subcommand's result.
@@ -71,7 +125,7 @@ impl Global {
 
 /// iam-prune: find the few IAM actions a workload really needs, and prove it.
 #[derive(Debug, Parser)]
-#[command(name = "iam-prune", version, about, long_about = None)]
+#[command(name = "iam-prune", version, about, long_about = None, after_help = EXIT_CODES)]
 pub struct Cli {
     #[command(flatten)]
     global: Global,

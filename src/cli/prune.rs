@@ -3,7 +3,7 @@
 //! `--run "COMMAND"` the user's real program on AWS in a sandbox (`iam_prune::aws::job`).
 
 use super::progress::PruneProgress;
-use super::{print_json, CmdResult, Exit, Global};
+use super::{print_json, CmdResult, Exit, Global, UsageError};
 use iam_prune::aws::job::{is_aws_run, run_aws_job, AwsJob};
 use iam_prune::aws::AwsArgs;
 use iam_prune::prune::job::{
@@ -24,17 +24,18 @@ pub struct Args {
     #[arg(long, value_enum)]
     strategy: Option<StrategyKind>,
     /// Trials run at once (one round) [default: 1].
-    #[arg(long)]
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     parallel: Option<usize>,
     /// A deciding pass (or necessity proof) must be seen this many times in a row [default: 1].
-    #[arg(long)]
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     confirm: Option<usize>,
     /// Stop after this many trials with the best verified set so far (with `--resume`: a new
-    /// budget for the whole run, to continue one a budget stopped).
-    #[arg(long)]
+    /// budget for the whole run, to continue one a budget stopped). A stopped run exits 4.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     max_trials: Option<u64>,
-    /// Stop after this many seconds of wall-clock time (with `--resume`: from now).
-    #[arg(long)]
+    /// Stop after this many seconds of wall-clock time (with `--resume`: from now). A stopped
+    /// run exits 4.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     deadline: Option<u64>,
     /// Actions believed needed (CloudTrail activity from `iam-prune record`, or a list):
     /// a JSON file `{"actions": [...]}` or a text file with one action per line.
@@ -50,6 +51,11 @@ pub struct Args {
     /// size expected, as scheduled jobs do. An unchanged workload then costs d + 1 trials.
     #[arg(long, value_name = "RUN_DIR", conflicts_with = "resume")]
     previous: Option<PathBuf>,
+    /// The run's name: in the reports and in the managed policy the apply commands create
+    /// (`iam-prune-NAME`) [default: the scenario's name; for `--run`, the start policy's, with
+    /// the run id in the policy name so two workloads never collide].
+    #[arg(long, conflicts_with = "resume")]
+    name: Option<String>,
     /// Run directory (default: reports/<name>-<timestamp>/).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -68,16 +74,21 @@ pub async fn run_cmd(args: Args, g: &Global) -> CmdResult {
     if args.aws.run.is_some() || args.resume.as_deref().is_some_and(is_aws_run) {
         return run_on_aws(args, g).await;
     }
+    refuse_aws_flags_on_scenario(&args)?;
     let (dir, job) = match &args.resume {
         Some(d) => (RunDir::Resume(d.clone(), budgets(&args)), None),
         None => {
             let Some(scenario) = &args.scenario else { return Ok(Exit::Usage) };
             let (search, previous) = search_settings(&args)?;
-            let job = ScenarioJob::with_search(scenario.clone(), search);
+            let mut job = ScenarioJob::with_search(scenario.clone(), search);
+            job.name = args.name.clone();
             // The default directory and the --previous check need the scenario's name: load
             // it here only for them (the job loads it anyway).
-            let name =
-                if args.out.is_none() || previous.is_some() { Scenario::load(scenario)?.name } else { String::new() };
+            let name = match &args.name {
+                Some(n) => n.clone(),
+                None if args.out.is_none() || previous.is_some() => Scenario::load(scenario)?.name,
+                None => String::new(),
+            };
             if let (Some(p), Some(dir)) = (&previous, &args.previous) {
                 // Another scenario's result is only a worse hint (trials, never the result),
                 // but it is probably not what was meant.
@@ -90,7 +101,10 @@ pub async fn run_cmd(args: Args, g: &Global) -> CmdResult {
                     );
                 }
             }
-            let out = args.out.clone().unwrap_or_else(|| default_run_dir(&name));
+            let out = match &args.out {
+                Some(o) => o.clone(),
+                None => default_run_dir(&name)?,
+            };
             (RunDir::New(out), Some(job))
         }
     };
@@ -99,12 +113,54 @@ pub async fn run_cmd(args: Args, g: &Global) -> CmdResult {
     progress.finish();
     let out = out?;
     print_summary(&out.summary, &out.dir, g, &out.scenario, out.already_finished);
-    Ok(Exit::Ok)
+    Ok(result_exit(&out.summary))
+}
+
+/// 0 for a proven result, 4 for a run that stopped before proving it (scripts and CI tell
+/// them apart: the policy of a stopped run is sufficient, not minimal).
+fn result_exit(s: &Summary) -> Exit {
+    if s.complete {
+        Exit::Ok
+    } else {
+        Exit::Stopped
+    }
+}
+
+/// A scenario run's workload and start policy are the scenario's: the AWS backend's flags
+/// would be ignored, so they are refused, each with the reason.
+fn refuse_aws_flags_on_scenario(args: &Args) -> Result<(), UsageError> {
+    let a = &args.aws;
+    let given: Vec<(&str, &str)> = [
+        ("--start", a.start.is_some(), "a scenario names its start policy in [start]"),
+        ("--fixed", !a.fixed.is_empty(), "a scenario names its fixed policies in [start] `fixed`"),
+        ("--profile", a.profile.is_some(), "a scenario runs offline, without AWS"),
+        ("--region", a.region.is_some(), "a scenario runs offline, without AWS"),
+        ("--endpoint-url", a.endpoint_url.is_some(), "a scenario runs offline, without AWS"),
+        ("--pass-if", a.pass_if.is_some(), "a scenario's steps decide pass or fail"),
+        ("--fail-if", a.fail_if.is_some(), "a scenario's steps decide pass or fail"),
+        ("--fail-on-denied-only", a.fail_on_denied_only, "a scenario's steps decide pass or fail"),
+        ("--timeout", a.timeout.is_some(), "a scenario trial is an offline replay, not a process"),
+        ("--apply", a.apply.is_some(), "a scenario's candidates are evaluated, not applied on AWS"),
+        ("--principal", a.principal.is_some(), "a scenario names its principal in [principal]"),
+        ("--dry-run", a.dry_run, "a scenario makes no AWS calls"),
+    ]
+    .into_iter()
+    .filter_map(|(flag, on, why)| on.then_some((flag, why)))
+    .collect();
+    let Some((flag, why)) = given.first() else { return Ok(()) };
+    let flags: Vec<&str> = given.iter().map(|(f, _)| *f).collect();
+    Err(UsageError::new(
+        format!(
+            "{} cannot apply to a scenario run: {flag} applies to `--run`; {why}",
+            flags.join(", ")
+        ),
+        "drop the flag, or prune your real program on AWS with `--run \"COMMAND\" --start POLICY`",
+    ))
 }
 
 /// A resumed run searches as its journal says (that is what makes its recorded trials replay):
 /// flags that would change the search are refused rather than silently ignored.
-fn refuse_search_flags_on_resume(args: &Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+fn refuse_search_flags_on_resume(args: &Args) -> Result<(), UsageError> {
     let mut given: Vec<&str> = [
         ("--strategy", args.strategy.is_some()),
         ("--parallel", args.parallel.is_some()),
@@ -120,12 +176,16 @@ fn refuse_search_flags_on_resume(args: &Args) -> Result<(), Box<dyn std::error::
     if given.is_empty() {
         return Ok(());
     }
-    Err(format!(
-        "{} cannot change a resumed run: it searches as its journal recorded, so that no recorded trial runs again\nhelp: drop {}; only --max-trials and --deadline (to continue a run a budget stopped) and, for a run on AWS, --profile, --region and --endpoint-url can be given with --resume; or start a new run with --previous RUN_DIR to reuse its result",
-        given.join(", "),
-        if given.len() == 1 { "it" } else { "them" }
-    )
-    .into())
+    Err(UsageError::new(
+        format!(
+            "{} cannot change a resumed run: it searches as its journal recorded, so that no recorded trial runs again",
+            given.join(", ")
+        ),
+        format!(
+            "drop {}; only --max-trials and --deadline (to continue a run a budget stopped) and, for a run on AWS, --profile, --region and --endpoint-url can be given with --resume; or start a new run with --previous RUN_DIR to reuse its result",
+            if given.len() == 1 { "it" } else { "them" }
+        ),
+    ))
 }
 
 /// The budgets given with `--resume`.
@@ -168,8 +228,11 @@ async fn run_on_aws(args: Args, g: &Global) -> CmdResult {
                 return super::sandbox::print_dry_run(&args.aws, &run_id, g).await;
             }
             let (search, _) = search_settings(&args)?;
-            let out = args.out.clone().unwrap_or_else(|| iam_prune::aws::job::default_run_dir(&run_id));
-            (RunDir::New(out), Some(AwsJob { run_id, aws: args.aws.with_defaults(), search }))
+            let out = match &args.out {
+                Some(o) => o.clone(),
+                None => iam_prune::prune::job::claim_dir(&iam_prune::aws::job::default_run_dir(&run_id))?,
+            };
+            (RunDir::New(out), Some(AwsJob { name: args.name.clone(), ..AwsJob::new(run_id, args.aws.with_defaults(), search) }))
         }
     };
     // Listen before the sandbox exists: a Ctrl-C while it is being made is remembered (not
@@ -198,7 +261,7 @@ async fn run_on_aws(args: Args, g: &Global) -> CmdResult {
             if out.cleanup_failed.is_empty() { "deleted" } else { "NOT fully deleted" },
             out.dir.display()
         );
-        return Ok(Exit::Error);
+        return Ok(Exit::Interrupted);
     };
     if g.is_json() {
         let mut v = serde_json::to_value(summary).unwrap_or_default();
@@ -226,7 +289,7 @@ async fn run_on_aws(args: Args, g: &Global) -> CmdResult {
             if out.cleanup_failed.is_empty() { "deleted".to_string() } else { format!("NOT fully deleted{cleanup_help}") }
         );
     }
-    Ok(if out.cleanup_failed.is_empty() { Exit::Ok } else { Exit::Error })
+    Ok(if out.cleanup_failed.is_empty() { result_exit(summary) } else { Exit::Error })
 }
 
 /// Prints a run's result; `already_finished`: a resume that found the journal already ending
@@ -248,7 +311,26 @@ fn print_summary(s: &Summary, dir: &Path, g: &Global, scenario: &Path, already_f
             if s.stopped.is_some() { "; give a larger --max-trials or --deadline to continue it" } else { "" }
         );
     }
-    println!("{}: {} of {} actions needed", s.name, s.minimal.len(), s.universe);
+    if s.complete {
+        println!("{}: {} of {} actions needed", s.name, s.minimal.len(), s.universe);
+    } else {
+        println!(
+            "{}: STOPPED before the result was proven{}: {} of {} actions kept, {} proven needed, {} undecided; policy.json is sufficient, not minimal (exit 4; continue with `iam-prune prune --resume {}`)",
+            s.name,
+            s.stopped.as_ref().map(|r| format!(" ({r})")).unwrap_or_default(),
+            s.kept.len(),
+            s.universe,
+            s.proofs.len(),
+            s.undecided.len(),
+            dir.display()
+        );
+    }
+    if s.empty_result {
+        println!(
+            "  EMPTY RESULT: the workload passed with none of the start policy's {} actions. Usual causes: a pass test that cannot fail (with --run, a command that exits 0 whatever happens: add --pass-if REGEX or --fail-if REGEX), or a workload that needs none of the pruned actions. Check before applying an empty policy.",
+            s.universe
+        );
+    }
     for p in &s.proofs {
         let res = s.resources.get(&p.action).map(|r| r.join(", ")).unwrap_or_else(|| "*".into());
         println!("  {:<45} on {}  (trial {} fails without it)", p.action, res, p.trial);

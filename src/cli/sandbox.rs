@@ -137,9 +137,9 @@ async fn run_once(
     let setup = AwsPruneSetup::prepare(&aws, catalog, &run_id, &out).await?;
     if !g.quiet {
         eprintln!(
-            "sandbox {run_id}: {} actions under test, applying by {:?}",
+            "sandbox {run_id}: {} actions under test, candidates applied as {}",
             setup.universe.len(),
-            setup.oracle.mode()
+            setup.oracle.mode().describe()
         );
     }
     let mut candidate = setup.universe.clone();
@@ -164,18 +164,29 @@ async fn run_once(
         eprintln!("error: cleanup: {f}");
     }
     let Some(result) = result else {
-        eprintln!("interrupted; sandbox {run_id} deleted");
-        return Ok(Exit::Error);
+        eprintln!(
+            "interrupted; sandbox {run_id} {}",
+            if failed.is_empty() { "deleted".to_string() } else { format!("NOT fully deleted: run `iam-prune sandbox cleanup --run-id {run_id}`") }
+        );
+        return Ok(Exit::Interrupted);
     };
     let outcome = result?;
     if g.is_json() {
         print_json(&serde_json::json!({ "run_id": run_id, "outcome": outcome, "cleanup_failed": failed }));
     } else {
-        println!("{:?} in {:.1}s", outcome.verdict, outcome.cost_seconds);
+        println!("{} in {:.1}s", if outcome.is_pass() { "pass" } else { "fail" }, outcome.cost_seconds);
         for d in &outcome.denied {
-            println!("  denied: {} ({})", d.action.as_deref().unwrap_or("?"), d.message);
+            let what = d.action.clone().or_else(|| d.operation.clone().map(|o| format!("operation {o}")));
+            println!("  denied: {} ({})", what.as_deref().unwrap_or("action not named"), d.message);
         }
         println!("  detail: {}", outcome.detail);
     }
-    Ok(if outcome.is_pass() && failed.is_empty() { Exit::Ok } else { Exit::Error })
+    // A failing trial is a verdict (exit 3, as `eval`'s deny), not an error of the command.
+    Ok(if !failed.is_empty() {
+        Exit::Error
+    } else if outcome.is_pass() {
+        Exit::Ok
+    } else {
+        Exit::Deny
+    })
 }

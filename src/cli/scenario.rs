@@ -101,7 +101,9 @@ fn run_cmd(file: PathBuf, allow: Vec<String>, g: &Global) -> CmdResult {
         let mut set = ActionSet::new();
         for a in &allow {
             let ex = c.expand_pattern(a);
-            if ex.is_empty() {
+            // A plain name the catalog does not know would be taken as a new action (and
+            // ignored as outside the start policy): a typo, most likely.
+            if ex.is_empty() || (!a.contains(['*', '?']) && c.lookup(a).is_none()) {
                 return Err(format!("`{a}` matches no action{}", suggestions(c, a)).into());
             }
             set.union_with(&ex);

@@ -105,6 +105,26 @@ pub struct OracleInfo {
     /// message does; EC2's UnauthorizedOperation and S3's bare "Access Denied" do not).
     #[serde(default)]
     pub names_denials: bool,
+    /// Where the trials ran and how candidates were put in force (AWS oracles; none for an
+    /// offline replay, which iam-prune's own evaluator enforces).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enforcer: Option<Enforcer>,
+}
+
+/// Where an oracle's trials were enforced: what a reviewer needs to judge "verified".
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Enforcer {
+    /// The endpoint (`AWS` for the service's own) and region.
+    pub endpoint: String,
+    /// The region.
+    pub region: String,
+    /// How candidates were applied (`session policies`, `policy versions`).
+    pub applied_by: String,
+    /// Why that means.
+    pub why: String,
+    /// What this enforcer is known not to check, so the result cannot show it either.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unchecked: Vec<String>,
 }
 
 /// Runs the workload under a candidate action set.

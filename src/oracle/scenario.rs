@@ -90,6 +90,7 @@ impl Oracle for ScenarioOracle<'_> {
             trial_seconds: self.scenario.realism.trial_seconds,
             max_parallel: None,
             names_denials: self.names_denials(),
+            enforcer: None,
         }
     }
 

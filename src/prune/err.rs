@@ -34,10 +34,21 @@ pub enum PruneError {
 
 impl PruneError {
     pub(crate) fn io(path: &Path, e: std::io::Error) -> PruneError {
-        PruneError::Journal {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-            help: "check the run directory's permissions and free space".into(),
-        }
+        let dir = path.parent().unwrap_or(path);
+        // A missing journal is the common case (a directory that is not a run directory, or
+        // one a kill left before its first record): say that, not "permissions".
+        let (message, help) = if e.kind() == std::io::ErrorKind::NotFound {
+            if !dir.exists() {
+                (format!("`{}` does not exist", dir.display()), "give the directory a `prune` run wrote (reports/<name>-<timestamp>/)".to_string())
+            } else {
+                (
+                    format!("`{}` is not an iam-prune run directory: it holds no journal.jsonl", dir.display()),
+                    "give the directory a `prune` run wrote (it holds journal.jsonl); a run killed before its first record left nothing to resume: start it again".to_string(),
+                )
+            }
+        } else {
+            (e.to_string(), "check the run directory's permissions and free space".to_string())
+        };
+        PruneError::Journal { path: path.to_path_buf(), message, help }
     }
 }

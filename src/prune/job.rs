@@ -28,6 +28,10 @@ pub struct ScenarioJob {
     /// The scenario's fingerprint when the run started ([`Scenario::fingerprint`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scenario_sha256: Option<String>,
+    /// `--name`: the run's name instead of the scenario's (reports, the apply commands'
+    /// policy name, the default run directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// How to search.
     #[serde(flatten)]
     pub search: SearchSettings,
@@ -41,7 +45,7 @@ impl ScenarioJob {
 
     /// A job with the given search settings.
     pub fn with_search(scenario: PathBuf, search: SearchSettings) -> ScenarioJob {
-        ScenarioJob { scenario, scenario_abs: None, scenario_sha256: None, search }
+        ScenarioJob { scenario, scenario_abs: None, scenario_sha256: None, name: None, search }
     }
 
     /// The file to load on resume: the absolute path when it still exists, else as given.
@@ -220,6 +224,18 @@ impl Budgets {
                 )));
             }
         }
+        // Without new budgets, a resume stops where the run last ended: the start record holds
+        // the first budget, but a later resume may have given a larger one (or let it finish).
+        if self.max_trials.is_none() && self.deadline.is_none() {
+            match journal.last_result() {
+                Some((_, false)) => {
+                    search.max_trials = None;
+                    search.deadline = None;
+                }
+                Some((trials, true)) => search.max_trials = search.max_trials.map(|m| m.max(trials)),
+                None => {}
+            }
+        }
         if self.max_trials.is_some() {
             search.max_trials = self.max_trials;
         }
@@ -246,9 +262,27 @@ pub struct JobOutput {
 /// The error type of a job: loading, searching or writing.
 pub type JobError = Box<dyn std::error::Error + Send + Sync>;
 
-/// The default run directory: `reports/<name>-<UTC timestamp>`.
-pub fn default_run_dir(name: &str) -> PathBuf {
-    PathBuf::from("reports").join(format!("{name}-{}", utc_stamp()))
+/// The default run directory: `reports/<name>-<UTC timestamp>`, created here. Two runs started
+/// in the same second get `-2`, `-3`, ...: the directory is claimed with an atomic `mkdir`, so
+/// concurrent runs never share one.
+pub fn default_run_dir(name: &str) -> Result<PathBuf, JobError> {
+    claim_dir(&PathBuf::from("reports").join(format!("{name}-{}", utc_stamp())))
+}
+
+/// Creates `base`, or `base-2`, `base-3`, ... when it exists, and returns the one created.
+pub fn claim_dir(base: &Path) -> Result<PathBuf, JobError> {
+    if let Some(parent) = base.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| format!("cannot create `{}`: {e}", parent.display()))?;
+    }
+    for i in 1..10_000u32 {
+        let dir = if i == 1 { base.to_path_buf() } else { PathBuf::from(format!("{}-{i}", base.display())) };
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(format!("cannot create run directory `{}`: {e}", dir.display()).into()),
+        }
+    }
+    Err(format!("no free run directory name after `{}` (9,999 taken): pass --out DIR", base.display()).into())
 }
 
 /// The current UTC time as `YYYYMMDDTHHMMSSZ`, for directory names.
@@ -346,7 +380,8 @@ pub async fn run_scenario_job(
     };
     let source =
         PolicySource { start: scenario.start.iter().map(|p| &p.policy).collect(), seen: &seen, replay: Some(&replay) };
-    let summary = summarize(&scenario.name, oracle.info(), &cfg, &result, &source, Some(&expected));
+    let name = job.name.clone().unwrap_or_else(|| scenario.name.clone());
+    let summary = summarize(&name, oracle.info(), &cfg, &result, &source, Some(&expected));
     let already_finished = finish_run(&run_dir, &summary, &mut journal)?;
     Ok(JobOutput { summary, dir: run_dir, scenario: job.scenario, already_finished })
 }

@@ -88,6 +88,8 @@ pub struct Journal {
     pub skipped: Vec<(usize, String)>,
     /// `result` records read back: the run finished (or a budget stopped it) that often.
     results_read: usize,
+    /// The last `result` record's trial count and whether a budget had stopped it.
+    last_result: Option<(u64, bool)>,
     /// Trial records this process appended.
     appended_trials: usize,
 }
@@ -104,6 +106,7 @@ impl Journal {
             start: None,
             skipped: Vec::new(),
             results_read: 0,
+            last_result: None,
             appended_trials: 0,
         }
     }
@@ -162,15 +165,24 @@ impl Journal {
                     }
                     Err(e) => j.skipped.push((i + 1, e.to_string())),
                 },
-                Some("result") => j.results_read += 1,
+                Some("result") => {
+                    j.results_read += 1;
+                    let summary = &v["summary"];
+                    j.last_result = summary["trials"].as_u64().map(|t| (t, !summary["stopped"].is_null()));
+                }
                 _ => {}
             }
         }
         if j.start.is_none() {
+            let empty = std::fs::metadata(path).map(|m| m.len() == 0).unwrap_or(false);
             return Err(PruneError::Journal {
                 path: path.to_path_buf(),
-                message: "no start record".into(),
-                help: "the file is not an iam-prune journal; start a new run instead of --resume".into(),
+                message: if empty {
+                    "the journal is empty: the run was stopped before it recorded anything, so there is nothing to resume".into()
+                } else {
+                    "no start record: this is not an iam-prune journal".into()
+                },
+                help: "start a new run (with --out another directory, or after removing this one)".into(),
             });
         }
         Ok(j)
@@ -235,6 +247,11 @@ impl Journal {
         let out = self.recorded.get(&(key.to_vec(), *n)).cloned();
         *n += 1;
         out
+    }
+
+    /// The last result record's trial count and whether a budget had stopped it.
+    pub fn last_result(&self) -> Option<(u64, bool)> {
+        self.last_result
     }
 
     /// A resumed run that ended where its journal's last result did: the journal held a

@@ -17,8 +17,14 @@ pub const SUMMARY_VERSION: u32 = 1;
 pub struct Proof {
     /// The action.
     pub action: String,
-    /// The trial whose failure shows it is needed.
+    /// The trial whose failure shows it is needed: of the failures of the proving candidate,
+    /// one whose denial names the action when there is one.
     pub trial: u64,
+    /// The failure is explained: its denial names the action, or it was reproduced
+    /// (`--confirm` above 1). False: the proof rests only on failures that name nothing
+    /// (a spurious `connection reset` would look the same).
+    #[serde(default = "yes")]
+    pub explained: bool,
 }
 
 /// The summary of a run.
@@ -41,8 +47,22 @@ pub struct Summary {
     pub confirm: usize,
     /// Universe size.
     pub universe: usize,
-    /// The minimal actions.
+    /// The kept actions: what `policy.json` grants, each seen to pass. A proven minimal set
+    /// only when `complete`.
     pub minimal: Vec<String>,
+    /// The same list under the name that says what it is whether or not the run finished.
+    #[serde(default)]
+    pub kept: Vec<String>,
+    /// The search finished: the kept set passed and every kept action is proven needed.
+    /// False for a run a budget stopped (`stopped` says why) or one left with undecided
+    /// actions: its policy is sufficient, not minimal.
+    #[serde(default = "yes")]
+    pub complete: bool,
+    /// Nothing of the start policy was needed: the workload passed with none of it. Usually a
+    /// pass test that cannot fail (exit 0 whatever happens) or a workload that needs none of
+    /// the pruned actions.
+    #[serde(default)]
+    pub empty_result: bool,
     /// Trials run (including replayed ones of a resumed run).
     pub trials: u64,
     /// Rounds.
@@ -92,6 +112,10 @@ pub struct Summary {
     pub expected_match: Option<bool>,
 }
 
+fn yes() -> bool {
+    true
+}
+
 /// What the minimal policy is written from, and how it is checked.
 pub struct PolicySource<'a> {
     /// The start policies (their conditions, resources and `Deny`s carry over).
@@ -101,6 +125,26 @@ pub struct PolicySource<'a> {
     pub seen: &'a Seen,
     /// Replays the workload under a written document (offline oracles): `true` if it passes.
     pub replay: Option<&'a dyn Fn(&Policy) -> bool>,
+}
+
+/// The proof to cite for `action`, proven by trial `t`: among the failures of `t`'s candidate
+/// (with flakiness the same candidate may have failed once spuriously and once for real), the
+/// first whose denial names the action, else `t`.
+fn cite_proof(c: &Catalog, result: &PruneResult, confirm: usize, action: crate::ActionId, t: u64) -> Proof {
+    let name = c.name(action);
+    let names_it = |o: &crate::oracle::Outcome| {
+        o.denied.iter().any(|d| d.action.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(&name)))
+    };
+    let candidate = result.trials.iter().find(|tr| tr.record.id == t).map(|tr| &tr.candidate);
+    let named = candidate.and_then(|cand| {
+        result.trials.iter().find(|tr| {
+            &tr.candidate == cand && tr.record.outcome.verdict == crate::oracle::Verdict::Fail && names_it(&tr.record.outcome)
+        })
+    });
+    match named {
+        Some(tr) => Proof { action: name, trial: tr.record.id, explained: true },
+        None => Proof { action: name, trial: t, explained: confirm > 1 },
+    }
 }
 
 /// Builds the summary and the minimal policy.
@@ -158,6 +202,9 @@ pub fn summarize(
         },
         universe: result.universe.len(),
         minimal: result.minimal.names(c),
+        kept: result.minimal.names(c),
+        complete: result.is_minimal() && result.stopped.is_none(),
+        empty_result: result.minimal.is_empty() && result.verified_by.is_some(),
         trials: result.trial_count(),
         rounds: result.rounds,
         lower_bound: lower_bound(result.universe.len(), result.minimal.len()),
@@ -165,7 +212,7 @@ pub fn summarize(
         verified: result.verified_by.is_some(),
         verified_by: result.verified_by,
         minimal_proven: result.is_minimal(),
-        proofs: result.proofs.iter().map(|(a, t)| Proof { action: c.name(*a), trial: *t }).collect(),
+        proofs: result.proofs.iter().map(|&(a, t)| cite_proof(c, result, cfg.confirm, a, t)).collect(),
         undecided: result.undecided.names(c),
         flaky: result
             .flaky

@@ -133,6 +133,7 @@ impl Oracle for SyntheticOracle {
             trial_seconds: self.trial_seconds,
             max_parallel: None,
             names_denials: self.named,
+            enforcer: None,
         }
     }
 

@@ -22,31 +22,66 @@ pub struct Apply {
     pub parts: usize,
 }
 
-/// Builds the commands for a run named `name` and its minimal policy; with `parts` (the policy
-/// split to fit managed policies, `policy-part-N.json`), one managed policy per part.
-pub fn apply_commands(name: &str, policy: &serde_json::Value, parts: &[serde_json::Value]) -> Apply {
-    let policy_name = format!("iam-prune-{}", slug(name, '-'));
+/// What the workload runs as, for the attach and detach commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrincipalType {
+    /// An IAM role (`attach-role-policy --role-name`).
+    Role,
+    /// An IAM user (`attach-user-policy --user-name`): a workload pruned with `--principal user`.
+    User,
+}
+
+impl PrincipalType {
+    /// (CLI noun, name flag, placeholder).
+    fn words(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            PrincipalType::Role => ("role", "--role-name", "ROLE_NAME"),
+            PrincipalType::User => ("user", "--user-name", "USER_NAME"),
+        }
+    }
+}
+
+/// Builds the commands for a run named `name` and its minimal policy, to be created as the
+/// managed policy `iam-prune-<policy_name>`; with `parts` (the policy split to fit managed
+/// policies, `policy-part-N.json`), one managed policy per part.
+pub fn apply_commands(
+    name: &str,
+    policy_name: &str,
+    principal: PrincipalType,
+    policy: &serde_json::Value,
+    parts: &[serde_json::Value],
+) -> Apply {
+    let policy_name = format!("iam-prune-{}", slug(policy_name, '-'));
     let account_id = account_of(policy).unwrap_or_else(|| "ACCOUNT_ID".to_string());
     if !parts.is_empty() {
-        return split_commands(name, &policy_name, account_id, parts);
+        return split_commands(name, &policy_name, principal, account_id, parts);
     }
+    let (noun, flag, who) = principal.words();
     let aws_cli = format!(
         "# Create the minimal policy as a customer managed policy (run in the run directory).\n\
          aws iam create-policy --policy-name {policy_name} --policy-document file://policy.json \\\n  \
          --description \"Minimal policy found by iam-prune for {name}\"\n\
-         # Attach it to the workload's role (replace ROLE_NAME).\n\
-         aws iam attach-role-policy --role-name ROLE_NAME \\\n  \
+         # Attach it to the workload's {noun} (replace {who}).\n\
+         aws iam attach-{noun}-policy {flag} {who} \\\n  \
          --policy-arn arn:aws:iam::{account_id}:policy/{policy_name}\n\
          # Then, after the workload ran once under both, detach the broad policy it replaces.\n\
-         aws iam detach-role-policy --role-name ROLE_NAME --policy-arn BROAD_POLICY_ARN\n"
+         aws iam detach-{noun}-policy {flag} {who} --policy-arn BROAD_POLICY_ARN\n"
     );
-    let terraform = terraform(&slug(name, '_'), &policy_name, policy);
+    let terraform = terraform(&slug(policy_name.trim_start_matches("iam-prune-"), '_'), &policy_name, policy);
     Apply { terraform, policy_name, account_id, aws_cli, parts: 1 }
 }
 
 /// The commands for a policy split into parts: `<policy name>-1`, `-2`, ... from
 /// `policy-part-1.json`, ..., all attached to the role.
-fn split_commands(name: &str, policy_name: &str, account_id: String, parts: &[serde_json::Value]) -> Apply {
+fn split_commands(
+    name: &str,
+    policy_name: &str,
+    principal: PrincipalType,
+    account_id: String,
+    parts: &[serde_json::Value],
+) -> Apply {
+    let (noun, flag, who) = principal.words();
+    let tf_id = slug(policy_name.trim_start_matches("iam-prune-"), '_');
     let n = parts.len();
     let mut aws_cli = format!(
         "# The minimal policy is over the 6,144-character managed-policy limit: {n} managed policies,\n\
@@ -60,19 +95,20 @@ fn split_commands(name: &str, policy_name: &str, account_id: String, parts: &[se
             "aws iam create-policy --policy-name {policy_name}-{k} --policy-document file://policy-part-{k}.json \\\n  \
              --description \"Minimal policy found by iam-prune for {name}, part {k} of {n}\"\n"
         );
-        tf.push_str(&terraform(&format!("{}_{k}", slug(name, '_')), &format!("{policy_name}-{k}"), part));
+        tf.push_str(&terraform(&format!("{tf_id}_{k}"), &format!("{policy_name}-{k}"), part));
         tf.push('\n');
     }
-    aws_cli.push_str("# Attach them to the workload's role (replace ROLE_NAME).\n");
+    let _ = writeln!(aws_cli, "# Attach them to the workload's {noun} (replace {who}).");
     for k in 1..=n {
         let _ = writeln!(
             aws_cli,
-            "aws iam attach-role-policy --role-name ROLE_NAME --policy-arn arn:aws:iam::{account_id}:policy/{policy_name}-{k}"
+            "aws iam attach-{noun}-policy {flag} {who} --policy-arn arn:aws:iam::{account_id}:policy/{policy_name}-{k}"
         );
     }
-    aws_cli.push_str(
+    let _ = writeln!(
+        aws_cli,
         "# Then, after the workload ran once under them, detach the broad policy they replace.\n\
-         aws iam detach-role-policy --role-name ROLE_NAME --policy-arn BROAD_POLICY_ARN\n",
+         aws iam detach-{noun}-policy {flag} {who} --policy-arn BROAD_POLICY_ARN"
     );
     Apply { terraform: tf, policy_name: policy_name.to_string(), account_id, aws_cli, parts: n }
 }
@@ -164,7 +200,7 @@ mod tests {
             {"Sid": "Iam", "Effect": "Allow", "Action": ["iam:PassRole"], "Resource": ["arn:aws:iam::690534650866:role/R"],
              "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}},
             {"Sid": "S3", "Effect": "Allow", "Action": ["s3:ListAllMyBuckets"], "Resource": ["*"]}]});
-        let a = apply_commands("flintrock-launch", &policy, &[]);
+        let a = apply_commands("flintrock-launch", "flintrock-launch", PrincipalType::Role, &policy, &[]);
         assert_eq!(a.account_id, "690534650866");
         assert!(a.aws_cli.contains("--policy-arn arn:aws:iam::690534650866:policy/iam-prune-flintrock-launch"));
         assert_eq!(a.terraform.matches("statement {").count(), 2);
@@ -180,12 +216,22 @@ mod tests {
                 {"Sid": sid, "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::b/*"]}]})
         };
         let whole = serde_json::json!({"Version": "2012-10-17", "Statement": []});
-        let a = apply_commands("iomete", &whole, &[part("A"), part("B")]);
+        let a = apply_commands("iomete", "iomete", PrincipalType::Role, &whole, &[part("A"), part("B")]);
         assert!(a.aws_cli.contains("--policy-name iam-prune-iomete-1 --policy-document file://policy-part-1.json"));
         assert!(a.aws_cli.contains("--policy-name iam-prune-iomete-2 --policy-document file://policy-part-2.json"));
         assert!(a.aws_cli.contains("--policy-arn arn:aws:iam::ACCOUNT_ID:policy/iam-prune-iomete-2"));
         assert_eq!(a.terraform.matches("resource \"aws_iam_policy\"").count(), 2);
         assert!(a.terraform.contains("data \"aws_iam_policy_document\" \"iomete_2\""));
         assert!(a.terraform.contains("name   = \"iam-prune-iomete-1\""));
+    }
+
+    #[test]
+    fn a_workload_run_as_a_user_gets_user_commands() {
+        let policy = serde_json::json!({"Version": "2012-10-17", "Statement": []});
+        let a = apply_commands("IAMFullAccess", "etl-nightly", PrincipalType::User, &policy, &[]);
+        assert!(a.aws_cli.contains("aws iam attach-user-policy --user-name USER_NAME"), "{}", a.aws_cli);
+        assert!(a.aws_cli.contains("detach-user-policy --user-name USER_NAME"), "{}", a.aws_cli);
+        assert!(!a.aws_cli.contains("role"), "{}", a.aws_cli);
+        assert_eq!(a.policy_name, "iam-prune-etl-nightly");
     }
 }

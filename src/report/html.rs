@@ -2,7 +2,7 @@
 //! script, no fonts or images fetched, so it opens from an attachment, an artifact store or an
 //! air-gapped laptop, and a strict Content-Security-Policy (`default-src 'none'`) holds.
 
-use super::markdown::{headline, resources_of};
+use super::markdown::{headline, resources_of, result_warning, where_run};
 use super::model::{denial_label, Report};
 use super::svg::{bar_chart, esc, timeline, tree};
 use crate::oracle::Verdict;
@@ -48,10 +48,11 @@ pub fn render(r: &Report) -> String {
     }
     let _ = writeln!(
         o,
-        "<h2>What was pruned, and how</h2>\n<table>\n<tr><th>Workload</th><td><code>{}</code> ({} oracle, {:.0} s per trial)</td></tr>\n<tr><th>Started</th><td>{}</td></tr>\n<tr><th>Start policy</th><td>{} actions in {} services</td></tr>\n<tr><th>Strategy</th><td><code>{}</code>, {} trial(s) at once, confirm {}{}</td></tr>\n<tr><th>Trials</th><td>{} in {} rounds (lower bound {} trials)</td></tr>\n<tr><th>Workload time</th><td>{:.0} s</td></tr>\n<tr><th>Generator</th><td>{}</td></tr>\n</table>",
+        "<h2>What was pruned, and how</h2>\n<table>\n<tr><th>Workload</th><td><code>{}</code> ({} oracle, {:.0} s per trial)</td></tr>\n{}<tr><th>Started</th><td>{}</td></tr>\n<tr><th>Start policy</th><td>{} actions in {} services</td></tr>\n<tr><th>Strategy</th><td><code>{}</code>, {} trial(s) at once, confirm {}{}</td></tr>\n<tr><th>Trials</th><td>{} in {} rounds (lower bound {} trials)</td></tr>\n<tr><th>Workload time</th><td>{:.0} s</td></tr>\n<tr><th>Generator</th><td>{}</td></tr>\n</table>",
         esc(&r.run.oracle.name),
         esc(&r.run.oracle.kind),
         r.run.oracle.trial_seconds,
+        where_run(r).iter().map(|(k, v)| format!("<tr><th>{k}</th><td>{}</td></tr>\n", esc(v))).collect::<String>(),
         esc(&r.started),
         res.universe,
         r.services.len(),
@@ -70,11 +71,10 @@ pub fn render(r: &Report) -> String {
     for p in &t.proofs {
         let _ = writeln!(
             o,
-            "<tr><td><code>{}</code></td><td>{}</td><td>trial {} (denied: {})</td></tr>",
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
             esc(&p.action),
             code_list(&resources_of(r, &p.action)),
-            p.trial,
-            esc(&p.denied.join(", "))
+            esc(&super::model::proof_label(r, p))
         );
     }
     for u in &t.undecided {
@@ -183,7 +183,11 @@ pub fn render(r: &Report) -> String {
     }
     o.push_str("</table>\n<h2>The minimal policy</h2>\n<pre id=\"policy\">");
     o.push_str(&esc(&serde_json::to_string_pretty(&r.policy).unwrap_or_default()));
-    o.push_str("</pre>\n<h2>How to apply</h2>\n<pre id=\"apply-cli\">");
+    o.push_str("</pre>\n<h2>How to apply</h2>\n");
+    if let Some(w) = result_warning(r) {
+        o.push_str(&format!("<p class=\"warning\" id=\"apply-warning\"><strong>{}</strong></p>\n", esc(&w)));
+    }
+    o.push_str("<pre id=\"apply-cli\">");
     o.push_str(&esc(&r.apply.aws_cli));
     o.push_str("</pre>\n<p>Or with Terraform:</p>\n<pre id=\"apply-terraform\">");
     o.push_str(&esc(&r.apply.terraform));

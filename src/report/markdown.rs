@@ -1,7 +1,7 @@
 //! `report.md`: the report as GitHub renders it, for pull requests that change a policy and
 //! for the `reports/` folder of the repository. Tables over prose, so a reviewer can scan it.
 
-use super::model::{denial_label, Breakdown, Report};
+use super::model::{denial_label, proof_label, Breakdown, Report};
 use crate::oracle::Verdict;
 use std::fmt::Write;
 
@@ -27,13 +27,24 @@ fn pct(part: usize, whole: usize) -> String {
 /// Headline verdict lines shared by Markdown and HTML.
 pub(crate) fn headline(r: &Report) -> String {
     let res = &r.result;
-    let mut s = format!(
-        "{} of {} actions needed ({} removed, {}).",
-        res.minimal.len(),
-        res.universe,
-        res.removed,
-        pct(res.removed, res.universe)
-    );
+    let mut s = if res.complete {
+        format!(
+            "{} of {} actions needed ({} removed, {}).",
+            res.minimal.len(),
+            res.universe,
+            res.removed,
+            pct(res.removed, res.universe)
+        )
+    } else {
+        format!(
+            "STOPPED before the result was proven{}: {} of {} actions kept, {} proven needed, {} undecided. The policy is sufficient, not minimal.",
+            res.stopped.as_ref().map(|r| format!(" ({r})")).unwrap_or_default(),
+            res.minimal.len(),
+            res.universe,
+            r.trust.proofs.len(),
+            r.trust.undecided.len()
+        )
+    };
     match r.trust.verified_by {
         Some(t) => {
             let _ = write!(s, " Verified by trial {t}");
@@ -45,10 +56,44 @@ pub(crate) fn headline(r: &Report) -> String {
     } else {
         "; minimality NOT proven (see undecided actions)."
     });
-    if let Some(stop) = &res.stopped {
-        let _ = write!(s, " Stopped early: {stop}.");
+    if let Some(note) = result_warning(r) {
+        s.push(' ');
+        s.push_str(&note);
     }
     s
+}
+
+/// Where the trials ran and how candidates were applied, as (label, text) rows.
+pub(crate) fn where_run(r: &Report) -> Vec<(&'static str, String)> {
+    match &r.run.oracle.enforcer {
+        None => vec![(
+            "Trials ran on",
+            "an offline replay, enforced by iam-prune's own policy evaluator (no AWS call)".to_string(),
+        )],
+        Some(e) => {
+            let mut rows = vec![
+                ("Trials ran on", format!("{} in {}", e.endpoint, e.region)),
+                ("Candidates applied as", format!("{} ({})", e.applied_by, e.why)),
+            ];
+            if !e.unchecked.is_empty() {
+                rows.push(("Not checked by this enforcer", e.unchecked.join("; ")));
+            }
+            rows
+        }
+    }
+}
+
+/// What a reader must know before applying the policy, when the result is not a plain
+/// proven one: a stopped run, or an empty result.
+pub(crate) fn result_warning(r: &Report) -> Option<String> {
+    let res = &r.result;
+    if res.empty_result {
+        return Some("EMPTY RESULT: the workload passed with none of the start policy's actions. Usual causes: a pass test that cannot fail (a command that exits 0 whatever happens: give --pass-if or --fail-if), or a workload that needs none of the pruned actions. Check before applying an empty policy.".into());
+    }
+    if !res.complete {
+        return Some("This run did not finish: the policy below passed, so it is sufficient, but it is not proven minimal; `iam-prune prune --resume RUN_DIR` (with a larger --max-trials or --deadline) goes on.".into());
+    }
+    None
 }
 
 fn breakdown_table(out: &mut String, title: &str, rows: &[Breakdown]) {
@@ -73,6 +118,9 @@ pub fn render(r: &Report) -> String {
     o.push_str("## What was pruned, and how\n\n");
     let _ = writeln!(o, "| | |\n|---|---|");
     let _ = writeln!(o, "| Workload | `{}` ({} oracle) |", cell(&run.oracle.name), cell(&run.oracle.kind));
+    for (k, v) in where_run(r) {
+        let _ = writeln!(o, "| {k} | {} |", cell(&v));
+    }
     let _ = writeln!(o, "| Started | {} |", cell(&r.started));
     let _ = writeln!(o, "| Start policy | {} actions in {} services |", res.universe, r.services.len());
     let _ = writeln!(
@@ -98,14 +146,7 @@ pub fn render(r: &Report) -> String {
     o.push_str("## Result\n\n| Action | Resources | Proof: fails without it |\n|---|---|---|\n");
     for p in &r.trust.proofs {
         let resources = resources_of(r, &p.action);
-        let _ = writeln!(
-            o,
-            "| `{}` | {} | trial {} (denied: {}) |",
-            p.action,
-            code_list(&resources),
-            p.trial,
-            cell(&p.denied.join(", "))
-        );
+        let _ = writeln!(o, "| `{}` | {} | {} |", p.action, code_list(&resources), cell(&proof_label(r, p)));
     }
     for u in &r.trust.undecided {
         let _ = writeln!(o, "| `{}` | {} | **undecided** |", u, code_list(&resources_of(r, u)));
@@ -218,7 +259,11 @@ pub fn render(r: &Report) -> String {
 
     o.push_str("## The minimal policy\n\n```json\n");
     o.push_str(&serde_json::to_string_pretty(&r.policy).unwrap_or_default());
-    o.push_str("\n```\n\n## How to apply\n\n```sh\n");
+    o.push_str("\n```\n\n## How to apply\n\n");
+    if let Some(w) = result_warning(r) {
+        let _ = writeln!(o, "**{w}**\n");
+    }
+    o.push_str("```sh\n");
     o.push_str(&r.apply.aws_cli);
     o.push_str("```\n\nOr with Terraform:\n\n```hcl\n");
     o.push_str(&r.apply.terraform);

@@ -2,7 +2,7 @@
 //! the summary. `report.json` is this model serialized, so the Markdown and HTML never know
 //! anything a machine reading the JSON cannot.
 
-use super::apply::{apply_commands, Apply};
+use super::apply::{apply_commands, Apply, PrincipalType};
 use super::risk::{assess, Risk};
 use super::tree::{search_tree, SearchTree};
 use super::REPORT_VERSION;
@@ -106,6 +106,10 @@ pub struct ResultInfo {
     pub stopped: Option<String>,
     /// Does the result match the scenario's expectation (null: no expectation)?
     pub expected_match: Option<bool>,
+    /// The search finished with a proven result (false: `minimal` is only sufficient).
+    pub complete: bool,
+    /// The workload passed with none of the start policy.
+    pub empty_result: bool,
 }
 
 /// The evidence behind the result.
@@ -141,6 +145,8 @@ pub struct ProofRow {
     pub trial: u64,
     /// What that trial's failure reported.
     pub denied: Vec<String>,
+    /// The failure names this action, or was reproduced (`--confirm`).
+    pub explained: bool,
 }
 
 /// A monotonicity violation.
@@ -197,6 +203,19 @@ pub struct TrialDenial {
 }
 
 /// A short label for a denial: the action, else the operation, else the message.
+/// How a proof reads in the reports: the failure it rests on, and a warning when nothing
+/// ties that failure to the action on a run where failures can be spurious (a real command,
+/// or any run that showed flakiness).
+pub(crate) fn proof_label(r: &Report, p: &ProofRow) -> String {
+    let denied = if p.denied.is_empty() { "failed without naming a denied action".to_string() } else { format!("denied: {}", p.denied.join(", ")) };
+    let doubtful = !p.explained && (r.run.oracle.kind == "command" || !r.trust.flaky.is_empty());
+    if doubtful {
+        format!("trial {} ({denied}; UNEXPLAINED: no denial names this action and the failure was not reproduced)", p.trial)
+    } else {
+        format!("trial {} ({denied})", p.trial)
+    }
+}
+
 pub(crate) fn denial_label(d: &Denial) -> String {
     d.action
         .clone()
@@ -260,10 +279,11 @@ pub fn build(start: &StartRecord, trials: &[TrialRecord], summary: &Summary, ski
     let proofs = summary
         .proofs
         .iter()
-        .map(|Proof { action, trial }| ProofRow {
+        .map(|Proof { action, trial, explained }| ProofRow {
             action: action.clone(),
             trial: *trial,
             denied: by_id.get(trial).map(|t| t.outcome.denied.iter().map(denial_label).collect()).unwrap_or_default(),
+            explained: *explained,
         })
         .collect();
     let rows: Vec<TrialRow> = trials
@@ -307,6 +327,10 @@ pub fn build(start: &StartRecord, trials: &[TrialRecord], summary: &Summary, ski
             simulated_seconds: summary.simulated_seconds,
             stopped: summary.stopped.clone(),
             expected_match: summary.expected_match,
+            // Derived again, not only read: summaries journaled before these fields existed
+            // default `complete` to true.
+            complete: summary.complete && summary.minimal_proven && summary.stopped.is_none(),
+            empty_result: summary.minimal.is_empty() && summary.verified,
         },
         trust: Trust {
             verified: summary.verified,
@@ -327,6 +351,21 @@ pub fn build(start: &StartRecord, trials: &[TrialRecord], summary: &Summary, ski
         denials,
         tolerated: summary.tolerated.clone(),
         policy: summary.policy.clone(),
-        apply: apply_commands(&summary.name, &summary.policy, &summary.policy_parts),
+        apply: {
+            // An AWS run's default name is its start policy's: the run id keeps two workloads
+            // pruned from the same start apart, unless the user named the run (`--name`).
+            let cfg = &start.config;
+            let named = cfg.get("name").is_some_and(|n| n.is_string());
+            let policy_name = match cfg.get("run_id").and_then(|id| id.as_str()) {
+                Some(id) if !named => format!("{}-{id}", summary.name),
+                _ => summary.name.clone(),
+            };
+            let principal = if cfg.pointer("/aws/principal").and_then(|p| p.as_str()) == Some("user") {
+                PrincipalType::User
+            } else {
+                PrincipalType::Role
+            };
+            apply_commands(&summary.name, &policy_name, principal, &summary.policy, &summary.policy_parts)
+        },
     }
 }

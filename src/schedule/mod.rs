@@ -220,11 +220,7 @@ async fn run_command_job(
     aws: &crate::aws::AwsArgs,
     search: &crate::prune::job::SearchSettings,
 ) -> Result<JobOutput, String> {
-    let job = crate::aws::job::AwsJob {
-        run_id: crate::aws::job::new_run_id(),
-        aws: aws.with_defaults(),
-        search: search.clone(),
-    };
+    let job = crate::aws::job::AwsJob::new(crate::aws::job::new_run_id(), aws.with_defaults(), search.clone());
     let out = crate::aws::job::run_aws_job(
         RunDir::New(run_dir.to_path_buf()),
         Some(job),

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod aws;
+mod cli;
 mod common;
 mod eval;
 mod foundation;

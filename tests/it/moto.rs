@@ -422,3 +422,85 @@ fn moto_schedule_runs_a_command_job() {
     assert!(text.contains("iam:GetInstanceProfile"), "{v:#}");
     assert!(moto.leftovers().is_empty(), "sandbox left behind: {:?}", moto.leftovers());
 }
+
+// ---- A result is exactly what it says (issue 18) ----
+
+/// A forced `--apply session` must prove session policies are enforced before any trial
+/// counts; moto ignores them, so the run stops with an error naming the way out, not with an
+/// empty "verified" policy.
+#[test]
+fn moto_forced_session_policies_are_proven_enforced_or_refused() {
+    let moto = Moto::start();
+    let dir = run_dir("forced-session");
+    let w = flintrock();
+    let out = moto.iam_prune(&prune_args(dir.to_str().unwrap(), &w, &["--apply", "session"])).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}\n{}", String::from_utf8_lossy(&out.stdout));
+    assert!(err.contains("--apply session is not enforced") && err.contains("--apply version"), "{err}");
+    assert!(!dir.join("policy.json").exists(), "no result may be written");
+    assert!(moto.leftovers().is_empty(), "sandbox left behind: {:?}", moto.leftovers());
+}
+
+/// A start far over the managed-policy limit once expanded (PowerUserAccess: every service
+/// but IAM, Organizations and Account) prunes: each version is the start plus the smaller of
+/// a `Deny` of the removed actions and a `Deny` of everything but the candidate. The report
+/// says where the trials ran and what moto does not check.
+#[test]
+fn moto_prunes_from_power_user_access() {
+    let moto = Moto::start();
+    let dir = run_dir("power-user");
+    let w = format!(
+        "{} -c \"import boto3; boto3.client('ec2').describe_vpcs(); boto3.client('s3').list_buckets(); print('ok')\"",
+        python().display()
+    );
+    let args = ["--output", "json", "prune", "--start", "PowerUserAccess", "--run", &w, "--out", dir.to_str().unwrap()];
+    let (code, s) = run_json(moto.iam_prune(&args));
+    assert_eq!(code, 0, "{s:#}");
+    assert_eq!(s["minimal"], serde_json::json!(["ec2:DescribeVpcs", "s3:ListAllMyBuckets"]), "{s:#}");
+    assert_eq!((s["complete"].clone(), s["minimal_proven"].clone()), (serde_json::json!(true), serde_json::json!(true)));
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(report.contains("Trials ran on") && report.contains("policy versions"), "{report}");
+    assert!(report.contains("moto evaluates no Condition elements"), "{report}");
+    assert!(report.contains("iam-prune-poweruseraccess-"), "the run id keeps the policy name apart: {report}");
+    assert!(moto.leftovers().is_empty(), "sandbox left behind: {:?}", moto.leftovers());
+}
+
+/// A resumed AWS run reads its start policy from the absolute path it recorded (so it resumes
+/// from any directory) and refuses one edited since, before it touches AWS.
+#[test]
+fn moto_resume_reads_the_recorded_start_file_and_refuses_an_edited_one() {
+    let moto = Moto::start();
+    let work = run_dir("resume-start");
+    std::fs::create_dir_all(&work).unwrap();
+    let (_, policy) = iam_prune::catalog::Catalog::embedded().load_policy("IAMFullAccess").unwrap();
+    let start = work.join("start.json");
+    let original = iam_prune::policy::write::to_canonical_json(&policy);
+    std::fs::write(&start, &original).unwrap();
+    let w = format!("{} {}", python().display(), crate::common::root().join("tests/workloads/flintrock_launch.py").display());
+    let run = work.join("run");
+    // Started from the work directory with a relative path, stopped by its budget.
+    let mut cmd = moto.iam_prune(&[
+        "--output", "json", "prune", "--start", "start.json", "--fixed", "AmazonEC2FullAccess", "--run", &w,
+        "--max-trials", "2", "--out", "run",
+    ]);
+    cmd.current_dir(&work);
+    let (code, s) = run_json(cmd);
+    assert_eq!(code, 4, "{s:#}");
+    // Edited (same actions, plus a Condition): refused from the repository root, naming the file.
+    let edited = original.replacen("\"Resource\"", "\"Condition\":{\"Bool\":{\"aws:SecureTransport\":\"true\"}},\"Resource\"", 1);
+    assert_ne!(edited, original);
+    std::fs::write(&start, &edited).unwrap();
+    let out = moto.iam_prune(&["prune", "--resume", run.to_str().unwrap(), "--max-trials", "100"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("start.json") && err.contains("changed since the run started"), "{err}");
+    assert_eq!(journaled_trials(&run).len(), 2, "a refused resume runs nothing");
+    // Restored: it resumes from here (another directory) to the result.
+    std::fs::write(&start, &original).unwrap();
+    let (code, s) =
+        run_json(moto.iam_prune(&["--output", "json", "prune", "--resume", run.to_str().unwrap(), "--max-trials", "100"]));
+    assert_eq!(code, 0, "{s:#}");
+    assert_eq!(s["minimal"], serde_json::json!(["iam:GetInstanceProfile"]), "{s:#}");
+    assert!(moto.leftovers().is_empty(), "sandbox left behind: {:?}", moto.leftovers());
+    let _ = std::fs::remove_dir_all(&work);
+}

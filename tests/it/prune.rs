@@ -94,9 +94,11 @@ fn a_trial_budget_stops_with_a_verified_sufficient_set_and_says_what_is_undecide
         "--output",
         "json",
     ]);
-    assert_eq!(code, 0);
+    assert_eq!(code, 4, "a stopped run exits 4: {v}");
     assert_eq!(v["trials"], 3);
     assert!(v["stopped"].as_str().unwrap().contains("budget"), "{v}");
+    assert_eq!((v["complete"].clone(), v["empty_result"].clone()), (serde_json::json!(false), serde_json::json!(false)));
+    assert_eq!(v["kept"], v["minimal"]);
     let minimal: Vec<&str> = v["minimal"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
     assert!(
         minimal.contains(&"iam:GetInstanceProfile") && minimal.contains(&"iam:PassRole"),
@@ -117,7 +119,7 @@ fn a_budget_stopped_run_continues_with_a_larger_budget() {
     let _ = std::fs::remove_dir_all(whole_dir);
     let (dir, code, stopped) =
         prune_into("extend", "scenarios/flintrock-launch.toml", &["--strategy", "group", "--max-trials", "3"]);
-    assert_eq!(code, 0, "{stopped}");
+    assert_eq!(code, 4, "{stopped}");
     assert_eq!(stopped["trials"], 3);
     let d = dir.to_str().unwrap();
     let results = |dir: &Path| {
@@ -131,7 +133,7 @@ fn a_budget_stopped_run_continues_with_a_larger_budget() {
     // The same budget again stops where it stopped, without a new trial, and says so; the
     // journal gets no second result record.
     let (code, again) = iam_prune_json(&["prune", "--resume", d, "--output", "json"]);
-    assert_eq!((code, again["trials"].clone()), (0, serde_json::json!(3)), "{again}");
+    assert_eq!((code, again["trials"].clone()), (4, serde_json::json!(3)), "{again}");
     assert_eq!(again["already_finished"], true, "{again}");
     assert_eq!((trial_lines(&dir).len(), results(&dir)), (3, 1));
     let (code, done) = iam_prune_json(&["prune", "--resume", d, "--max-trials", "100", "--output", "json"]);
@@ -151,12 +153,12 @@ fn a_budget_stopped_run_continues_with_a_larger_budget() {
     assert_eq!(ids, (1..=ids.len() as u64).collect::<Vec<_>>(), "each trial journaled once");
     // Search flags with --resume: an error that names them and says what to do.
     let out = iam_prune(&["prune", "--resume", d, "--strategy", "linear", "--confirm", "2"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "a usage error");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--strategy, --confirm cannot change a resumed run") && err.contains("help:"), "{err}");
     // So are the flags that say how trials run (an AWS run records them in its journal).
     let out = iam_prune(&["prune", "--resume", d, "--timeout", "30", "--apply", "version", "--fail-on-denied-only"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--fail-on-denied-only, --timeout, --apply cannot change a resumed run"), "{err}");
     assert_eq!(trial_lines(&dir).len(), ids.len(), "a refused resume runs nothing");
@@ -185,10 +187,10 @@ fn a_resume_finds_its_scenario_from_anywhere_and_refuses_an_edited_one() {
         .current_dir(&work)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
     let d = run.to_str().unwrap();
     let (code, v) = iam_prune_json(&["prune", "--resume", d, "--max-trials", "3", "--output", "json"]);
-    assert_eq!((code, v["trials"].clone()), (0, serde_json::json!(3)), "{v}");
+    assert_eq!((code, v["trials"].clone()), (4, serde_json::json!(3)), "{v}");
     // A comment in the scenario and reformatted policy JSON change nothing a trial sees: the
     // run goes on.
     let scenario = work.join("s.toml");
@@ -198,7 +200,7 @@ fn a_resume_finds_its_scenario_from_anywhere_and_refuses_an_edited_one() {
     let compact = serde_json::to_string(&serde_json::from_str::<serde_json::Value>(&original).unwrap()).unwrap();
     std::fs::write(&policy, format!("{compact}\n\n")).unwrap();
     let (code, v) = iam_prune_json(&["prune", "--resume", d, "--max-trials", "4", "--output", "json"]);
-    assert_eq!((code, v["trials"].clone()), (0, serde_json::json!(4)), "{v}");
+    assert_eq!((code, v["trials"].clone()), (4, serde_json::json!(4)), "{v}");
     // An edited policy file: refused, naming the file and what to do; nothing runs.
     std::fs::write(&policy, original.replace("BroadSts", "Broad")).unwrap();
     let out = iam_prune(&["prune", "--resume", d, "--max-trials", "100"]);
@@ -432,7 +434,7 @@ fn a_re_prune_from_a_previous_run_costs_d_plus_one_trials() {
     assert!(v["trials"].as_u64().unwrap() > d + 1, "a first run cannot be that cheap: {v}");
     // A run stopped by its budget kept a sufficient set, not a minimal one: refused.
     let (stopped, code, _) = prune_into("previous-stopped", scenario, &["--max-trials", "3"]);
-    assert_eq!(code, 0);
+    assert_eq!(code, 4);
     let out = iam_prune(&["prune", scenario, "--previous", stopped.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -506,4 +508,133 @@ fn a_flaky_run_keeps_what_is_needed_and_shows_the_disagreeing_trials() {
     // The report an auditor reads carries the same evidence.
     let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
     assert!(md.contains(&format!("actions: trial {first} ")), "{md}");
+}
+
+/// A stopped run says so everywhere a user reads it: the headline, the reports (sufficient,
+/// not minimal) and exit code 4.
+#[test]
+fn a_stopped_run_says_it_stopped_in_the_text_and_the_reports_and_exits_4() {
+    let out_dir = tmpdir("stopped-text");
+    let out = iam_prune(&[
+        "prune",
+        "scenarios/flintrock-launch.toml",
+        "--strategy",
+        "group",
+        "--max-trials",
+        "4",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let first = text.lines().next().unwrap_or_default();
+    assert!(first.contains("STOPPED before the result was proven") && first.contains("undecided"), "{text}");
+    assert!(!first.contains("actions needed"), "a stopped run claims no needed set: {first}");
+    for report in ["report.md", "report.html"] {
+        let r = std::fs::read_to_string(out_dir.join(report)).unwrap();
+        assert!(r.contains("STOPPED before the result was proven") && r.contains("sufficient, not minimal"), "{report}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(json["result"]["complete"], false);
+    let _ = std::fs::remove_dir_all(&out_dir);
+}
+
+/// A workload that needs nothing of the start policy: the empty result is said loudly.
+#[test]
+fn an_empty_result_is_said_loudly() {
+    let work = tmpdir("empty-result");
+    std::fs::create_dir_all(&work).unwrap();
+    let scenario = work.join("nothing.toml");
+    std::fs::write(
+        &scenario,
+        r#"source = "tests"
+[start]
+managed = ["IAMFullAccess"]
+[principal]
+arn = "arn:aws:iam::111122223333:user/tester"
+[[steps]]
+id = "look-at-nothing"
+denial = "named"
+on_denied = "continue"
+[[steps.calls]]
+action = "s3:ListAllMyBuckets"
+resource = "*"
+[expect]
+minimal = []
+"#,
+    )
+    .unwrap();
+    let run = work.join("run");
+    let out = iam_prune(&["prune", scenario.to_str().unwrap(), "--out", run.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("EMPTY RESULT") && text.contains("--pass-if"), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["empty_result"], true, "{summary}");
+    let html = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(html.contains("EMPTY RESULT"));
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+/// Flags that cannot apply are usage errors (exit 2) naming the flag and why.
+#[test]
+fn flags_that_cannot_apply_are_usage_errors() {
+    let s = "scenarios/flintrock-launch.toml";
+    let out = iam_prune(&["prune", s, "--start", "IAMFullAccess", "--fixed", "X", "--timeout", "5", "--pass-if", "foo"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--start, --fixed, --pass-if, --timeout cannot apply to a scenario run")
+            && err.contains("--start applies to `--run`; a scenario names its start policy in [start]"),
+        "{err}"
+    );
+    for bad in [["--parallel", "0"], ["--confirm", "0"], ["--max-trials", "0"]] {
+        let out = iam_prune(&["prune", s, bad[0], bad[1]]);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let out = iam_prune(&["prune", "--run", "true"]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--start"));
+}
+
+/// Two runs started in the same second get directories of their own.
+#[test]
+fn runs_started_at_once_get_their_own_directories() {
+    let work = tmpdir("same-second");
+    std::fs::create_dir_all(&work).unwrap();
+    let scenario = root().join("scenarios/flintrock-launch.toml");
+    let spawn = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_iam-prune"))
+            .args(["--quiet", "prune", scenario.to_str().unwrap()])
+            .current_dir(&work)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let children: Vec<_> = (0..3).map(|_| spawn()).collect();
+    for mut c in children {
+        assert_eq!(c.wait().unwrap().code(), Some(0));
+    }
+    let dirs: Vec<_> = std::fs::read_dir(work.join("reports")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(dirs.len(), 3, "{dirs:?}");
+    assert!(dirs.iter().all(|d| d.join("summary.json").exists()), "{dirs:?}");
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+/// `report` on a directory that is not a run, and `--resume` of a run killed before its first
+/// record, say exactly that.
+#[test]
+fn not_a_run_directory_and_an_empty_journal_are_named() {
+    let work = tmpdir("not-a-run");
+    std::fs::create_dir_all(&work).unwrap();
+    let out = iam_prune(&["report", work.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is not an iam-prune run directory") && !err.contains("permissions"), "{err}");
+    std::fs::write(work.join("journal.jsonl"), "").unwrap();
+    let out = iam_prune(&["prune", "--resume", work.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the journal is empty") && err.contains("nothing to resume"), "{err}");
+    let _ = std::fs::remove_dir_all(&work);
 }

@@ -1,0 +1,58 @@
+//! What people and scripts rely on around the results: exit codes, did-you-mean for typed
+//! action names, refusals instead of silently ignored input.
+
+use crate::common::*;
+
+#[test]
+fn help_states_every_exit_code_in_one_table() {
+    let out = iam_prune(&["--help"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for code in ["0 ", "1 ", "2 ", "3 ", "4 ", "10 ", "20 ", "130 "] {
+        assert!(text.lines().any(|l| l.trim_start().starts_with(code)), "exit code {code}missing:\n{text}");
+    }
+}
+
+#[test]
+fn typed_action_names_get_a_did_you_mean_everywhere() {
+    let out = iam_prune(&["eval", "--policy", "AmazonS3FullAccess", "--action", "s3:GetObjcet", "--resource", "*"]);
+    assert_eq!(out.status.code(), Some(2), "a typo is a usage error, not a deny");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `s3:GetObject`"), "{out:?}");
+    let out = iam_prune(&["catalog", "show", "iam:PassRol"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `iam:PassRole`"), "{out:?}");
+    let out =
+        iam_prune(&["scenario", "run", "scenarios/flintrock-launch.toml", "--allow", "iam:GetInstanceProfle,iam:PassRole"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("iam:GetInstanceProfile"), "{out:?}");
+}
+
+#[test]
+fn lint_deny_warnings_fails_on_warnings() {
+    let dir = std::env::temp_dir().join(format!("iam-prune-it-lint-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("broad.json");
+    // Valid, but a warning: Allow * on *.
+    std::fs::write(&f, r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}"#)
+        .unwrap();
+    let plain = iam_prune(&["lint", f.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&plain.stdout).contains("warning"), "{plain:?}");
+    assert_eq!(plain.status.code(), Some(0));
+    let strict = iam_prune(&["lint", "--deny-warnings", f.to_str().unwrap()]);
+    assert_eq!(strict.status.code(), Some(1));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_denied_patch_is_for_one_principal() {
+    // Stratus Red Team's attack simulations: denials of several principals.
+    let trail = shared("corpus/cloudtrail/stratus-red-team");
+    let out = iam_prune(&["denied", trail.to_str().unwrap(), "--policy"]);
+    let (code, err) = (out.status.code(), String::from_utf8_lossy(&out.stderr).to_string());
+    assert_eq!(code, Some(2), "several principals' denials must not be merged: {err}");
+    assert!(err.contains("--principal") && err.contains("principals"), "{err}");
+    // One principal's: the patch, naming it.
+    let fixture = root().join("tests/fixtures/trail/trail");
+    let (code, v) = iam_prune_json(&["denied", fixture.to_str().unwrap(), "--policy", "--output", "json"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["principal"], "arn:aws:sts::111122223333:assumed-role/AppRole/job-1");
+}
