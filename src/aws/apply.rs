@@ -236,7 +236,7 @@ pub async fn wait_for_version(
         if started.elapsed() + delay > bound {
             return Err(AwsError::call(
                 format!("see policy version {seq} in force within {}s ({probes} probes)", bound.as_secs()),
-                format!("the propagation probe ({marker:?}) still sees the previous version"),
+                format!("the propagation probe ({}) still sees the previous version", marker.describe()),
                 "IAM is slow to propagate right now; retry later, or use `--apply session`",
             ));
         }

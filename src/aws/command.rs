@@ -92,7 +92,10 @@ pub struct CommandOracle {
     pub(crate) conn: Connection,
     pub(crate) candidates: Candidates,
     pub(crate) session_role_arn: Option<String>,
-    pub(crate) version: Option<VersionSlot>,
+    /// The version principals, one per trial that can run at once on the version path.
+    pub(crate) versions: Vec<VersionSlot>,
+    /// As many permits as `versions`: a trial holding one finds a free slot.
+    pub(crate) version_permits: tokio::sync::Semaphore,
     pub(crate) run_id: String,
     pub(crate) command: String,
     pub(crate) timeout: Duration,
@@ -145,7 +148,8 @@ impl CommandOracle {
             conn,
             candidates,
             session_role_arn: Some(role_arn),
-            version: None,
+            versions: Vec::new(),
+            version_permits: tokio::sync::Semaphore::new(1),
             run_id,
             command,
             timeout,
@@ -200,7 +204,7 @@ impl CommandOracle {
             Err(f) => Err(run_err(
                 req.id,
                 format!("AssumeRole on the sandbox role failed: {f}"),
-                "check iam-prune's own permissions (README) and the sandbox role's trust policy",
+                "check iam-prune's own permissions (docs/aws.md) and the sandbox role's trust policy",
             )),
         }
     }
@@ -238,7 +242,7 @@ impl CommandOracle {
                     run_err(
                         req.id,
                         format!("AssumeRole on the version role failed: {f}"),
-                        "check iam-prune's own permissions (README)",
+                        "check iam-prune's own permissions (docs/aws.md)",
                     )
                 })?;
                 state.creds = Some(creds.clone());
@@ -267,7 +271,7 @@ impl CommandOracle {
 
     /// The sandbox user the workload runs as, with `--principal user`.
     pub fn user_name(&self) -> Option<&str> {
-        match &self.version.as_ref()?.who {
+        match &self.versions.first()?.who {
             VersionPrincipal::User { name, .. } => Some(name),
             VersionPrincipal::Role(_) => None,
         }
@@ -337,17 +341,27 @@ impl CommandOracle {
         let mut applied = match applied {
             Some(a) => a,
             None => {
-                let Some(slot) = &self.version else {
+                if self.versions.is_empty() {
                     return Err(run_err(
                         req.id,
                         fallback.unwrap_or_default(),
                         "use `--apply auto` or `--apply version`",
                     ));
+                }
+                // A permit means some slot is free (permits = slots); take the first.
+                let permit = self
+                    .version_permits
+                    .acquire()
+                    .await
+                    .map_err(|_| run_err(req.id, "the version slots were closed", "report this as a bug"))?;
+                let Some((slot, mut state)) =
+                    self.versions.iter().find_map(|v| v.state.try_lock().ok().map(|st| (v, st)))
+                else {
+                    return Err(run_err(req.id, "no free version slot under a permit", "report this as a bug"));
                 };
-                let mut state = slot.state.lock().await;
                 let mut a = self.apply_version(req, slot, &mut state).await?;
                 a.fallback = fallback;
-                guard = Some(state);
+                guard = Some((state, permit));
                 a
             }
         };
@@ -409,8 +423,8 @@ impl Oracle for CommandOracle {
             kind: "command".into(),
             name: self.command.clone(),
             trial_seconds: if last == 0 { 30.0 } else { last as f64 / 1000.0 },
-            // Versions of one policy serialise trials; session policies do not.
-            max_parallel: if self.mode == ApplyMode::Version { Some(1) } else { None },
+            // Versions of one policy serialise trials: as many at once as version principals.
+            max_parallel: if self.mode == ApplyMode::Version { Some(self.versions.len().max(1)) } else { None },
             // AWS SDK and CLI denials name the action; EC2's are decoded when permitted.
             names_denials: true,
             enforcer: Some(crate::oracle::Enforcer {

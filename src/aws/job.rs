@@ -264,7 +264,7 @@ pub async fn run_aws_job<I: Future<Output = ()>>(
         }
         cost.leftovers_deleted = deleted.len();
     }
-    let setup = match AwsPruneSetup::prepare(&job.aws, catalog, &job.run_id, &run_dir).await {
+    let setup = match AwsPruneSetup::prepare(&job.aws, catalog, &job.run_id, &run_dir, job.search.parallel).await {
         Ok(s) => s,
         Err(e) => {
             // A new run that never started leaves no directory behind (only an empty one goes).

@@ -107,6 +107,14 @@ impl Marker {
         }
     }
 
+    /// The probe in words, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Marker::Action(a) => format!("`{a}`, allowed in odd versions only"),
+            Marker::RoleArn { prefix } => format!("`iam:GetRole` on `{prefix}N`, one N per version"),
+        }
+    }
+
     /// The action the session-policy probe asks for: the marker action, or for role ARN
     /// markers the first marker action (which the universe or a fixed policy then grants).
     pub fn probe_action(&self) -> String {

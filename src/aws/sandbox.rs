@@ -259,7 +259,7 @@ impl Sandbox {
                     AwsError::call(
                         format!("create sandbox policy `{}`", p.name),
                         CallFailure::of(&e).to_string(),
-                        "iam-prune needs iam:CreatePolicy and iam:TagPolicy on arn:aws:iam::*:policy/iam-prune/* (see the README)",
+                        "iam-prune needs iam:CreatePolicy and iam:TagPolicy on arn:aws:iam::*:policy/iam-prune/* (see docs/aws.md)",
                     )
                 })?;
             let arn =
@@ -279,7 +279,7 @@ impl Sandbox {
                     AwsError::call(
                         format!("create sandbox role `{}`", r.name),
                         CallFailure::of(&e).to_string(),
-                        "iam-prune needs iam:CreateRole and iam:TagRole on arn:aws:iam::*:role/iam-prune/* (see the README)",
+                        "iam-prune needs iam:CreateRole and iam:TagRole on arn:aws:iam::*:role/iam-prune/* (see docs/aws.md)",
                     )
                 })?;
             lock(&self.roles).push(r.name.clone());
@@ -299,7 +299,7 @@ impl Sandbox {
                 AwsError::call(
                     format!("create sandbox user `{}`", u.name),
                     CallFailure::of(&e).to_string(),
-                    "iam-prune needs iam:CreateUser and iam:TagUser on arn:aws:iam::*:user/iam-prune/* (see the README)",
+                    "iam-prune needs iam:CreateUser and iam:TagUser on arn:aws:iam::*:user/iam-prune/* (see docs/aws.md)",
                 )
             })?;
             lock(&self.users).push(u.name.clone());

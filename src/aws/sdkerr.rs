@@ -3,7 +3,7 @@
 //! SDK does not parse into a code, so "access denied" must also be recognised by status).
 
 use aws_sdk_iam::config::http::HttpResponse;
-use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 
 /// What a failed call said, in a form the rest of the module can match on.
 #[derive(Debug, Clone)]
@@ -26,7 +26,20 @@ impl CallFailure {
         let code = e.code().map(str::to_string);
         let message = match (&code, e.message()) {
             (Some(c), Some(m)) => format!("{c}: {m}"),
-            _ => DisplayErrorContext(e).to_string(),
+            // The error's chain of causes in words ("dispatch failure: io error: connection
+            // refused"); the SDK's own context printer appends a Debug dump people cannot read.
+            _ => {
+                let mut chain = vec![e.to_string()];
+                let mut cause = std::error::Error::source(e);
+                while let Some(c) = cause {
+                    let text = c.to_string();
+                    if chain.last() != Some(&text) {
+                        chain.push(text);
+                    }
+                    cause = c.source();
+                }
+                chain.join(": ")
+            }
         };
         CallFailure { code, status, message }
     }

@@ -202,6 +202,18 @@ struct Resolved {
     marker: Marker,
     needs_session: bool,
     needs_version: bool,
+    /// Version principals (each with its own candidate policy): one per trial run at once.
+    slots: usize,
+}
+
+/// The names of version slot `k` (1-based): its candidate policy and its role. Slot 1 keeps
+/// the names of a one-slot sandbox.
+fn slot_names(plan: &SandboxPlan, k: usize) -> (String, String) {
+    if k == 1 {
+        (plan.name("-candidate"), plan.name("-v"))
+    } else {
+        (plan.name(&format!("-candidate{k}")), plan.name(&format!("-v{k}")))
+    }
 }
 
 async fn resolve(
@@ -209,6 +221,7 @@ async fn resolve(
     conn: &Connection,
     catalog: &'static Catalog,
     run_id: &str,
+    parallel: usize,
 ) -> Result<Resolved, AwsError> {
     sandbox::check_run_id(run_id)?;
     let Some(start_spec) = &args.start else {
@@ -259,15 +272,20 @@ async fn resolve(
         attach.extend(fixed_names.iter().cloned());
         plan.roles.push(RoleSpec { name: plan.name(""), attach });
     }
+    // Versions of one policy serialise trials: `--parallel K` gets K version roles, each with
+    // a candidate policy of its own. A sandbox user stays one (its key is the workload's).
+    let slots = if needs_version && !user { parallel.max(1) } else { 1 };
     if needs_version {
-        let name = plan.name("-candidate");
-        plan.policies.push(PolicySpec { name: name.clone(), document: policy_doc::first_version(&start, &marker) });
-        let mut attach = vec![name];
-        attach.extend(fixed_names.iter().cloned());
-        if user {
-            plan.users.push(UserSpec { name: plan.name("-u"), attach });
-        } else {
-            plan.roles.push(RoleSpec { name: plan.name("-v"), attach });
+        for k in 1..=slots {
+            let (name, role) = slot_names(&plan, k);
+            plan.policies.push(PolicySpec { name: name.clone(), document: policy_doc::first_version(&start, &marker) });
+            let mut attach = vec![name];
+            attach.extend(fixed_names.iter().cloned());
+            if user {
+                plan.users.push(UserSpec { name: plan.name("-u"), attach });
+            } else {
+                plan.roles.push(RoleSpec { name: role, attach });
+            }
         }
     }
     for p in &plan.policies {
@@ -282,14 +300,19 @@ async fn resolve(
         }
     }
     let candidates = Candidates { catalog, start, universe, fixed };
-    Ok(Resolved { start_name, candidates, plan, marker, needs_session, needs_version })
+    Ok(Resolved { start_name, candidates, plan, marker, needs_session, needs_version, slots })
 }
 
 /// The calls a run would make, for `--dry-run`: reads the caller identity (and live policies),
 /// writes nothing.
-pub async fn dry_run(args: &AwsArgs, catalog: &'static Catalog, run_id: &str) -> Result<Vec<PlannedCall>, AwsError> {
+pub async fn dry_run(
+    args: &AwsArgs,
+    catalog: &'static Catalog,
+    run_id: &str,
+    parallel: usize,
+) -> Result<Vec<PlannedCall>, AwsError> {
     let conn = Connection::load(args.profile.as_deref(), args.region.as_deref(), args.endpoint_url.as_deref()).await;
-    let r = resolve(args, &conn, catalog, run_id).await?;
+    let r = resolve(args, &conn, catalog, run_id, parallel).await?;
     let mut calls = r.plan.calls();
     if r.needs_session {
         calls.push(PlannedCall {
@@ -301,9 +324,10 @@ pub async fn dry_run(args: &AwsArgs, catalog: &'static Catalog, run_id: &str) ->
         calls.push(PlannedCall {
             action: "iam:CreatePolicyVersion".into(),
             detail: format!(
-                "{} per trial (deleting the oldest of five first), then a propagation probe ({:?})",
+                "{}{} per trial (deleting the oldest of five first), then a propagation probe ({})",
                 r.plan.policy_arn(&r.plan.name("-candidate")),
-                r.marker
+                if r.slots > 1 { format!(" (or one of its {} siblings, one per trial at once)", r.slots - 1) } else { String::new() },
+                r.marker.describe()
             ),
         });
     }
@@ -317,11 +341,14 @@ pub async fn dry_run(args: &AwsArgs, catalog: &'static Catalog, run_id: &str) ->
 impl AwsPruneSetup {
     /// Loads the policies, creates the sandbox, checks whether session policies are enforced
     /// (with `--apply auto`), and returns the oracle. Trial output goes to `out_dir`.
+    /// `parallel`: trials the search runs at once; candidates applied as policy versions get
+    /// that many version roles (a sandbox user, one).
     pub async fn prepare(
         args: &AwsArgs,
         catalog: &'static Catalog,
         run_id: &str,
         out_dir: &Path,
+        parallel: usize,
     ) -> Result<AwsPruneSetup, AwsError> {
         let Some(command) = args.run.clone() else {
             return Err(AwsError::Usage {
@@ -338,9 +365,10 @@ impl AwsPruneSetup {
             .map_err(|e| AwsError::io(format!("cannot create `{}`", out_dir.display()), e))?;
         let conn =
             Connection::load(args.profile.as_deref(), args.region.as_deref(), args.endpoint_url.as_deref()).await;
-        Self::prepare_with(conn, args, catalog, run_id, out_dir, command, judge).await
+        Self::prepare_with(conn, args, catalog, run_id, out_dir, command, judge, parallel).await
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn prepare_with(
         conn: Connection,
         args: &AwsArgs,
@@ -349,8 +377,9 @@ impl AwsPruneSetup {
         out_dir: &Path,
         command: String,
         judge: Judge,
+        parallel: usize,
     ) -> Result<AwsPruneSetup, AwsError> {
-        let r = resolve(args, &conn, catalog, run_id).await?;
+        let r = resolve(args, &conn, catalog, run_id, parallel).await?;
         let sandbox = Sandbox::create(&conn, &r.plan).await?;
         let session_role_arn = r.needs_session.then(|| r.plan.role_arn(&r.plan.name("")));
         let who = match r.plan.users.first() {
@@ -367,12 +396,24 @@ impl AwsPruneSetup {
             None => VersionPrincipal::Role(r.plan.role_arn(&r.plan.name("-v"))),
         };
         let user = matches!(who, VersionPrincipal::User { .. });
-        let version = r.needs_version.then(|| VersionSlot {
-            who,
-            policy_arn: r.plan.policy_arn(&r.plan.name("-candidate")),
-            marker: r.marker.clone(),
-            state: tokio::sync::Mutex::new(VersionState { seq: 1, creds: None }),
-        });
+        let mut versions = Vec::new();
+        if r.needs_version {
+            versions.push(VersionSlot {
+                who,
+                policy_arn: r.plan.policy_arn(&r.plan.name("-candidate")),
+                marker: r.marker.clone(),
+                state: tokio::sync::Mutex::new(VersionState { seq: 1, creds: None }),
+            });
+            for k in 2..=r.slots {
+                let (policy, role) = slot_names(&r.plan, k);
+                versions.push(VersionSlot {
+                    who: VersionPrincipal::Role(r.plan.role_arn(&role)),
+                    policy_arn: r.plan.policy_arn(&policy),
+                    marker: r.marker.clone(),
+                    state: tokio::sync::Mutex::new(VersionState { seq: 1, creds: None }),
+                });
+            }
+        }
         let mut mode = args.apply_mode();
         let mut ignored = false;
         if user {
@@ -400,7 +441,7 @@ impl AwsPruneSetup {
                 }
             }
         }
-        let version_role = match &version {
+        let version_role = match versions.first() {
             Some(VersionSlot { who: VersionPrincipal::Role(role), .. }) => Some(role.clone()),
             _ => None,
         };
@@ -433,7 +474,8 @@ impl AwsPruneSetup {
             conn,
             candidates: r.candidates.clone(),
             session_role_arn,
-            version,
+            version_permits: tokio::sync::Semaphore::new(versions.len().max(1)),
+            versions,
             run_id: run_id.to_string(),
             command,
             timeout: Duration::from_secs(args.timeout_secs().max(1)),
@@ -523,7 +565,7 @@ async fn session_policies_enforced(
             AwsError::call(
                 "assume the sandbox role",
                 f.to_string(),
-                "check iam-prune's own permissions (README) and that sts:AssumeRole is allowed",
+                "check iam-prune's own permissions (docs/aws.md) and that sts:AssumeRole is allowed",
             )
         })?;
     // The role's policies allow the marker, so "allowed" can only mean the session policy was

@@ -1,4 +1,4 @@
-//! `iam-prune bench`: the benchmarks whose numbers the README quotes.
+//! `iam-prune bench`: the benchmarks whose numbers docs/benchmarks.md quotes.
 
 use super::{print_json, CmdResult, Exit, Global};
 use iam_prune::prune::bench::{run_case, scenario_rows, standard_cases, Row, ScenarioRow, ScenarioRun, SCENARIO_RUNS};

@@ -195,7 +195,13 @@ fn print_table(r: &ScanReport) {
             }
         }
     }
-    println!("{} files, {} events, {} denied, {} files with errors", r.files, r.events, r.denied.len(), r.errors.len());
+    println!(
+        "{}, {}, {} denied, {} with errors",
+        super::count(r.files as u64, "file"),
+        super::count(r.events as u64, "event"),
+        r.denied.len(),
+        super::count(r.errors.len() as u64, "file")
+    );
 }
 
 fn print_policy(catalog: &Catalog, denied: &[Denied], principal: Option<&str>, g: &Global) {

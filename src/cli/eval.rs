@@ -124,7 +124,8 @@ pub fn run(args: Args, g: &Global) -> CmdResult {
         println!("{}: {} {} by {}", d.kind.as_str(), req.action, req.resource, req.principal);
         println!("  because {}", d.reason);
         for m in &d.matched {
-            println!("  {:?} statement {} in {} ({})", m.effect, m.statement, m.policy, m.policy_type.as_str());
+            let effect = if m.effect == iam_prune::policy::Effect::Allow { "Allow" } else { "Deny" };
+            println!("  {effect} statement {} in {} ({})", m.statement, m.policy, m.policy_type.as_str());
         }
         if d.matched.is_empty() && g.verbose {
             let keys = ev.condition_keys();

@@ -145,7 +145,7 @@ enum Command {
     Prune(Box<prune::Args>),
     /// Validate scenario files, replay one candidate.
     Scenario(scenario::Args),
-    /// Run the benchmarks quoted in the README.
+    /// Run the benchmarks quoted in docs/benchmarks.md.
     Bench(bench::Args),
     /// Decide a request against a set of policies, as AWS would, and say why.
     Eval(Box<eval::Args>),
@@ -177,6 +177,16 @@ pub async fn run(cli: Cli) -> CmdResult {
         Command::Record(a) => record::run(a, &g).await,
         Command::Report(a) => report::run(a, &g),
         Command::Schedule(a) => schedule::run(a, &g).await,
+    }
+}
+
+/// `n` and the word, singular for one: "1 file", "3 files".
+pub fn count(n: impl Into<u64>, word: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
     }
 }
 

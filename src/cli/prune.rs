@@ -225,7 +225,7 @@ async fn run_on_aws(args: Args, g: &Global) -> CmdResult {
         None => {
             let run_id = super::sandbox::new_run_id();
             if args.aws.dry_run {
-                return super::sandbox::print_dry_run(&args.aws, &run_id, g).await;
+                return super::sandbox::print_dry_run(&args.aws, &run_id, args.parallel.unwrap_or(1), g).await;
             }
             let (search, _) = search_settings(&args)?;
             let out = match &args.out {
@@ -241,6 +241,12 @@ async fn run_on_aws(args: Args, g: &Global) -> CmdResult {
     let interrupt = async move {
         signal.recv().await;
     };
+    if args.parallel.is_some_and(|k| k > 1) && args.aws.principal_kind() == iam_prune::aws::sandbox::PrincipalKind::User && !g.quiet {
+        eprintln!(
+            "note: --parallel {} cannot apply with --principal user: the sandbox user's one key carries one candidate at a time, so trials run one at a time",
+            args.parallel.unwrap_or(1)
+        );
+    }
     let progress = PruneProgress::new(g);
     let out = run_aws_job(dir, job, Some(&args.aws), &progress, interrupt).await;
     progress.finish();
@@ -335,8 +341,13 @@ fn print_summary(s: &Summary, dir: &Path, g: &Global, scenario: &Path, already_f
         let res = s.resources.get(&p.action).map(|r| r.join(", ")).unwrap_or_else(|| "*".into());
         println!("  {:<45} on {}  (trial {} fails without it)", p.action, res, p.trial);
     }
-    for u in &s.undecided {
+    // A run stopped early can hold hundreds of undecided actions: the first few say enough.
+    let shown = if g.verbose { s.undecided.len() } else { 20 };
+    for u in s.undecided.iter().take(shown) {
         println!("  {u:<45} (undecided)");
+    }
+    if s.undecided.len() > shown {
+        println!("  ... and {} more undecided (summary.json lists them all; --verbose prints them)", s.undecided.len() - shown);
     }
     for t in &s.tolerated {
         println!("  tolerated: {}", t.action.clone().or(t.operation.clone()).unwrap_or_else(|| t.message.clone()));
@@ -352,8 +363,13 @@ fn print_summary(s: &Summary, dir: &Path, g: &Global, scenario: &Path, already_f
         );
     }
     println!(
-        "{} trials in {} rounds ({} strategy, {} at once; lower bound {}), {:.0}s of workload time",
-        s.trials, s.rounds, s.strategy, s.parallel, s.lower_bound, s.simulated_seconds
+        "{} in {} ({} strategy, {} at once; lower bound {}), {:.0}s of workload time",
+        super::count(s.trials, "trial"),
+        super::count(s.rounds, "round"),
+        s.strategy,
+        s.parallel,
+        if s.complete { s.lower_bound.to_string() } else { "unknown until the needed set is".to_string() },
+        s.simulated_seconds
     );
     println!(
         "verified: {}; 1-minimal: {}{}",

@@ -49,7 +49,12 @@ pub async fn run(args: Args, g: &Global) -> CmdResult {
         }));
         return Ok(code);
     }
-    println!("{principal}: {} events in {} files ({} events read)", activity.events, report.files, report.events);
+    println!(
+        "{principal}: {} in {} ({} read)",
+        super::count(activity.events as u64, "event"),
+        super::count(report.files as u64, "file"),
+        super::count(report.events as u64, "event")
+    );
     if activity.actions.is_empty() {
         println!("  no successful calls recorded");
     }

@@ -105,8 +105,8 @@ pub async fn run(args: Args, g: &Global) -> CmdResult {
 }
 
 /// `--dry-run`: prints the IAM calls a run would make (`sandbox run` and `prune --run`).
-pub async fn print_dry_run(aws: &AwsArgs, run_id: &str, g: &Global) -> CmdResult {
-    let calls = iam_prune::aws::setup::dry_run(aws, Catalog::embedded(), run_id).await?;
+pub async fn print_dry_run(aws: &AwsArgs, run_id: &str, parallel: usize, g: &Global) -> CmdResult {
+    let calls = iam_prune::aws::setup::dry_run(aws, Catalog::embedded(), run_id, parallel).await?;
     if g.is_json() {
         let v: Vec<_> = calls.iter().map(|c| serde_json::json!({"action": c.action, "detail": c.detail})).collect();
         print_json(&serde_json::json!({ "run_id": run_id, "calls": v }));
@@ -128,13 +128,13 @@ async fn run_once(
     let catalog = Catalog::embedded();
     let run_id = run_id.unwrap_or_else(new_run_id);
     if aws.dry_run {
-        return print_dry_run(&aws, &run_id, g).await;
+        return print_dry_run(&aws, &run_id, 1, g).await;
     }
     let out = out.unwrap_or_else(|| PathBuf::from("reports").join(format!("sandbox-{run_id}")));
     // Listen before creating anything: a Ctrl-C while the sandbox is being made is then
     // remembered (instead of killing the process) and honoured right after, with cleanup.
     let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
-    let setup = AwsPruneSetup::prepare(&aws, catalog, &run_id, &out).await?;
+    let setup = AwsPruneSetup::prepare(&aws, catalog, &run_id, &out, 1).await?;
     if !g.quiet {
         eprintln!(
             "sandbox {run_id}: {} actions under test, candidates applied as {}",

@@ -211,7 +211,7 @@ pub(super) fn load(path: &Path, catalog: &Catalog) -> Result<Scenario, WorkloadE
     };
     let raw: RawScenario = toml::from_str(&text).map_err(|e| {
         let pos = e.span().map(|s| pos_of(&text, s.start)).unwrap_or_default();
-        invalid(pos, e.message().to_string(), "see scenarios/README.md for the scenario format")
+        invalid(pos, e.message().to_string(), "see docs/scenarios.md for the scenario format")
     })?;
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut policy_lints = Vec::new();

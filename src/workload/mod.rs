@@ -1,6 +1,6 @@
 //! Workload scenarios: a model of a program's AWS calls and of how it reacts to a denial.
 //!
-//! A scenario file (`scenarios/*.toml`, format in `scenarios/README.md`) names the broad
+//! A scenario file (`scenarios/*.toml`, format in `docs/scenarios.md`) names the broad
 //! policy to prune, the policies that stay attached, the principal and request context, and
 //! the ordered steps of the program. Replayed through the evaluator under a candidate
 //! policy, it answers "does the workload still succeed?" exactly as IAM would, which makes

@@ -481,7 +481,7 @@ fn moto_resume_reads_the_recorded_start_file_and_refuses_an_edited_one() {
     // Started from the work directory with a relative path, stopped by its budget.
     let mut cmd = moto.iam_prune(&[
         "--output", "json", "prune", "--start", "start.json", "--fixed", "AmazonEC2FullAccess", "--run", &w,
-        "--max-trials", "2", "--out", "run",
+        "--max-trials", "1", "--out", "run",
     ]);
     cmd.current_dir(&work);
     let (code, s) = run_json(cmd);
@@ -494,7 +494,7 @@ fn moto_resume_reads_the_recorded_start_file_and_refuses_an_edited_one() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("start.json") && err.contains("changed since the run started"), "{err}");
-    assert_eq!(journaled_trials(&run).len(), 2, "a refused resume runs nothing");
+    assert_eq!(journaled_trials(&run).len(), 1, "a refused resume runs nothing");
     // Restored: it resumes from here (another directory) to the result.
     std::fs::write(&start, &original).unwrap();
     let (code, s) =
@@ -503,4 +503,31 @@ fn moto_resume_reads_the_recorded_start_file_and_refuses_an_edited_one() {
     assert_eq!(s["minimal"], serde_json::json!(["iam:GetInstanceProfile"]), "{s:#}");
     assert!(moto.leftovers().is_empty(), "sandbox left behind: {:?}", moto.leftovers());
     let _ = std::fs::remove_dir_all(&work);
+}
+
+/// `--parallel K` where candidates are policy versions (always on moto): K version roles,
+/// each with its own candidate policy, run K trials at once, and all of them are cleaned up.
+#[test]
+fn moto_parallel_trials_on_policy_versions_use_one_principal_each() {
+    let moto = Moto::start();
+    let before = moto.fixture("snapshot");
+    let dir = run_dir("parallel-versions");
+    let w = flintrock();
+    // `group` does not use the named denial, so the search takes several rounds of three.
+    let extra = ["--parallel", "3", "--strategy", "group"];
+    let (code, s) = run_json(moto.iam_prune(&prune_args(dir.to_str().unwrap(), &w, &extra)));
+    assert_eq!(code, 0, "{s:#}");
+    assert_eq!(s["minimal"], serde_json::json!(["iam:GetInstanceProfile"]), "{s:#}");
+    assert_eq!(s["aws"]["apply"], "version");
+    assert_eq!(s["parallel"], 3, "three trials at once, not one: {s:#}");
+    assert!(s["rounds"].as_u64().unwrap() < s["trials"].as_u64().unwrap(), "{s:#}");
+    let trials = journaled_trials(&dir);
+    let mut by_round: std::collections::BTreeMap<u64, usize> = std::collections::BTreeMap::new();
+    for t in &trials {
+        assert!(t["outcome"]["detail"]["apply"]["version_id"].is_string(), "not a policy version: {t:#}");
+        *by_round.entry(t["round"].as_u64().unwrap()).or_default() += 1;
+    }
+    assert!(by_round.values().any(|&n| n == 3), "no round ran three trials: {by_round:?}");
+    assert!(moto.leftovers().is_empty(), "sandbox left behind: {:?}", moto.leftovers());
+    assert_eq!(moto.fixture("snapshot"), before, "the user's roles and policies changed");
 }
