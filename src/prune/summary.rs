@@ -232,3 +232,73 @@ pub fn summarize(
         expected_match: expected.map(|sets| sets.iter().any(|s| s == &result.minimal)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oracle::{Outcome, Verdict};
+    use crate::prune::journal::{Purpose, TrialRecord};
+    use crate::prune::Trial;
+
+    fn trial(id: u64, candidate: &crate::actions::ActionSet, failed_with: Option<Denial>) -> Trial {
+        let outcome = Outcome {
+            verdict: if failed_with.is_some() { Verdict::Fail } else { Verdict::Pass },
+            denied: failed_with.into_iter().collect(),
+            ..Outcome::default()
+        };
+        let record = TrialRecord {
+            kind: "trial".into(),
+            id,
+            round: id,
+            purpose: Purpose::Search,
+            candidate: Vec::new(),
+            candidate_removed: None,
+            removed: 0,
+            outcome,
+        };
+        Trial { record, candidate: candidate.clone(), replayed: false }
+    }
+
+    fn result(trials: Vec<Trial>) -> PruneResult {
+        PruneResult {
+            universe: crate::actions::ActionSet::new(),
+            minimal: crate::actions::ActionSet::new(),
+            proofs: Vec::new(),
+            verified_by: None,
+            undecided: crate::actions::ActionSet::new(),
+            trials,
+            rounds: 0,
+            tolerated: Vec::new(),
+            flaky: Vec::new(),
+            violations: Vec::new(),
+            stopped: None,
+            simulated_seconds: 0.0,
+            parallel: 1,
+            likely_ignored: crate::actions::ActionSet::new(),
+        }
+    }
+
+    fn denial(action: Option<&str>, message: &str) -> Denial {
+        Denial { action: action.map(str::to_string), resource: None, operation: None, message: message.into() }
+    }
+
+    #[test]
+    fn a_proof_cites_the_failure_that_names_the_action_over_a_spurious_one() {
+        let c = Catalog::embedded();
+        let a = c.lookup("iam:PassRole").unwrap();
+        let without_a: crate::actions::ActionSet = [c.lookup("iam:GetRole").unwrap()].into_iter().collect();
+        // Trial 2 failed spuriously, trial 3 (the same candidate) with the real denial.
+        let r = result(vec![
+            trial(1, &without_a.union(&[a].into_iter().collect()), None),
+            trial(2, &without_a, Some(denial(None, "transient: connection reset by peer"))),
+            trial(3, &without_a, Some(denial(Some("iam:PassRole"), "not authorized to perform: iam:PassRole"))),
+        ]);
+        let p = cite_proof(c, &r, 1, a, 2);
+        assert_eq!((p.trial, p.explained), (3, true));
+        // With only the spurious failure, the proof says it is unexplained (unless reproduced).
+        let r = result(vec![trial(2, &without_a, Some(denial(None, "transient: connection reset by peer")))]);
+        let p = cite_proof(c, &r, 1, a, 2);
+        assert_eq!((p.trial, p.explained), (2, false));
+        assert!(cite_proof(c, &r, 2, a, 2).explained, "a failure seen twice under --confirm 2 was reproduced");
+    }
+}

@@ -356,6 +356,7 @@ fn moto_interrupted_prunes_resume_to_the_same_result_without_losing_trials() {
         assert!(!status.success());
         let recorded = journaled_trials(&dir).len();
         if signal == libc::SIGINT {
+            assert_eq!(status.code(), Some(130), "Ctrl-C cleans up and exits 130");
             assert!(moto.leftovers().is_empty(), "Ctrl-C left {:?}", moto.leftovers());
         } else {
             assert!(!moto.leftovers().is_empty(), "kill -9 cannot clean up; the leftovers must be findable");
@@ -514,7 +515,7 @@ fn moto_parallel_trials_on_policy_versions_use_one_principal_each() {
     let dir = run_dir("parallel-versions");
     let w = flintrock();
     // `group` does not use the named denial, so the search takes several rounds of three.
-    let extra = ["--parallel", "3", "--strategy", "group"];
+    let extra = ["--parallel", "3", "--strategy", "group", "--name", "etl-nightly"];
     let (code, s) = run_json(moto.iam_prune(&prune_args(dir.to_str().unwrap(), &w, &extra)));
     assert_eq!(code, 0, "{s:#}");
     assert_eq!(s["minimal"], serde_json::json!(["iam:GetInstanceProfile"]), "{s:#}");
@@ -528,6 +529,23 @@ fn moto_parallel_trials_on_policy_versions_use_one_principal_each() {
         *by_round.entry(t["round"].as_u64().unwrap()).or_default() += 1;
     }
     assert!(by_round.values().any(|&n| n == 3), "no round ran three trials: {by_round:?}");
+    // `--name` names the run and the managed policy the apply commands create.
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(report.contains("--policy-name iam-prune-etl-nightly "), "{report}");
+    assert!(report.contains("attach-role-policy --role-name ROLE_NAME"), "{report}");
     assert!(moto.leftovers().is_empty(), "sandbox left behind: {:?}", moto.leftovers());
     assert_eq!(moto.fixture("snapshot"), before, "the user's roles and policies changed");
+}
+
+/// `sandbox run` with a failing trial exits 3 (a verdict, as `eval`'s deny), not 1.
+#[test]
+fn moto_sandbox_run_of_a_failing_trial_exits_3() {
+    let moto = Moto::start();
+    let dir = run_dir("sandbox-fail");
+    let args = ["sandbox", "run", "--start", "IAMFullAccess", "--run", "exit 1", "--out", dir.to_str().unwrap()];
+    let out = moto.iam_prune(&args).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("fail in "), "{text}");
+    assert!(moto.leftovers().is_empty(), "sandbox left behind: {:?}", moto.leftovers());
 }
