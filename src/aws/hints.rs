@@ -199,8 +199,11 @@ mod tests {
     #[test]
     fn moto_message_without_resource_and_encoded_messages() {
         let c = Catalog::embedded();
-        let h =
-            parse("User: arn:aws:sts::123456789012:assumed-role/r/s is not authorized to perform: ec2:DescribeVpcs", c, None);
+        let h = parse(
+            "User: arn:aws:sts::123456789012:assumed-role/r/s is not authorized to perform: ec2:DescribeVpcs",
+            c,
+            None,
+        );
         assert_eq!(h.denials[0].action.as_deref(), Some("ec2:DescribeVpcs"));
         assert_eq!(h.denials[0].resource, None);
         let h = parse("An error occurred (UnauthorizedOperation) when calling the RunInstances operation: You are not authorized to perform this operation. Encoded authorization failure message: AbC-12_x/y+z=", c, None);

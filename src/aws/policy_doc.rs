@@ -120,7 +120,9 @@ impl Marker {
     pub fn probe_action(&self) -> String {
         match self {
             Marker::Action(a) => a.clone(),
-            Marker::RoleArn { .. } => crate::aws::apply::MARKER_ACTIONS.first().copied().unwrap_or("sts:GetAccessKeyInfo").to_string(),
+            Marker::RoleArn { .. } => {
+                crate::aws::apply::MARKER_ACTIONS.first().copied().unwrap_or("sts:GetAccessKeyInfo").to_string()
+            }
         }
     }
 

@@ -326,7 +326,11 @@ pub async fn dry_run(
             detail: format!(
                 "{}{} per trial (deleting the oldest of five first), then a propagation probe ({})",
                 r.plan.policy_arn(&r.plan.name("-candidate")),
-                if r.slots > 1 { format!(" (or one of its {} siblings, one per trial at once)", r.slots - 1) } else { String::new() },
+                if r.slots > 1 {
+                    format!(" (or one of its {} siblings, one per trial at once)", r.slots - 1)
+                } else {
+                    String::new()
+                },
                 r.marker.describe()
             ),
         });

@@ -198,7 +198,7 @@ fn print_table(r: &ScanReport) {
     println!(
         "{}, {}, {} denied, {} with errors",
         super::count(r.files as u64, "file"),
-        super::count(r.events as u64, "event"),
+        super::count(r.events, "event"),
         r.denied.len(),
         super::count(r.errors.len() as u64, "file")
     );

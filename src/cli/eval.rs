@@ -104,9 +104,19 @@ pub fn run(args: Args, g: &Global) -> CmdResult {
             return Err(Box::new(super::UsageError::new(
                 format!(
                     "`{a}` is not an action in the catalog{}",
-                    if s.is_empty() { String::new() } else { format!(" (did you mean {}?)", s.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", ")) }
+                    if s.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            " (did you mean {}?)",
+                            s.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", ")
+                        )
+                    }
                 ),
-                format!("check the spelling, or look it up with `iam-prune catalog search {}`", a.rsplit(':').next().unwrap_or(a)),
+                format!(
+                    "check the spelling, or look it up with `iam-prune catalog search {}`",
+                    a.rsplit(':').next().unwrap_or(a)
+                ),
             )));
         }
     }

@@ -82,7 +82,9 @@ impl std::error::Error for UsageError {}
 /// The exit code of a command's error: usage errors (ours and the AWS backend's) exit 2,
 /// everything else 1.
 pub fn exit_for(e: &(dyn std::error::Error + Send + Sync + 'static)) -> Exit {
-    if e.is::<UsageError>() || matches!(e.downcast_ref::<iam_prune::aws::AwsError>(), Some(iam_prune::aws::AwsError::Usage { .. })) {
+    if e.is::<UsageError>()
+        || matches!(e.downcast_ref::<iam_prune::aws::AwsError>(), Some(iam_prune::aws::AwsError::Usage { .. }))
+    {
         Exit::Usage
     } else {
         Exit::Error

@@ -150,10 +150,7 @@ fn refuse_aws_flags_on_scenario(args: &Args) -> Result<(), UsageError> {
     let Some((flag, why)) = given.first() else { return Ok(()) };
     let flags: Vec<&str> = given.iter().map(|(f, _)| *f).collect();
     Err(UsageError::new(
-        format!(
-            "{} cannot apply to a scenario run: {flag} applies to `--run`; {why}",
-            flags.join(", ")
-        ),
+        format!("{} cannot apply to a scenario run: {flag} applies to `--run`; {why}", flags.join(", ")),
         "drop the flag, or prune your real program on AWS with `--run \"COMMAND\" --start POLICY`",
     ))
 }
@@ -232,7 +229,10 @@ async fn run_on_aws(args: Args, g: &Global) -> CmdResult {
                 Some(o) => o.clone(),
                 None => iam_prune::prune::job::claim_dir(&iam_prune::aws::job::default_run_dir(&run_id))?,
             };
-            (RunDir::New(out), Some(AwsJob { name: args.name.clone(), ..AwsJob::new(run_id, args.aws.with_defaults(), search) }))
+            (
+                RunDir::New(out),
+                Some(AwsJob { name: args.name.clone(), ..AwsJob::new(run_id, args.aws.with_defaults(), search) }),
+            )
         }
     };
     // Listen before the sandbox exists: a Ctrl-C while it is being made is remembered (not
@@ -241,7 +241,10 @@ async fn run_on_aws(args: Args, g: &Global) -> CmdResult {
     let interrupt = async move {
         signal.recv().await;
     };
-    if args.parallel.is_some_and(|k| k > 1) && args.aws.principal_kind() == iam_prune::aws::sandbox::PrincipalKind::User && !g.quiet {
+    if args.parallel.is_some_and(|k| k > 1)
+        && args.aws.principal_kind() == iam_prune::aws::sandbox::PrincipalKind::User
+        && !g.quiet
+    {
         eprintln!(
             "note: --parallel {} cannot apply with --principal user: the sandbox user's one key carries one candidate at a time, so trials run one at a time",
             args.parallel.unwrap_or(1)
@@ -347,7 +350,10 @@ fn print_summary(s: &Summary, dir: &Path, g: &Global, scenario: &Path, already_f
         println!("  {u:<45} (undecided)");
     }
     if s.undecided.len() > shown {
-        println!("  ... and {} more undecided (summary.json lists them all; --verbose prints them)", s.undecided.len() - shown);
+        println!(
+            "  ... and {} more undecided (summary.json lists them all; --verbose prints them)",
+            s.undecided.len() - shown
+        );
     }
     for t in &s.tolerated {
         println!("  tolerated: {}", t.action.clone().or(t.operation.clone()).unwrap_or_else(|| t.message.clone()));

@@ -166,7 +166,11 @@ async fn run_once(
     let Some(result) = result else {
         eprintln!(
             "interrupted; sandbox {run_id} {}",
-            if failed.is_empty() { "deleted".to_string() } else { format!("NOT fully deleted: run `iam-prune sandbox cleanup --run-id {run_id}`") }
+            if failed.is_empty() {
+                "deleted".to_string()
+            } else {
+                format!("NOT fully deleted: run `iam-prune sandbox cleanup --run-id {run_id}`")
+            }
         );
         return Ok(Exit::Interrupted);
     };

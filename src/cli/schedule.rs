@@ -70,7 +70,9 @@ impl ScheduleProgress for Lines {
             return;
         }
         match (&r.change, &r.error) {
-            (Some(c), _) => eprintln!("{}: {} ({} needed)", r.job, c.as_str(), super::count(r.minimal.len() as u64, "action")),
+            (Some(c), _) => {
+                eprintln!("{}: {} ({} needed)", r.job, c.as_str(), super::count(r.minimal.len() as u64, "action"))
+            }
             (None, Some(e)) => eprintln!("{}: failed: {}", r.job, e.lines().next().unwrap_or_default()),
             (None, None) => {}
         }

@@ -39,7 +39,10 @@ impl PruneError {
         // one a kill left before its first record): say that, not "permissions".
         let (message, help) = if e.kind() == std::io::ErrorKind::NotFound {
             if !dir.exists() {
-                (format!("`{}` does not exist", dir.display()), "give the directory a `prune` run wrote (reports/<name>-<timestamp>/)".to_string())
+                (
+                    format!("`{}` does not exist", dir.display()),
+                    "give the directory a `prune` run wrote (reports/<name>-<timestamp>/)".to_string(),
+                )
             } else {
                 (
                     format!("`{}` is not an iam-prune run directory: it holds no journal.jsonl", dir.display()),

@@ -138,7 +138,9 @@ fn cite_proof(c: &Catalog, result: &PruneResult, confirm: usize, action: crate::
     let candidate = result.trials.iter().find(|tr| tr.record.id == t).map(|tr| &tr.candidate);
     let named = candidate.and_then(|cand| {
         result.trials.iter().find(|tr| {
-            &tr.candidate == cand && tr.record.outcome.verdict == crate::oracle::Verdict::Fail && names_it(&tr.record.outcome)
+            &tr.candidate == cand
+                && tr.record.outcome.verdict == crate::oracle::Verdict::Fail
+                && names_it(&tr.record.outcome)
         })
     });
     match named {

@@ -207,10 +207,17 @@ pub struct TrialDenial {
 /// ties that failure to the action on a run where failures can be spurious (a real command,
 /// or any run that showed flakiness).
 pub(crate) fn proof_label(r: &Report, p: &ProofRow) -> String {
-    let denied = if p.denied.is_empty() { "failed without naming a denied action".to_string() } else { format!("denied: {}", p.denied.join(", ")) };
+    let denied = if p.denied.is_empty() {
+        "failed without naming a denied action".to_string()
+    } else {
+        format!("denied: {}", p.denied.join(", "))
+    };
     let doubtful = !p.explained && (r.run.oracle.kind == "command" || !r.trust.flaky.is_empty());
     if doubtful {
-        format!("trial {} ({denied}; UNEXPLAINED: no denial names this action and the failure was not reproduced)", p.trial)
+        format!(
+            "trial {} ({denied}; UNEXPLAINED: no denial names this action and the failure was not reproduced)",
+            p.trial
+        )
     } else {
         format!("trial {} ({denied})", p.trial)
     }

@@ -20,8 +20,13 @@ fn typed_action_names_get_a_did_you_mean_everywhere() {
     let out = iam_prune(&["catalog", "show", "iam:PassRol"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `iam:PassRole`"), "{out:?}");
-    let out =
-        iam_prune(&["scenario", "run", "scenarios/flintrock-launch.toml", "--allow", "iam:GetInstanceProfle,iam:PassRole"]);
+    let out = iam_prune(&[
+        "scenario",
+        "run",
+        "scenarios/flintrock-launch.toml",
+        "--allow",
+        "iam:GetInstanceProfle,iam:PassRole",
+    ]);
     assert_ne!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("iam:GetInstanceProfile"), "{out:?}");
 }
@@ -32,8 +37,11 @@ fn lint_deny_warnings_fails_on_warnings() {
     std::fs::create_dir_all(&dir).unwrap();
     let f = dir.join("broad.json");
     // Valid, but a warning: Allow * on *.
-    std::fs::write(&f, r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}"#)
-        .unwrap();
+    std::fs::write(
+        &f,
+        r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}"#,
+    )
+    .unwrap();
     let plain = iam_prune(&["lint", f.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&plain.stdout).contains("warning"), "{plain:?}");
     assert_eq!(plain.status.code(), Some(0));

@@ -458,7 +458,10 @@ fn moto_prunes_from_power_user_access() {
     let (code, s) = run_json(moto.iam_prune(&args));
     assert_eq!(code, 0, "{s:#}");
     assert_eq!(s["minimal"], serde_json::json!(["ec2:DescribeVpcs", "s3:ListAllMyBuckets"]), "{s:#}");
-    assert_eq!((s["complete"].clone(), s["minimal_proven"].clone()), (serde_json::json!(true), serde_json::json!(true)));
+    assert_eq!(
+        (s["complete"].clone(), s["minimal_proven"].clone()),
+        (serde_json::json!(true), serde_json::json!(true))
+    );
     let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(report.contains("Trials ran on") && report.contains("policy versions"), "{report}");
     assert!(report.contains("moto evaluates no Condition elements"), "{report}");
@@ -477,18 +480,37 @@ fn moto_resume_reads_the_recorded_start_file_and_refuses_an_edited_one() {
     let start = work.join("start.json");
     let original = iam_prune::policy::write::to_canonical_json(&policy);
     std::fs::write(&start, &original).unwrap();
-    let w = format!("{} {}", python().display(), crate::common::root().join("tests/workloads/flintrock_launch.py").display());
+    let w = format!(
+        "{} {}",
+        python().display(),
+        crate::common::root().join("tests/workloads/flintrock_launch.py").display()
+    );
     let run = work.join("run");
     // Started from the work directory with a relative path, stopped by its budget.
     let mut cmd = moto.iam_prune(&[
-        "--output", "json", "prune", "--start", "start.json", "--fixed", "AmazonEC2FullAccess", "--run", &w,
-        "--max-trials", "1", "--out", "run",
+        "--output",
+        "json",
+        "prune",
+        "--start",
+        "start.json",
+        "--fixed",
+        "AmazonEC2FullAccess",
+        "--run",
+        &w,
+        "--max-trials",
+        "1",
+        "--out",
+        "run",
     ]);
     cmd.current_dir(&work);
     let (code, s) = run_json(cmd);
     assert_eq!(code, 4, "{s:#}");
     // Edited (same actions, plus a Condition): refused from the repository root, naming the file.
-    let edited = original.replacen("\"Resource\"", "\"Condition\":{\"Bool\":{\"aws:SecureTransport\":\"true\"}},\"Resource\"", 1);
+    let edited = original.replacen(
+        "\"Resource\"",
+        "\"Condition\":{\"Bool\":{\"aws:SecureTransport\":\"true\"}},\"Resource\"",
+        1,
+    );
     assert_ne!(edited, original);
     std::fs::write(&start, &edited).unwrap();
     let out = moto.iam_prune(&["prune", "--resume", run.to_str().unwrap(), "--max-trials", "100"]).output().unwrap();
@@ -498,8 +520,15 @@ fn moto_resume_reads_the_recorded_start_file_and_refuses_an_edited_one() {
     assert_eq!(journaled_trials(&run).len(), 1, "a refused resume runs nothing");
     // Restored: it resumes from here (another directory) to the result.
     std::fs::write(&start, &original).unwrap();
-    let (code, s) =
-        run_json(moto.iam_prune(&["--output", "json", "prune", "--resume", run.to_str().unwrap(), "--max-trials", "100"]));
+    let (code, s) = run_json(moto.iam_prune(&[
+        "--output",
+        "json",
+        "prune",
+        "--resume",
+        run.to_str().unwrap(),
+        "--max-trials",
+        "100",
+    ]));
     assert_eq!(code, 0, "{s:#}");
     assert_eq!(s["minimal"], serde_json::json!(["iam:GetInstanceProfile"]), "{s:#}");
     assert!(moto.leftovers().is_empty(), "sandbox left behind: {:?}", moto.leftovers());

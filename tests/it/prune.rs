@@ -97,7 +97,10 @@ fn a_trial_budget_stops_with_a_verified_sufficient_set_and_says_what_is_undecide
     assert_eq!(code, 4, "a stopped run exits 4: {v}");
     assert_eq!(v["trials"], 3);
     assert!(v["stopped"].as_str().unwrap().contains("budget"), "{v}");
-    assert_eq!((v["complete"].clone(), v["empty_result"].clone()), (serde_json::json!(false), serde_json::json!(false)));
+    assert_eq!(
+        (v["complete"].clone(), v["empty_result"].clone()),
+        (serde_json::json!(false), serde_json::json!(false))
+    );
     assert_eq!(v["kept"], v["minimal"]);
     let minimal: Vec<&str> = v["minimal"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
     assert!(
@@ -532,7 +535,10 @@ fn a_stopped_run_says_it_stopped_in_the_text_and_the_reports_and_exits_4() {
     assert!(!first.contains("actions needed"), "a stopped run claims no needed set: {first}");
     for report in ["report.md", "report.html"] {
         let r = std::fs::read_to_string(out_dir.join(report)).unwrap();
-        assert!(r.contains("STOPPED before the result was proven") && r.contains("sufficient, not minimal"), "{report}");
+        assert!(
+            r.contains("STOPPED before the result was proven") && r.contains("sufficient, not minimal"),
+            "{report}"
+        );
     }
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.json")).unwrap()).unwrap();
@@ -568,7 +574,11 @@ minimal = []
     let run = work.join("run");
     let out = iam_prune(&["prune", scenario.to_str().unwrap(), "--out", run.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("EMPTY RESULT") && text.contains("--pass-if"), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        text.contains("EMPTY RESULT") && text.contains("--pass-if"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["empty_result"], true, "{summary}");
@@ -581,7 +591,8 @@ minimal = []
 #[test]
 fn flags_that_cannot_apply_are_usage_errors() {
     let s = "scenarios/flintrock-launch.toml";
-    let out = iam_prune(&["prune", s, "--start", "IAMFullAccess", "--fixed", "X", "--timeout", "5", "--pass-if", "foo"]);
+    let out =
+        iam_prune(&["prune", s, "--start", "IAMFullAccess", "--fixed", "X", "--timeout", "5", "--pass-if", "foo"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
