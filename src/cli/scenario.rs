@@ -20,6 +20,21 @@ enum Sub {
         /// Scenario files or directories (default: scenarios/).
         paths: Vec<PathBuf>,
     },
+    /// Write a commented skeleton scenario (principal, two example steps, no expectation)
+    /// that `scenario check` accepts: edit its steps into what your program does.
+    New {
+        /// The scenario's name (the file is NAME.toml unless --out is given).
+        name: String,
+        /// The start policy: an AWS managed policy name or a policy file.
+        #[arg(long, value_name = "POLICY")]
+        start: String,
+        /// Policies held throughout and never pruned (repeatable).
+        #[arg(long, value_name = "POLICY")]
+        fixed: Vec<String>,
+        /// Where to write it (default: NAME.toml; an existing file is never overwritten).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Replay one candidate and print the trace: each step, its decision, why.
     Run {
         /// The scenario.
@@ -35,7 +50,147 @@ pub fn run(args: Args, g: &Global) -> CmdResult {
     match args.command {
         Sub::Check { paths } => check_cmd(paths, g),
         Sub::Run { file, allow } => run_cmd(file, allow, g),
+        Sub::New { name, start, fixed, out } => new_cmd(&name, &start, &fixed, out, g),
     }
+}
+
+/// A policy reference for a scenario file: a managed policy by name, a file by its absolute
+/// path (the skeleton may be written anywhere).
+fn policy_ref(c: &Catalog, spec: &str) -> Result<(bool, String), Box<dyn std::error::Error + Send + Sync>> {
+    let path = std::path::Path::new(spec);
+    if path.is_file() {
+        c.load_policy(spec)?;
+        return Ok((false, std::fs::canonicalize(path)?.display().to_string()));
+    }
+    c.load_policy(spec)?;
+    Ok((true, spec.to_string()))
+}
+
+fn toml_list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|s| toml::Value::String(s.clone()).to_string()).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+fn skeleton(name: &str, start: (bool, String), fixed: &[(bool, String)], actions: [&str; 2]) -> String {
+    let table = |refs: &[(bool, String)]| {
+        let managed: Vec<String> = refs.iter().filter(|r| r.0).map(|r| r.1.clone()).collect();
+        let files: Vec<String> = refs.iter().filter(|r| !r.0).map(|r| r.1.clone()).collect();
+        let mut t = String::new();
+        if !managed.is_empty() {
+            t.push_str(&format!("managed = {}\n", toml_list(&managed)));
+        }
+        if !files.is_empty() {
+            t.push_str(&format!("files = {}\n", toml_list(&files)));
+        }
+        t
+    };
+    let fixed_table = if fixed.is_empty() {
+        String::new()
+    } else {
+        format!("\n# Held throughout, never pruned.\n[fixed]\n{}", table(fixed))
+    };
+    format!(
+        r#"# Scenario `{name}`: the calls a workload makes, replayed offline by iam-prune's evaluator.
+# The format is in docs/scenarios.md. Check it with `iam-prune scenario check {name}.toml`,
+# trace one candidate with `iam-prune scenario run {name}.toml --allow ACTION,...`, and prune
+# it with `iam-prune prune {name}.toml`.
+name = {name_q}
+description = "What the workload does, in a sentence."
+
+# The broad policy pruning starts from.
+[start]
+{start_table}{fixed_table}
+# Who runs the workload (a role, a user or a session ARN); tags go in `tags = {{ team = "x" }}`.
+[principal]
+arn = "arn:aws:iam::111122223333:role/{name}"
+
+# One [[steps]] per thing the program does, in order, with the calls it makes. A denied call
+# fails the run unless the step says otherwise: on_denied = "continue" (the program logs and
+# carries on) or "fallback" (it tries `fallback = ["other-step"]`). These two are examples from
+# the start policy: replace them with your program's calls and real resource ARNs.
+[[steps]]
+id = "first-call"
+[[steps.calls]]
+action = "{a1}"
+resource = "*"
+
+[[steps]]
+id = "second-call"
+on_denied = "continue"
+[[steps.calls]]
+action = "{a2}"
+resource = "*"
+
+# Optional: what pruning should find; `scenario check` and `prune` then compare with it.
+# [expect]
+# minimal = ["{a1}"]
+"#,
+        name_q = toml::Value::String(name.to_string()),
+        start_table = table(&[start]),
+        a1 = actions[0],
+        a2 = actions[1],
+    )
+}
+
+fn new_cmd(name: &str, start: &str, fixed: &[String], out: Option<PathBuf>, g: &Global) -> CmdResult {
+    let c = Catalog::embedded();
+    if name.is_empty() || !name.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_') {
+        return Err(Box::new(super::UsageError::new(
+            format!("`{name}` is not a scenario name"),
+            "use letters, digits, `-` and `_` (it names the file and the run directory)",
+        )));
+    }
+    let path = out.unwrap_or_else(|| PathBuf::from(format!("{name}.toml")));
+    if path.exists() {
+        return Err(Box::new(super::UsageError::new(
+            format!("`{}` exists", path.display()),
+            "choose another NAME or --out; an existing scenario is never overwritten",
+        )));
+    }
+    let start_ref = policy_ref(c, start)?;
+    let fixed_refs = fixed.iter().map(|f| policy_ref(c, f)).collect::<Result<Vec<_>, _>>()?;
+    // Example calls the start policy allows on `*` (read-only ones first): the skeleton must
+    // pass under its own start policy, or `scenario check` rejects it.
+    let (_, policy) = c.load_policy(start)?;
+    let allowed = c.expand_policy(&policy).allowed;
+    let mut ids: Vec<_> = allowed.iter().filter(|&id| (id.index()) < c.len()).collect();
+    ids.sort_by_key(|&id| {
+        let level = c.level(id).map(|l| l.as_str()).unwrap_or("");
+        (
+            if level == "List" {
+                0
+            } else if level == "Read" {
+                1
+            } else {
+                2
+            },
+            c.name(id),
+        )
+    });
+    let names: Vec<String> = ids.iter().map(|&id| c.name(id)).collect();
+    let tmp = path.with_extension("toml.tmp");
+    for pair in names.windows(2).take(200) {
+        let text = skeleton(name, start_ref.clone(), &fixed_refs, [pair[0].as_str(), pair[1].as_str()]);
+        std::fs::write(&tmp, &text).map_err(|e| format!("cannot write `{}`: {e}", tmp.display()))?;
+        let ok = Scenario::load(&tmp).ok().is_some_and(|s| check(&s).iter().all(|f| f.severity != Severity::Error));
+        if ok {
+            std::fs::rename(&tmp, &path).map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+            if g.is_json() {
+                print_json(
+                    &serde_json::json!({"path": path.display().to_string(), "example_actions": [pair[0], pair[1]]}),
+                );
+            } else {
+                println!(
+                    "wrote {}: edit its steps into your workload's calls, then `iam-prune scenario check {}`",
+                    path.display(),
+                    path.display()
+                );
+            }
+            return Ok(Exit::Ok);
+        }
+    }
+    let _ = std::fs::remove_file(&tmp);
+    Err(format!("`{start}` allows no two actions on `*` a skeleton could use as examples; write the steps by hand (docs/scenarios.md)").into())
 }
 
 fn scenario_files(paths: Vec<PathBuf>) -> Vec<PathBuf> {

@@ -251,6 +251,9 @@ pub fn scenario_rows(dir: &std::path::Path, runs: &[ScenarioRun]) -> Result<Vec<
     let mut rows = Vec::new();
     for file in files {
         let scenario = crate::workload::Scenario::load(&file).map_err(|e| e.to_string())?;
+        if !scenario.has_expectation {
+            return Err(format!("`{}` has no [expect] table: the bench checks results against it", file.display()));
+        }
         let expected = scenario.acceptable_minimal_sets();
         let minimal = expected.iter().map(ActionSet::len).min().unwrap_or(0);
         let oracle = crate::oracle::scenario::ScenarioOracle::new(&scenario);

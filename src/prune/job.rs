@@ -381,7 +381,8 @@ pub async fn run_scenario_job(
     let source =
         PolicySource { start: scenario.start.iter().map(|p| &p.policy).collect(), seen: &seen, replay: Some(&replay) };
     let name = job.name.clone().unwrap_or_else(|| scenario.name.clone());
-    let summary = summarize(&name, oracle.info(), &cfg, &result, &source, Some(&expected));
+    let expected = scenario.has_expectation.then_some(expected);
+    let summary = summarize(&name, oracle.info(), &cfg, &result, &source, expected.as_deref());
     let already_finished = finish_run(&run_dir, &summary, &mut journal)?;
     Ok(JobOutput { summary, dir: run_dir, scenario: job.scenario, already_finished })
 }

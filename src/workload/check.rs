@@ -151,7 +151,10 @@ pub fn check(s: &Scenario) -> Vec<Finding> {
         Ok(t) if !t.passed => out.push(finding(
             Severity::Error,
             top,
-            format!("the workload fails even under the whole start policy: {:?}", t.denied.first().map(|d| &d.message)),
+            format!(
+                "the workload fails even under the whole start policy: {}",
+                t.denied.first().map(|d| d.message.as_str()).unwrap_or("a step aborted without a denial")
+            ),
         )),
         Ok(_) => {
             for (n, set) in s.acceptable_minimal_sets().iter().enumerate() {

@@ -17,6 +17,7 @@ struct RawScenario {
     name: Option<String>,
     #[serde(default)]
     description: String,
+    #[serde(default)]
     source: String,
     start: RawPolicies,
     #[serde(default)]
@@ -37,7 +38,7 @@ struct RawScenario {
     #[serde(default)]
     realism: RawRealism,
     steps: Vec<Spanned<RawStep>>,
-    expect: RawExpect,
+    expect: Option<RawExpect>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -200,6 +201,10 @@ pub(crate) fn pos_of(text: &str, offset: usize) -> Pos {
     Pos { line: u32::try_from(line).unwrap_or(u32::MAX), column: u32::try_from(column).unwrap_or(u32::MAX) }
 }
 
+/// Every required field, with its meaning: said once, in full, when one is missing (a first
+/// scenario should not fail on one field after another).
+const REQUIRED_FIELDS: &str = "a scenario needs: [start] (the broad policy to prune from: `managed = [\"NAME\"]` and/or `files = [\"policy.json\"]`); [principal] `arn` (who runs the workload); and one or more [[steps]], each with `id` (a name for what the program does) and [[steps.calls]] with `action` (the IAM action the call needs) and `resource` (the ARN, or \"*\"). Everything else is optional, [expect] included; `iam-prune scenario new NAME --start POLICY` writes a skeleton (docs/scenarios.md)";
+
 pub(super) fn load(path: &Path, catalog: &Catalog) -> Result<Scenario, WorkloadError> {
     let text =
         std::fs::read_to_string(path).map_err(|source| WorkloadError::Io { path: path.to_path_buf(), source })?;
@@ -211,7 +216,12 @@ pub(super) fn load(path: &Path, catalog: &Catalog) -> Result<Scenario, WorkloadE
     };
     let raw: RawScenario = toml::from_str(&text).map_err(|e| {
         let pos = e.span().map(|s| pos_of(&text, s.start)).unwrap_or_default();
-        invalid(pos, e.message().to_string(), "see docs/scenarios.md for the scenario format")
+        let help = if e.message().starts_with("missing field") {
+            REQUIRED_FIELDS
+        } else {
+            "see docs/scenarios.md for the scenario format"
+        };
+        invalid(pos, e.message().to_string(), help)
     })?;
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut policy_lints = Vec::new();
@@ -382,12 +392,16 @@ pub(super) fn load(path: &Path, catalog: &Catalog) -> Result<Scenario, WorkloadE
             propagation_miss_rate: raw.realism.propagation_miss_rate,
             seed: raw.realism.seed,
         },
-        expect: Expect {
-            minimal: raw.expect.minimal,
-            alternatives: raw.expect.alternatives,
-            tolerated: raw.expect.tolerated,
-            resources: raw.expect.resources,
-        },
+        has_expectation: raw.expect.is_some(),
+        expect: raw
+            .expect
+            .map(|e| Expect {
+                minimal: e.minimal,
+                alternatives: e.alternatives,
+                tolerated: e.tolerated,
+                resources: e.resources,
+            })
+            .unwrap_or_default(),
         universe,
         policy_lints,
     })

@@ -155,8 +155,10 @@ pub struct Scenario {
     pub initial_state: Vec<String>,
     /// Simulation knobs.
     pub realism: Realism,
-    /// Expectations.
+    /// Expectations (empty without an `[expect]` table).
     pub expect: Expect,
+    /// The file has an `[expect]` table: `check` and `prune` compare the result with it.
+    pub has_expectation: bool,
     /// The universe under pruning: the actions the start policies allow.
     pub universe: ActionSet,
     /// Lints of the scenario's own policy files (e.g. the seed's invalid `Version`).
@@ -187,7 +189,11 @@ impl Scenario {
     }
 
     /// Every acceptable minimal set (the main one first).
+    /// None without an `[expect]` table.
     pub fn acceptable_minimal_sets(&self) -> Vec<ActionSet> {
+        if !self.has_expectation {
+            return Vec::new();
+        }
         let c = Catalog::embedded();
         let mut out = vec![self.expected_minimal()];
         out.extend(self.expect.alternatives.iter().map(|alt| alt.iter().map(|a| c.intern(a)).collect()));

@@ -64,3 +64,42 @@ fn a_denied_patch_is_for_one_principal() {
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["principal"], "arn:aws:sts::111122223333:assumed-role/AppRole/job-1");
 }
+
+/// `scenario new` writes a skeleton `scenario check` accepts and `prune` prunes, with no
+/// `[expect]` (so no expectation line); a missing required field names them all, once.
+#[test]
+fn a_new_scenario_without_an_expectation_checks_and_prunes() {
+    let dir = std::env::temp_dir().join(format!("iam-prune-it-new-scenario-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("orders.toml");
+    let f = file.to_str().unwrap();
+    let out = iam_prune(&["scenario", "new", "orders", "--start", "AmazonS3FullAccess", "--out", f]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("[principal]") && text.contains("[[steps]]") && text.contains("# [expect]"), "{text}");
+    let again = iam_prune(&["scenario", "new", "orders", "--start", "AmazonS3FullAccess", "--out", f]);
+    assert_eq!(again.status.code(), Some(2), "an existing file is never overwritten");
+    let check = iam_prune(&["scenario", "check", f]);
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let run = dir.join("run");
+    let out = iam_prune(&["prune", f, "--out", run.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("orders: 1 of") && !text.contains("expectation"), "{text}");
+    // A missing [principal]: one error that lists every required field.
+    std::fs::write(&file, "[start]\nmanaged = [\"AmazonS3FullAccess\"]\n").unwrap();
+    let out = iam_prune(&["scenario", "check", f]);
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        all.contains("missing field") && all.contains("[principal] `arn`") && all.contains("[[steps.calls]]"),
+        "{all}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
