@@ -101,18 +101,12 @@ impl CStatement {
         }
         if let Some((negated, pats)) = &self.resources {
             let lookup = |k: &str| view.single(k);
-            let mut hit = false;
-            for p in pats.iter() {
-                match p.is_match(view.resource, &lookup) {
-                    Ok(true) => {
-                        hit = true;
-                        break;
-                    }
-                    Ok(false) => {}
-                    // A variable without a value: the statement cannot apply either way.
-                    Err(_) => return None,
-                }
-            }
+            // "If a variable that has no value in the authorization context is used as part
+            // of the `Resource` or `NotResource` element of a policy, the resource that
+            // includes a policy variable with no value will not match any resource" (IAM
+            // User Guide, "Policy variables with no value"): that entry fails to match and
+            // the others still count, so the list's order cannot change the outcome.
+            let hit = pats.iter().any(|p| p.is_match(view.resource, &lookup) == Ok(true));
             if hit == *negated {
                 return None;
             }
