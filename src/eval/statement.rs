@@ -106,7 +106,7 @@ impl CStatement {
             // includes a policy variable with no value will not match any resource" (IAM
             // User Guide, "Policy variables with no value"): that entry fails to match and
             // the others still count, so the list's order cannot change the outcome.
-            let hit = pats.iter().any(|p| p.is_match(view.resource, &lookup) == Ok(true));
+            let hit = pats.iter().any(|p| p.is_match(view.resource, &lookup));
             if hit == *negated {
                 return None;
             }
