@@ -90,6 +90,12 @@ fn conformance_cases() {
             if d.kind.as_str() != want {
                 failures.push(format!("{fname}: {name}: got {} ({}), expected {want}", d.kind.as_str(), d.reason));
             }
+            if let Some(want) = case.get("reason") {
+                let got = serde_json::to_value(d.reason).unwrap();
+                if got != *want {
+                    failures.push(format!("{fname}: {name}: reason {got}, expected {want}"));
+                }
+            }
             if ev.decide(&req) != d.kind {
                 failures.push(format!("{fname}: {name}: decide() and evaluate() disagree"));
             }
