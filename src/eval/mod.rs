@@ -22,7 +22,7 @@ mod wild;
 
 pub use context::{Context, ContextValue};
 pub use err::EvalError;
-pub use wild::{arn_match, reference_arn_match};
+pub use wild::{arn_match, reference_arn_match, ArnPattern};
 
 use crate::policy::{Effect, Policy};
 

@@ -439,9 +439,29 @@ pub fn reference_arn_match(pattern: &str, subject: &str) -> bool {
     go(&p, &s)
 }
 
-/// The fast ARN matcher for a pattern without variables (what `Resource` uses).
+/// A compiled ARN pattern without policy variables: the one matcher for everything outside
+/// the evaluator that compares a resource with a `Resource` pattern (resource narrowing in
+/// [`crate::policy::write`], a scenario's resource policies in [`crate::workload`]), so that
+/// they agree with the evaluator on the segment rules. Action names and condition values
+/// keep the plain glob of [`crate::pattern`].
+#[derive(Debug, Clone)]
+pub struct ArnPattern(Template);
+
+impl ArnPattern {
+    /// Compiles `pattern`; `*` and `?` follow the segment rules of this module.
+    pub fn new(pattern: &str) -> ArnPattern {
+        ArnPattern(Template::new(pattern, Mode::Arn, false))
+    }
+
+    /// Does the ARN (case-sensitive) match?
+    pub fn is_match(&self, arn: &str) -> bool {
+        self.0.is_match(arn, &|_| None)
+    }
+}
+
+/// [`ArnPattern`] compiled for one comparison.
 pub fn arn_match(pattern: &str, subject: &str) -> bool {
-    Template::new(pattern, Mode::Arn, false).is_match(subject, &|_| None)
+    ArnPattern::new(pattern).is_match(subject)
 }
 
 #[cfg(test)]
