@@ -248,7 +248,12 @@ impl Template {
 
     /// Equality with the value after resolving variables (literal mode), optionally ignoring
     /// case; a variable without a value matches nothing, as in [`Template::is_match`].
-    pub(crate) fn equals<'v>(&'v self, subject: &str, lookup: &dyn Fn(&str) -> Option<&'v str>, ignore_case: bool) -> bool {
+    pub(crate) fn equals<'v>(
+        &'v self,
+        subject: &str,
+        lookup: &dyn Fn(&str) -> Option<&'v str>,
+        ignore_case: bool,
+    ) -> bool {
         let eq = |a: &str, b: &str| if ignore_case { eq_ignore_case(a, b) } else { a == b };
         match self {
             Template::Exact(e) => eq(e, subject),
