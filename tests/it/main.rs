@@ -7,6 +7,9 @@
 mod aws;
 mod common;
 mod eval;
+mod eval_diff;
+mod eval_gen;
+mod eval_reference;
 mod foundation;
 mod moto;
 mod prune;
