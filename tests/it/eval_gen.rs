@@ -94,7 +94,9 @@ const PRINCIPAL_ENTRIES: &[(&str, &str)] = &[
 
 /// (key, values a request may carry; `None` = multivalued values).
 const KEYS: &[(&str, &[&str])] = &[
-    ("aws:PrincipalTag/team", &["blue", "red", "Blue"]),
+    // `b*` and `x:y`: a variable's value is literal text, never a wildcard or a segment break.
+    ("aws:PrincipalTag/team", &["blue", "red", "Blue", "b*", "x:y"]),
+    ("aws:username", &["carol", "dave"]),
     ("aws:SourceIp", &["203.0.113.9", "198.51.100.1", "2001:db8::1", "garbage"]),
     ("aws:MultiFactorAuthAge", &["10", "5000", "x"]),
     ("aws:CurrentTime", &["2024-01-01T00:00:00Z", "1700000000", "soon"]),
@@ -238,7 +240,7 @@ fn statement(rng: &mut SmallRng, doc: Doc) -> Value {
             // A resource policy statement without a principal names nobody.
             0 => {}
             1 => st["Principal"] = json!("*"),
-            2 | 3 => st["NotPrincipal"] = principal_map(rng, 3),
+            2..=4 => st["NotPrincipal"] = principal_map(rng, 3),
             _ => st["Principal"] = principal_map(rng, 2),
         },
         Doc::Identity | Doc::Guard => {}
@@ -280,7 +282,7 @@ pub fn policy_set(rng: &mut SmallRng) -> PolicySet {
     for i in 0..rng.gen_range(0..=2) {
         set.identity.push(policy(rng, &format!("identity{i}"), Doc::Identity));
     }
-    if rng.gen_bool(0.3) {
+    if rng.gen_bool(0.4) {
         set.boundary = Some(policy(rng, "boundary", Doc::Guard));
     }
     if rng.gen_bool(0.25) {
