@@ -33,6 +33,9 @@
 //! 5. Otherwise identity-based policies must allow, and a present boundary and session
 //!    policy must allow too.
 //!
+//! What makes one statement apply (variables without a value, `NotPrincipal`, resource
+//! statements without `Principal`) is settled in [`super::statement`] and [`super::cond`].
+//!
 //! Role trust policies and KMS key policies "must explicitly allow access for
 //! principals": when the set has resource policies and the action is in `sts:` or `kms:`,
 //! the resource policy must allow (in any way) or the decision is an implicit deny. Sets

@@ -7,7 +7,9 @@
 //! elements: Principal": an account id or `arn:aws:iam::ACCT:root` names the account (and
 //! so every principal in it, by delegation to the account's own policies); a role ARN
 //! names the role and its assumed-role sessions; a session ARN names that session; service
-//! principals and `*` match as written.
+//! principals and `*` match as written. In a resource-based policy a statement without
+//! `Principal` names nobody; how `NotPrincipal` reads under `Allow` and under a permissions
+//! boundary is [`Except`].
 
 use super::cond::Cond;
 use super::context::{Caller, CallerKind, View};
