@@ -1,5 +1,7 @@
-//! Compiled IAM wildcards (`*` any run of characters, `?` one character) for actions,
-//! ARNs and condition values.
+//! Compiled IAM wildcards (`*` any run of characters, `?` one character) for actions and
+//! condition values. `Resource` patterns go through [`crate::eval::ArnPattern`] instead: a
+//! wildcard there stays inside its ARN segment, which a plain glob does not know (that
+//! matcher falls back on this one for the patterns where the two agree).
 //!
 //! Each pattern is classified once into the cheapest way to match it (exact, prefix,
 //! suffix, everything, general glob), because the evaluator matches the same few patterns

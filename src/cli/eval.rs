@@ -33,7 +33,8 @@ pub struct Args {
     /// The resource ARN (`*` for actions without a resource).
     #[arg(long, default_value = "*")]
     resource: String,
-    /// The caller ARN (default: a role in the resource's account).
+    /// The caller ARN (default: a role in the resource's account); `anonymous` for an
+    /// unsigned request.
     #[arg(long)]
     principal: Option<String>,
     /// A condition key: `KEY=VALUE`; repeat a key for a multivalued key.

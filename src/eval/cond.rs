@@ -8,12 +8,21 @@
 //! * `ForAllValues:` is true when every request value matches (so also for a missing or
 //!   empty key); `ForAnyValue:` needs at least one matching value (false when missing);
 //! * `Null: true` means the key is absent;
-//! * a request value the operator cannot read (not a number, date, IP), or a policy
-//!   variable without a value and without a default, makes the condition false, whatever
-//!   the operator: a comparison that cannot be made does not grant and does not deny.
+//! * a request value the operator cannot read (not a number, date, IP) makes the condition
+//!   false, whatever the operator: a comparison that cannot be made does not grant and does
+//!   not deny;
+//! * a policy value holding a variable without a value (and without a default) matches no
+//!   request value, so a positive operator is false against it and a negated one true. The
+//!   IAM User Guide, "Policy variables with no value": "Inverted condition operators like
+//!   `StringNotEquals` or `StringNotLike` do match against a null value, as the value of the
+//!   condition key they are testing against is not equal to or like the effectively null
+//!   value." Its example is a `Deny` with `StringNotEquals` against
+//!   `${aws:PrincipalTag/Team}`, where "Access is specifically denied when
+//!   `aws:principaltag/Team` is not set"; the same holds for every negated operator that
+//!   takes variables (`StringNotEqualsIgnoreCase`, `ArnNotEquals`, `ArnNotLike`).
 
 use super::context::{Val, View};
-use super::wild::{Mode, Template, Unresolved};
+use super::wild::{Mode, Template};
 use super::EvalError;
 use crate::policy::Condition;
 use std::net::IpAddr;
@@ -200,42 +209,33 @@ impl Cond {
     /// Does one request value match any policy value (before negation)?
     fn positive(&self, v: &str, view: &View<'_>) -> Option<bool> {
         let lookup = |k: &str| view.single(k);
-        let mut hit = false;
-        match &self.values {
+        let hit = match &self.values {
             Values::Templates(ts) => {
-                for t in ts.iter() {
-                    let r = match self.family {
-                        Family::StrEq | Family::Binary => t.equals(v, &lookup, false),
-                        Family::StrEqIgnoreCase => t.equals(v, &lookup, true),
-                        Family::Bool => {
-                            parse_bool(v)?;
-                            t.equals(v, &lookup, true)
-                        }
-                        _ => t.is_match(v, &lookup),
-                    };
-                    match r {
-                        Ok(true) => hit = true,
-                        Ok(false) => {}
-                        Err(Unresolved) => return None,
-                    }
+                if self.family == Family::Bool {
+                    parse_bool(v)?;
                 }
+                ts.iter().any(|t| match self.family {
+                    Family::StrEq | Family::Binary => t.equals(v, &lookup, false),
+                    Family::StrEqIgnoreCase | Family::Bool => t.equals(v, &lookup, true),
+                    _ => t.is_match(v, &lookup),
+                })
             }
             Values::Numbers(ns) => {
                 let Family::Num(cmp) = self.family else { return None };
                 let x = parse_number(v)?;
-                hit = ns.iter().flatten().any(|&n| cmp.holds(x, n));
+                ns.iter().flatten().any(|&n| cmp.holds(x, n))
             }
             Values::Dates(ds) => {
                 let Family::Date(cmp) = self.family else { return None };
                 let x = parse_date(v)?;
-                hit = ds.iter().flatten().any(|&d| cmp.holds(x, d));
+                ds.iter().flatten().any(|&d| cmp.holds(x, d))
             }
             Values::Cidrs(cs) => {
                 let ip: IpAddr = v.trim().parse().ok().or_else(|| parse_cidr(v).map(|c| c.0))?;
-                hit = cs.iter().flatten().any(|&(net, bits)| in_cidr(ip, net, bits));
+                cs.iter().flatten().any(|&(net, bits)| in_cidr(ip, net, bits))
             }
             Values::Nulls(_) => return None,
-        }
+        };
         Some(hit)
     }
 }

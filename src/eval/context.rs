@@ -109,6 +109,10 @@ pub(crate) enum CallerKind {
     FederatedUser,
     /// `something.amazonaws.com`.
     Service,
+    /// `anonymous`: an unsigned request. It has no identity, so no identity-based policy,
+    /// boundary, session policy or SCP; only resource-based policies (which name it with
+    /// `*`) and RCPs apply.
+    Anonymous,
     /// Anything else (matched only by exact text).
     Other,
 }
@@ -127,6 +131,10 @@ pub(crate) struct Caller<'a> {
 impl<'a> Caller<'a> {
     pub(crate) fn parse(arn: &'a str) -> Caller<'a> {
         let mut c = Caller { arn, kind: CallerKind::Other, partition: "", account: "", name: "" };
+        if arn.eq_ignore_ascii_case("anonymous") {
+            c.kind = CallerKind::Anonymous;
+            return c;
+        }
         let mut it = arn.splitn(6, ':');
         let (Some("arn"), Some(partition), Some(service), Some(_region), Some(account), Some(res)) =
             (it.next(), it.next(), it.next(), it.next(), it.next(), it.next())
@@ -188,13 +196,18 @@ impl<'r> View<'r> {
     }
 
     /// The account that owns the resource: `aws:ResourceAccount` if given, else the ARN's
-    /// account field when it has one.
+    /// account field when it holds an account ID. The field is "The ID of the AWS account
+    /// that owns the resource, without the hyphens" (IAM User Guide, "Amazon Resource Names
+    /// (ARNs)"), a 12-digit number; AWS-owned resources carry `aws` there instead
+    /// ("`arn:aws:iam::aws:policy/IAMReadOnlyAccess` is an AWS managed policy", "Managed
+    /// policies and inline policies"), and belong to no other account: reading them is not a
+    /// cross-account request.
     pub(crate) fn resource_account(&self) -> Option<&str> {
         if let Some(ContextValue::Single(a)) = self.ctx.get_lower("aws:resourceaccount") {
             return Some(a);
         }
         let acct = self.resource.split(':').nth(4)?;
-        (!acct.is_empty() && !acct.contains(['*', '?'])).then_some(acct)
+        (acct.len() == 12 && acct.bytes().all(|b| b.is_ascii_digit())).then_some(acct)
     }
 
     /// The value of a lowercased key.
@@ -211,16 +224,19 @@ impl<'r> View<'r> {
                 CallerKind::Session => Val::One(
                     self.role_arn.get_or_init(|| format!("arn:{}:iam::{}:role/{}", c.partition, c.account, c.name)),
                 ),
-                CallerKind::Service => return None,
+                CallerKind::Service | CallerKind::Anonymous => return None,
                 _ => Val::One(c.arn),
             },
+            // "For anonymous requests, the request context returns `anonymous`" (IAM User
+            // Guide, "AWS global condition context keys", aws:PrincipalAccount).
+            "aws:principalaccount" if c.kind == CallerKind::Anonymous => Val::One("anonymous"),
             "aws:principalaccount" if !c.account.is_empty() => Val::One(c.account),
             "aws:principaltype" => Val::One(match c.kind {
                 CallerKind::User => "User",
                 CallerKind::Role | CallerKind::Session => "AssumedRole",
                 CallerKind::Root => "Account",
                 CallerKind::FederatedUser => "FederatedUser",
-                CallerKind::Service | CallerKind::Other => return None,
+                CallerKind::Service | CallerKind::Anonymous | CallerKind::Other => return None,
             }),
             "aws:username" if c.kind == CallerKind::User => Val::One(c.name),
             "aws:principalservicename" if c.kind == CallerKind::Service => Val::One(c.arn),

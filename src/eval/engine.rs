@@ -4,9 +4,19 @@
 //! Order and rules, from "Policy evaluation logic"
 //! (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic_policy-eval-denyallow.html>):
 //!
+//! 0. `sts:GetCallerIdentity` is allowed whatever the policies say: "No permissions are
+//!    required to perform this operation. If an administrator attaches a policy to your
+//!    identity that explicitly denies access to the `sts:GetCallerIdentity` action, you can
+//!    still perform this operation." (AWS STS API Reference, GetCallerIdentity).
 //! 1. An applicable `Deny` in any policy of any type is an explicit deny.
 //! 2. Each present RCP, then each present SCP, must allow (each list entry is one level
 //!    of the organization path, see [`super::PolicySet::scps`]); otherwise implicit deny.
+//!    An anonymous caller has no identity, so identity-based policies, boundaries, session
+//!    policies and SCPs do not apply to it: "SCPs are principal-centric controls. SCPs
+//!    create a permissions guardrail, or set limits, on the maximum permissions available to
+//!    principals in your member accounts", while "RCPs are resource-centric controls" that
+//!    limit "the maximum permissions available for resources in your member accounts" (AWS
+//!    Organizations User Guide, "Authorization policies"), so RCPs still do.
 //! 3. The account root user is then allowed (it has every permission not denied).
 //! 4. A resource-based policy that names the caller can allow on its own within the
 //!    account, depending on how it names the caller ("Permissions boundaries" and
@@ -23,6 +33,9 @@
 //! 5. Otherwise identity-based policies must allow, and a present boundary and session
 //!    policy must allow too.
 //!
+//! What makes one statement apply (variables without a value, `NotPrincipal`, resource
+//! statements without `Principal`) is settled in [`super::statement`] and [`super::cond`].
+//!
 //! Role trust policies and KMS key policies "must explicitly allow access for
 //! principals": when the set has resource policies and the action is in `sts:` or `kms:`,
 //! the resource policy must allow (in any way) or the decision is an implicit deny. Sets
@@ -33,11 +46,12 @@
 //! the account field of the resource ARN) differs from the caller's, AWS requires both
 //! sides: the identity side (identity policies and guards) and a resource policy that
 //! names the caller in any way. That is what is evaluated; SCPs are taken as the caller's
-//! organization's and RCPs as the resource owner's. ARNs without an account field (S3
-//! buckets) are taken as same-account unless `aws:ResourceAccount` says otherwise.
+//! organization's and RCPs as the resource owner's. ARNs without an account ID in their
+//! account field (S3 buckets, AWS managed policies with `aws`) are taken as same-account
+//! unless `aws:ResourceAccount` says otherwise.
 
 use super::context::{CallerKind, View};
-use super::statement::{CStatement, Named};
+use super::statement::{CStatement, Named, Setting};
 use super::{Decision, DecisionKind, EvalError, Matched, NamedPolicy, PolicySet, PolicyType, Reason, Request};
 use crate::policy::Effect;
 
@@ -48,6 +62,9 @@ struct Slot {
     ty: PolicyType,
     /// Index among the policies of its type (for the per-level SCP/RCP masks).
     level: u8,
+    /// The policy applies to the caller's identity (identity-based, boundary, session, SCP),
+    /// so not to an anonymous caller.
+    identity_side: bool,
 }
 
 /// A compiled policy set: immutable, `Send + Sync`, cheap to share between threads.
@@ -110,10 +127,16 @@ impl Evaluator {
                 ev.names.push((np.name.clone(), ty));
                 // Policy variables exist only in version 2012-10-17; older policies read
                 // `${...}` as literal text (IAM User Guide, "Variables and tags").
-                let vars = np.policy.version.as_ref().is_some_and(|v| v.value == "2012-10-17");
+                let setting = Setting {
+                    vars: np.policy.version.as_ref().is_some_and(|v| v.value == "2012-10-17"),
+                    resource_based: ty == PolicyType::Resource,
+                    has_boundary: ev.has_boundary,
+                };
+                let identity_side =
+                    matches!(ty, PolicyType::Identity | PolicyType::Boundary | PolicyType::Session | PolicyType::Scp);
                 for (si, s) in np.policy.statements.iter().enumerate() {
-                    let stmt = CStatement::compile(s, si, pi, vars, &np.name)?;
-                    let slot = Slot { stmt, ty, level: u8::try_from(level).unwrap_or(u8::MAX) };
+                    let stmt = CStatement::compile(s, si, pi, setting, &np.name)?;
+                    let slot = Slot { stmt, ty, level: u8::try_from(level).unwrap_or(u8::MAX), identity_side };
                     match s.effect {
                         Effect::Deny => ev.denies.push(slot),
                         Effect::Allow => ev.allows.push(slot),
@@ -172,10 +195,17 @@ impl Evaluator {
                 &owned
             }
         };
+        if action_lc == "sts:getcalleridentity" {
+            return (DecisionKind::Allow, Reason::NoPermissionRequired);
+        }
         let view = View::new(req.context, req.principal, req.resource);
+        let anonymous = view.caller.kind == CallerKind::Anonymous;
 
         let mut denied = false;
         for s in &self.denies {
+            if anonymous && s.identity_side {
+                continue;
+            }
             if s.stmt.applies(action_lc, &view).is_some() {
                 match hits.as_deref_mut() {
                     Some(h) => {
@@ -208,6 +238,9 @@ impl Evaluator {
                     continue;
                 }
             }
+            if anonymous && s.identity_side {
+                continue;
+            }
             let Some(named) = s.stmt.applies(action_lc, &view) else { continue };
             if let Some(h) = hits.as_deref_mut() {
                 h.push(s);
@@ -229,10 +262,10 @@ impl Evaluator {
         if f.rcp & self.rcp_full != self.rcp_full {
             return (ImplicitDeny, Reason::GuardDidNotAllow(PolicyType::Rcp));
         }
-        if f.scp & self.scp_full != self.scp_full {
+        let caller = &view.caller;
+        if f.scp & self.scp_full != self.scp_full && caller.kind != CallerKind::Anonymous {
             return (ImplicitDeny, Reason::GuardDidNotAllow(PolicyType::Scp));
         }
-        let caller = &view.caller;
         if caller.kind == CallerKind::Root {
             return (Allow, Reason::RootUser);
         }

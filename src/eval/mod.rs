@@ -22,7 +22,7 @@ mod wild;
 
 pub use context::{Context, ContextValue};
 pub use err::EvalError;
-pub use wild::{arn_match, reference_arn_match};
+pub use wild::{arn_match, reference_arn_match, ArnPattern};
 
 use crate::policy::{Effect, Policy};
 
@@ -97,8 +97,8 @@ impl PolicyType {
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
     /// Caller ARN: `arn:aws:iam::111122223333:role/app`,
-    /// `arn:aws:sts::111122223333:assumed-role/app/session`, a user ARN, or a service
-    /// principal such as `ec2.amazonaws.com`.
+    /// `arn:aws:sts::111122223333:assumed-role/app/session`, a user ARN, a service
+    /// principal such as `ec2.amazonaws.com`, or `anonymous` for an unsigned request.
     pub principal: &'a str,
     /// Action, any case: `iam:PassRole`.
     pub action: &'a str,
@@ -142,6 +142,8 @@ pub enum Reason {
     ResourceAllow,
     /// The caller is the account root user, which has every permission not denied.
     RootUser,
+    /// The action needs no permission (`sts:GetCallerIdentity`): allowed even when denied.
+    NoPermissionRequired,
     /// No statement allowed the request.
     NoAllow,
     /// An SCP, RCP, boundary or session policy is present and did not allow.
@@ -160,6 +162,9 @@ impl std::fmt::Display for Reason {
             Reason::IdentityAllow => write!(f, "allowed by identity-based policies and every present guard"),
             Reason::ResourceAllow => write!(f, "allowed by a resource-based policy that names the caller"),
             Reason::RootUser => write!(f, "the account root user has every permission that is not denied"),
+            Reason::NoPermissionRequired => {
+                write!(f, "the action needs no permission and is allowed even when a policy denies it")
+            }
             Reason::NoAllow => write!(f, "no statement allows the request"),
             Reason::GuardDidNotAllow(t) => write!(f, "the {} does not allow the request", t.as_str()),
             Reason::ResourcePolicyRequired => {

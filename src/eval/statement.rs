@@ -7,7 +7,9 @@
 //! elements: Principal": an account id or `arn:aws:iam::ACCT:root` names the account (and
 //! so every principal in it, by delegation to the account's own policies); a role ARN
 //! names the role and its assumed-role sessions; a session ARN names that session; service
-//! principals and `*` match as written.
+//! principals and `*` match as written. In a resource-based policy a statement without
+//! `Principal` names nobody; how `NotPrincipal` reads under `Allow` and under a permissions
+//! boundary is [`Except`].
 
 use super::cond::Cond;
 use super::context::{Caller, CallerKind, View};
@@ -42,8 +44,38 @@ enum Entry {
 
 #[derive(Debug, Clone)]
 struct CPrincipals {
-    negated: bool,
+    /// `None` for `Principal`; how the statement reads its `NotPrincipal` otherwise.
+    except: Option<Except>,
     entries: Box<[Entry]>,
+}
+
+/// How a `NotPrincipal` statement treats the principals it lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Except {
+    /// `Deny`: everyone except the listed principals.
+    Listed,
+    /// `Deny` for a caller with a permissions boundary: "The `NotPrincipal` element with a
+    /// `Deny` effect will always deny any IAM principal that has a permissions boundary
+    /// policy attached, regardless of the values specified in the `NotPrincipal` element"
+    /// (IAM User Guide, "Permissions boundaries for IAM entities"). IAM users, roles and
+    /// their sessions are never spared; other callers are, as listed.
+    ListedUnlessBounded,
+    /// `Allow`: "`NotPrincipal` must be used with `"Effect":"Deny"`. Using it with
+    /// `"Effect":"Allow"` is not supported." (IAM User Guide, "AWS JSON policy elements:
+    /// NotPrincipal"). The statement grants nobody anything: a pruned identity policy then
+    /// keeps what such a statement would have granted, which is the safe side.
+    Unsupported,
+}
+
+/// What a statement's policy is, for the rules that depend on it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Setting {
+    /// Policy variables are read (policy `Version` 2012-10-17).
+    pub vars: bool,
+    /// The policy is resource-based, where a statement must name its principals.
+    pub resource_based: bool,
+    /// The caller has a permissions boundary.
+    pub has_boundary: bool,
 }
 
 /// A compiled statement.
@@ -65,9 +97,10 @@ impl CStatement {
         s: &Statement,
         index: usize,
         policy: usize,
-        vars: bool,
+        setting: Setting,
         origin: &str,
     ) -> Result<CStatement, EvalError> {
+        let vars = setting.vars;
         let label = match &s.sid {
             Some(sid) if !sid.is_empty() => sid.clone(),
             _ => format!("#{index}"),
@@ -80,7 +113,14 @@ impl CStatement {
             .resources
             .as_ref()
             .map(|m| (m.negated, m.patterns.iter().map(|p| Template::new(&p.value, Mode::Arn, vars)).collect()));
-        let principals = s.principals.as_ref().map(compile_principals);
+        let principals = match &s.principals {
+            Some(p) => Some(compile_principals(p, s.effect, setting.has_boundary)),
+            // "The `principal_block` element is required in resource-based policies" (IAM
+            // User Guide, "Grammar of the IAM JSON policy language"): without one the
+            // statement names nobody, so it neither grants nor denies.
+            None if setting.resource_based => Some(CPrincipals { except: None, entries: Box::default() }),
+            None => None,
+        };
         let conditions = s.conditions.iter().map(|c| Cond::compile(c, vars, origin)).collect::<Result<_, _>>()?;
         Ok(CStatement { effect: s.effect, label: label.into(), policy, actions, resources, principals, conditions })
     }
@@ -101,18 +141,12 @@ impl CStatement {
         }
         if let Some((negated, pats)) = &self.resources {
             let lookup = |k: &str| view.single(k);
-            let mut hit = false;
-            for p in pats.iter() {
-                match p.is_match(view.resource, &lookup) {
-                    Ok(true) => {
-                        hit = true;
-                        break;
-                    }
-                    Ok(false) => {}
-                    // A variable without a value: the statement cannot apply either way.
-                    Err(_) => return None,
-                }
-            }
+            // "If a variable that has no value in the authorization context is used as part
+            // of the `Resource` or `NotResource` element of a policy, the resource that
+            // includes a policy variable with no value will not match any resource" (IAM
+            // User Guide, "Policy variables with no value"): that entry fails to match and
+            // the others still count, so the list's order cannot change the outcome.
+            let hit = pats.iter().any(|p| p.is_match(view.resource, &lookup));
             if hit == *negated {
                 return None;
             }
@@ -125,7 +159,13 @@ impl CStatement {
     }
 }
 
-fn compile_principals(p: &Principals) -> CPrincipals {
+fn compile_principals(p: &Principals, effect: Effect, has_boundary: bool) -> CPrincipals {
+    let except = match (p.negated, effect) {
+        (false, _) => None,
+        (true, Effect::Allow) => Some(Except::Unsupported),
+        (true, Effect::Deny) if has_boundary => Some(Except::ListedUnlessBounded),
+        (true, Effect::Deny) => Some(Except::Listed),
+    };
     let mut entries = Vec::new();
     if p.any {
         entries.push(Entry::Any);
@@ -148,12 +188,21 @@ fn compile_principals(p: &Principals) -> CPrincipals {
         };
         entries.push(e);
     }
-    CPrincipals { negated: p.negated, entries: entries.into() }
+    CPrincipals { except, entries: entries.into() }
 }
 
 impl CPrincipals {
     fn named(&self, c: &Caller<'_>) -> Option<Named> {
-        if self.negated {
+        if let Some(except) = self.except {
+            match except {
+                Except::Unsupported => return None,
+                Except::ListedUnlessBounded
+                    if matches!(c.kind, CallerKind::User | CallerKind::Role | CallerKind::Session) =>
+                {
+                    return Some(Named::Anyone)
+                }
+                Except::Listed | Except::ListedUnlessBounded => {}
+            }
             // AWS evaluates a request as coming from both the principal and its account, so
             // `NotPrincipal` excludes a caller only when the exact principal and its account
             // are both listed ("AWS JSON policy elements: NotPrincipal"); a role ARN there
@@ -171,7 +220,7 @@ impl CPrincipals {
             });
             let excluded = match c.kind {
                 CallerKind::Root => account_listed,
-                CallerKind::Service | CallerKind::Other => exact_listed,
+                CallerKind::Service | CallerKind::Anonymous | CallerKind::Other => exact_listed,
                 _ => account_listed && exact_listed,
             } || self.entries.iter().any(|e| matches!(e, Entry::Any));
             return (!excluded).then_some(Named::Anyone);

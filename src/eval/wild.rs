@@ -158,11 +158,6 @@ pub(crate) enum Template {
     Toks { toks: Box<[OwnedTok]>, vars: Box<[VarRef]> },
 }
 
-/// A variable could not be resolved: the comparison fails, as the IAM User Guide describes
-/// for variables without a value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Unresolved;
-
 /// Tokens kept on the stack for patterns up to this size.
 const INLINE: usize = 24;
 
@@ -238,29 +233,31 @@ impl Template {
     }
 
     /// Does `subject` match, resolving variables with `lookup` (lowercase key -> single value)?
-    pub(crate) fn is_match<'v>(
-        &'v self,
-        subject: &str,
-        lookup: &dyn Fn(&str) -> Option<&'v str>,
-    ) -> Result<bool, Unresolved> {
+    ///
+    /// A variable without a value and without a default matches nothing: "When policy
+    /// variables reference a condition context key that has no value or is not present in an
+    /// authorization context for a request, the value is effectively null. There is no equal
+    /// or like value." (IAM User Guide, "Policy variables with no value").
+    pub(crate) fn is_match<'v>(&'v self, subject: &str, lookup: &dyn Fn(&str) -> Option<&'v str>) -> bool {
         match self {
-            Template::Exact(e) => Ok(**e == *subject),
-            Template::Fast(p) => Ok(p.is_match(subject)),
-            Template::Toks { toks, vars } => with_toks(toks, vars, lookup, |t| match_toks(t, subject)),
+            Template::Exact(e) => **e == *subject,
+            Template::Fast(p) => p.is_match(subject),
+            Template::Toks { toks, vars } => with_toks(toks, vars, lookup, |t| match_toks(t, subject)).unwrap_or(false),
         }
     }
 
-    /// Equality with the value after resolving variables (literal mode), optionally ignoring case.
+    /// Equality with the value after resolving variables (literal mode), optionally ignoring
+    /// case; a variable without a value matches nothing, as in [`Template::is_match`].
     pub(crate) fn equals<'v>(
         &'v self,
         subject: &str,
         lookup: &dyn Fn(&str) -> Option<&'v str>,
         ignore_case: bool,
-    ) -> Result<bool, Unresolved> {
+    ) -> bool {
         let eq = |a: &str, b: &str| if ignore_case { eq_ignore_case(a, b) } else { a == b };
         match self {
-            Template::Exact(e) => Ok(eq(e, subject)),
-            Template::Fast(p) => Ok(p.is_match(subject)),
+            Template::Exact(e) => eq(e, subject),
+            Template::Fast(p) => p.is_match(subject),
             Template::Toks { toks, vars } => with_toks(toks, vars, lookup, |t| {
                 if ignore_case {
                     // Rare (a variable in a case-insensitive comparison): join and compare.
@@ -276,7 +273,8 @@ impl Template {
                     }
                 }
                 rest.is_empty()
-            }),
+            })
+            .unwrap_or(false),
         }
     }
 }
@@ -289,26 +287,24 @@ pub(crate) fn eq_ignore_case(a: &str, b: &str) -> bool {
     a.chars().flat_map(char::to_lowercase).eq(b.chars().flat_map(char::to_lowercase))
 }
 
-/// Resolves variables into a token slice (on the stack when small) and runs `f` on it.
+/// Resolves variables into a token slice (on the stack when small) and runs `f` on it;
+/// `None` when a variable has neither a value nor a default.
 fn with_toks<'v, R>(
     toks: &'v [OwnedTok],
     vars: &'v [VarRef],
     lookup: &dyn Fn(&str) -> Option<&'v str>,
     f: impl FnOnce(&[Tok<'_>]) -> R,
-) -> Result<R, Unresolved> {
-    let resolve = |t: &'v OwnedTok| -> Result<Tok<'v>, Unresolved> {
-        Ok(match t {
+) -> Option<R> {
+    let resolve = |t: &'v OwnedTok| -> Option<Tok<'v>> {
+        Some(match t {
             OwnedTok::Lit(l) => Tok::Lit(l),
             OwnedTok::One => Tok::One,
             OwnedTok::Star => Tok::Star,
             OwnedTok::SegOne => Tok::SegOne,
             OwnedTok::SegStar => Tok::SegStar,
             OwnedTok::Var(i) => {
-                let (key, default) = vars.get(*i).ok_or(Unresolved)?;
-                match lookup(key) {
-                    Some(v) => Tok::Lit(v),
-                    None => Tok::Lit(default.as_deref().ok_or(Unresolved)?),
-                }
+                let (key, default) = vars.get(*i)?;
+                Tok::Lit(lookup(key).or(default.as_deref())?)
             }
         })
     };
@@ -317,10 +313,10 @@ fn with_toks<'v, R>(
         for (slot, t) in buf.iter_mut().zip(toks) {
             *slot = resolve(t)?;
         }
-        Ok(f(buf.get(..toks.len()).unwrap_or_default()))
+        Some(f(buf.get(..toks.len()).unwrap_or_default()))
     } else {
-        let v = toks.iter().map(resolve).collect::<Result<Vec<_>, _>>()?;
-        Ok(f(&v))
+        let v = toks.iter().map(resolve).collect::<Option<Vec<_>>>()?;
+        Some(f(&v))
     }
 }
 
@@ -448,9 +444,29 @@ pub fn reference_arn_match(pattern: &str, subject: &str) -> bool {
     go(&p, &s)
 }
 
-/// The fast ARN matcher for a pattern without variables (what `Resource` uses).
+/// A compiled ARN pattern without policy variables: the one matcher for everything outside
+/// the evaluator that compares a resource with a `Resource` pattern (resource narrowing in
+/// [`crate::policy::write`], a scenario's resource policies in [`crate::workload`]), so that
+/// they agree with the evaluator on the segment rules. Action names and condition values
+/// keep the plain glob of [`crate::pattern`].
+#[derive(Debug, Clone)]
+pub struct ArnPattern(Template);
+
+impl ArnPattern {
+    /// Compiles `pattern`; `*` and `?` follow the segment rules of this module.
+    pub fn new(pattern: &str) -> ArnPattern {
+        ArnPattern(Template::new(pattern, Mode::Arn, false))
+    }
+
+    /// Does the ARN (case-sensitive) match?
+    pub fn is_match(&self, arn: &str) -> bool {
+        self.0.is_match(arn, &|_| None)
+    }
+}
+
+/// [`ArnPattern`] compiled for one comparison.
 pub fn arn_match(pattern: &str, subject: &str) -> bool {
-    Template::new(pattern, Mode::Arn, false).is_match(subject, &|_| None).unwrap_or(false)
+    ArnPattern::new(pattern).is_match(subject)
 }
 
 #[cfg(test)]
@@ -477,20 +493,21 @@ mod tests {
     fn variables_and_escapes() {
         let t = Template::new("arn:aws:s3:::b/${aws:username}/*", Mode::Arn, true);
         let look = |k: &str| if k == "aws:username" { Some("bob") } else { None };
-        assert_eq!(t.is_match("arn:aws:s3:::b/bob/x", &look), Ok(true));
-        assert_eq!(t.is_match("arn:aws:s3:::b/alice/x", &look), Ok(false));
-        assert_eq!(t.is_match("arn:aws:s3:::b/bob/x", &|_| None), Err(Unresolved));
+        assert!(t.is_match("arn:aws:s3:::b/bob/x", &look));
+        assert!(!t.is_match("arn:aws:s3:::b/alice/x", &look));
+        assert!(!t.is_match("arn:aws:s3:::b/bob/x", &|_| None), "no value: matches nothing");
+        assert!(!t.is_match("arn:aws:s3:::b//x", &|_| None), "no value is not the empty string");
         let d = Template::new("home/${aws:username, 'anonymous'}", Mode::Glob, true);
-        assert_eq!(d.is_match("home/anonymous", &|_| None), Ok(true));
+        assert!(d.is_match("home/anonymous", &|_| None));
         let e = Template::new("a${*}b", Mode::Glob, true);
-        assert_eq!(e.is_match("a*b", &|_| None), Ok(true));
-        assert_eq!(e.is_match("axb", &|_| None), Ok(false));
+        assert!(e.is_match("a*b", &|_| None));
+        assert!(!e.is_match("axb", &|_| None));
         let q = Template::new("cost${$}${?}", Mode::Literal, true);
-        assert_eq!(q.equals("cost$?", &|_| None, false), Ok(true));
+        assert!(q.equals("cost$?", &|_| None, false));
         let old = Template::new("b/${aws:username}", Mode::Glob, false);
-        assert_eq!(old.is_match("b/${aws:username}", &|_| None), Ok(true));
+        assert!(old.is_match("b/${aws:username}", &|_| None));
         let quoted = Template::new("${k, 'it''s'}", Mode::Literal, true);
-        assert_eq!(quoted.equals("it's", &|_| None, false), Ok(true));
+        assert!(quoted.equals("it's", &|_| None, false));
     }
 
     proptest! {
@@ -502,7 +519,7 @@ mod tests {
         #[test]
         fn glob_tokens_agree_with_pattern_reference(p in "[ab*?:]{0,9}", s in "[ab:]{0,10}") {
             let t = Template::new(&format!("${{x}}{p}"), Mode::Glob, true);
-            let r = t.is_match(&format!("v{s}"), &|_| Some("v")).unwrap_or(false);
+            let r = t.is_match(&format!("v{s}"), &|_| Some("v"));
             prop_assert_eq!(r, crate::pattern::reference_match(&p, &s));
         }
     }

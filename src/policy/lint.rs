@@ -66,7 +66,26 @@ pub fn lint(policy: &Policy, catalog: &Catalog) -> Vec<Lint> {
         Some(_) => {}
     }
     let has_deny = policy.statements.iter().any(|s| s.effect == Effect::Deny);
+    // A statement with `Principal` makes the document a resource-based policy (or a trust
+    // policy), where every statement needs one.
+    let resource_based = policy.statements.iter().any(|s| s.principals.is_some());
     for st in &policy.statements {
+        if resource_based && st.principals.is_none() {
+            push(
+                "missing-principal",
+                Severity::Error,
+                st.pos,
+                "other statements name a `Principal`, so this is a resource-based policy, but this statement has neither `Principal` nor `NotPrincipal`; IAM requires one there (\"The principal_block element is required in resource-based policies\") and the statement grants nothing: name the principals it is for".into(),
+            );
+        }
+        if st.effect == Effect::Allow && st.principals.as_ref().is_some_and(|p| p.negated) {
+            push(
+                "notprincipal-allow",
+                Severity::Warning,
+                st.pos,
+                "`NotPrincipal` with `\"Effect\": \"Allow\"` is not supported (\"NotPrincipal must be used with \"Effect\":\"Deny\"\"); iam-prune evaluates the statement as granting nothing: name the principals in `Principal`, or use a `Condition` on `aws:PrincipalArn`".into(),
+            );
+        }
         lint_actions(st, catalog, &mut push);
         lint_resources(st, &mut push);
         if st.effect == Effect::Allow && !has_deny && is_allow_everything(st) {
@@ -251,6 +270,31 @@ mod tests {
         .contains(&"unknown-action"));
         assert!(codes(r#"{"Statement":[{"Effect":"Allow","Action":"iam:Nope*","Resource":"*"}]}"#)
             .contains(&"wildcard-matches-nothing"));
+    }
+
+    #[test]
+    fn resource_policy_statements_need_a_principal() {
+        assert_eq!(
+            codes(
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"},{"Effect":"Allow","Action":"s3:PutObject","Resource":"arn:aws:s3:::b/*"}]}"#
+            ),
+            vec!["missing-principal"]
+        );
+        assert!(codes(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:PutObject","Resource":"arn:aws:s3:::b/*"}]}"#).is_empty());
+    }
+
+    #[test]
+    fn notprincipal_with_allow_is_flagged() {
+        assert_eq!(
+            codes(
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:user/carol"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}"#
+            ),
+            vec!["notprincipal-allow"]
+        );
+        assert!(codes(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:user/carol"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}"#
+        )
+        .is_empty());
     }
 
     #[test]

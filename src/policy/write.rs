@@ -7,6 +7,7 @@
 use super::{Condition, Effect, Matcher, Policy, Principals, Spanned, Statement};
 use crate::actions::ActionSet;
 use crate::catalog::{ActionId, Catalog};
+use crate::eval::ArnPattern;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -344,12 +345,13 @@ fn scoped_resources(st: &Statement, seen: &[String]) -> Option<(bool, Vec<String
     if seen.is_empty() || written.0 || written.1.iter().any(|p| p.contains("${")) {
         return Some(written);
     }
-    let patterns: Vec<(&str, crate::pattern::Pattern)> =
-        written.1.iter().map(|p| (p.as_str(), crate::pattern::Pattern::new(p))).collect();
+    // The evaluator's ARN matcher, so a seen ARN counts as inside a written pattern exactly
+    // when the written statement would allow it.
+    let patterns: Vec<(&str, ArnPattern)> = written.1.iter().map(|p| (p.as_str(), ArnPattern::new(p))).collect();
     // A seen ARN may itself be a pattern (`.../instance/*`): it is inside a written pattern only
     // when that is `*`, the same text, or a plain prefix followed by `*` that it starts with.
     // Matching it as text would let `?` in the written pattern match its literal `*`.
-    let inside = |seen: &str, (written, pattern): &(&str, crate::pattern::Pattern)| {
+    let inside = |seen: &str, (written, pattern): &(&str, ArnPattern)| {
         if !seen.contains(['*', '?']) {
             return pattern.is_match(seen);
         }
@@ -663,6 +665,23 @@ mod tests {
         // A plain prefix pattern covers a seen pattern that starts with its prefix.
         let stop = sts.iter().find(|s| s["Action"][0] == "ec2:StopInstances").unwrap();
         assert_eq!(stop["Resource"], json!(["arn:aws:ec2:us-east-1:1:instance/i-0abc/*"]));
+    }
+
+    /// Narrowing asks the evaluator's ARN matcher: a `*` inside a segment does not reach
+    /// across a colon, so a seen ARN the written statement would not allow is not granted
+    /// under it (a plain glob took `us-*1` to match `us-east:1`).
+    #[test]
+    fn narrowing_matches_seen_arns_segment_by_segment() {
+        let start = parse_policy(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:StartInstances","Resource":"arn:aws:ec2:us-*1:111122223333:instance/*"}]}"#,
+            "s",
+        )
+        .unwrap();
+        let st = &start.statements[0];
+        let across = "arn:aws:ec2:us-east:1:111122223333:instance/i-1".to_string();
+        let inside = "arn:aws:ec2:us-east-1:111122223333:instance/i-1".to_string();
+        assert_eq!(scoped_resources(st, std::slice::from_ref(&across)), None);
+        assert_eq!(scoped_resources(st, &[inside.clone(), across]), Some((false, vec![inside])));
     }
 
     #[test]

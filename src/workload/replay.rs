@@ -7,9 +7,8 @@
 use super::{DenialStyle, OnDenied, Scenario, Step};
 use crate::actions::ActionSet;
 use crate::catalog::{ActionId, Catalog};
-use crate::eval::{ContextValue, DecisionKind, EvalError, Evaluator, NamedPolicy, PolicySet, Request};
+use crate::eval::{ArnPattern, ContextValue, DecisionKind, EvalError, Evaluator, NamedPolicy, PolicySet, Request};
 use crate::oracle::Denial;
-use crate::pattern::Pattern;
 use crate::policy::{Effect, Matcher, Policy, Spanned};
 use std::collections::{HashMap, HashSet};
 
@@ -102,7 +101,7 @@ impl<'s> Replay<'s> {
             .iter()
             .map(|p| p.policy.statements.iter().map(|st| catalog.expand_statement(st)).collect())
             .collect();
-        let patterns: Vec<Pattern> = scenario.resource_policies.iter().map(|(r, _)| Pattern::new(r)).collect();
+        let patterns: Vec<ArnPattern> = scenario.resource_policies.iter().map(|(r, _)| ArnPattern::new(r)).collect();
         let mut groups: Vec<Vec<usize>> = Vec::new();
         let mut call_group = HashMap::new();
         for (si, step) in scenario.steps.iter().enumerate() {

@@ -90,6 +90,12 @@ fn conformance_cases() {
             if d.kind.as_str() != want {
                 failures.push(format!("{fname}: {name}: got {} ({}), expected {want}", d.kind.as_str(), d.reason));
             }
+            if let Some(want) = case.get("reason") {
+                let got = serde_json::to_value(d.reason).unwrap();
+                if got != *want {
+                    failures.push(format!("{fname}: {name}: reason {got}, expected {want}"));
+                }
+            }
             if ev.decide(&req) != d.kind {
                 failures.push(format!("{fname}: {name}: decide() and evaluate() disagree"));
             }
@@ -128,6 +134,61 @@ proptest! {
         ctx.insert("aws:ResourceAccount", "111122223333");
         let got = ev.decide(&Request { principal: DEFAULT_PRINCIPAL, action: "s3:GetObject", resource: &s, context: &ctx }) == DecisionKind::Allow;
         prop_assert_eq!(got, iam_prune::eval::reference_arn_match(&p, &s), "pattern {:?} resource {:?}", p, s);
+    }
+}
+
+/// Resource patterns for the order property: plain, segment-wildcard, and with variables
+/// that have a value for some callers only.
+const ORDER_PATTERNS: &[&str] = &[
+    "*",
+    "arn:aws:s3:::b/*",
+    "arn:aws:s3:::b/${aws:username}/*",
+    "arn:aws:s3:::b/${aws:PrincipalTag/team}/*",
+    "arn:aws:s3:::other/*",
+    "arn:aws:ec2:us-*1:*:instance/*",
+];
+
+proptest! {
+    /// A `Resource`/`NotResource` list is a set: its order never changes a decision, in any
+    /// policy type, whichever entries hold variables without a value.
+    #[test]
+    fn resource_list_order_does_not_matter(
+        list in proptest::collection::vec(proptest::sample::select(ORDER_PATTERNS), 1..5).prop_shuffle(),
+        rotate in 0usize..4,
+        negated in any::<bool>(),
+        deny in any::<bool>(),
+        place in 0usize..5,
+        principal in proptest::sample::select(vec![DEFAULT_PRINCIPAL, "arn:aws:iam::111122223333:user/carol"]),
+        resource in proptest::sample::select(vec!["arn:aws:s3:::b/carol/x", "arn:aws:s3:::b/x", "arn:aws:ec2:us-east-1:111122223333:instance/i-1"]),
+    ) {
+        let decide = |entries: &[&str]| {
+            let key = if negated { "NotResource" } else { "Resource" };
+            let effect = if deny { "Deny" } else { "Allow" };
+            let mut st = serde_json::json!({"Effect": effect, "Action": "*", key: entries});
+            if place == 4 {
+                st["Principal"] = serde_json::json!("*");
+            }
+            let allow_all = serde_json::json!({"Effect": "Allow", "Action": "*", "Resource": "*"});
+            let doc = |sts: Vec<Value>| {
+                let text = serde_json::json!({"Version": "2012-10-17", "Statement": sts}).to_string();
+                NamedPolicy::new("p", parse_policy(&text, "p").unwrap())
+            };
+            let mut set = PolicySet { identity: vec![doc(vec![allow_all.clone()])], ..Default::default() };
+            match place {
+                0 => set.identity.push(doc(vec![st])),
+                1 => set.boundary = Some(doc(vec![allow_all, st])),
+                2 => set.session = Some(doc(vec![allow_all, st])),
+                3 => set.scps.push(doc(vec![allow_all, st])),
+                _ => set.resource.push(doc(vec![st])),
+            }
+            let ev = Evaluator::compile(&set).unwrap();
+            let ctx = Context::new();
+            ev.decide(&Request { principal, action: "s3:GetObject", resource, context: &ctx })
+        };
+        let mut other = list.clone();
+        other.rotate_left(rotate % list.len());
+        other.reverse();
+        prop_assert_eq!(decide(&list), decide(&other), "{:?} against {:?}", list, other);
     }
 }
 

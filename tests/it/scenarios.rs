@@ -5,8 +5,7 @@
 use crate::common::{iam_prune, root};
 use iam_prune::actions::ActionSet;
 use iam_prune::catalog::Catalog;
-use iam_prune::eval::NamedPolicy;
-use iam_prune::pattern::Pattern;
+use iam_prune::eval::{ArnPattern, NamedPolicy};
 use iam_prune::policy::lint::Severity;
 use iam_prune::policy::write::to_value;
 use iam_prune::policy::{parse_policy, Effect, Policy, Statement};
@@ -55,6 +54,24 @@ fn set(names: &[String]) -> ActionSet {
 
 fn passes(s: &Scenario, candidate: &ActionSet) -> bool {
     Replay::new(s).run(candidate, false).expect("replay").passed
+}
+
+/// A scenario's resource policy applies to the calls whose resource its ARN pattern matches
+/// by the evaluator's segment rules: a `*` inside a segment does not reach across a colon,
+/// though a plain glob would take `4444*e/finance` to match `444455556666:role/finance`.
+#[test]
+fn resource_policies_attach_by_the_arn_segment_rules() {
+    let s = load("streamsets-assume-role");
+    assert!(passes(&s, &s.expected_minimal()));
+    let mut inside = s.clone();
+    inside.resource_policies[0].0 = "arn:aws:iam::4444*6:role/fin*".to_string();
+    assert!(passes(&inside, &inside.expected_minimal()), "a pattern within the segments attaches the trust policy");
+    let mut across = s.clone();
+    across.resource_policies[0].0 = "arn:aws:iam::4444*e/finance".to_string();
+    assert!(
+        !passes(&across, &across.expected_minimal()),
+        "a mid-segment `*` must not cross the colon: the cross-account AssumeRole then has no trust policy"
+    );
 }
 
 /// A temporary directory of our own (no tempfile crate): removed when dropped.
@@ -306,7 +323,7 @@ fn written_policy_works_and_grants_nothing_more(name: &str, s: &Scenario, run: &
                 let covers = if negated || w_negated {
                     negated == w_negated && res.iter().all(|r| w_res.contains(r))
                 } else {
-                    w_res.iter().all(|r| res.iter().any(|p| Pattern::new(p).is_match(r)))
+                    w_res.iter().all(|r| res.iter().any(|p| ArnPattern::new(p).is_match(r)))
                 };
                 st.effect == Effect::Allow && c.expand_statement(st).contains(a) && narrows(st, w) && covers
             });
