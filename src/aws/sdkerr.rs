@@ -23,8 +23,13 @@ impl CallFailure {
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
         let status = e.raw_response().map(|r| r.status().as_u16());
-        let code = e.code().map(str::to_string);
-        let message = match (&code, e.message()) {
+        // moto's denials (and some services' errors) come as XML the SDK does not parse into
+        // a code: read `<Code>` and `<Message>` from the body itself, so that the message
+        // names the denied action (a hint for the search) instead of "unhandled error".
+        let body = e.raw_response().and_then(|r| r.body().bytes()).map(String::from_utf8_lossy);
+        let from_body = |tag: &str| body.as_deref().and_then(|b| xml_text(b, tag));
+        let code = e.code().map(str::to_string).or_else(|| from_body("Code"));
+        let message = match (&code, e.message().map(str::to_string).or_else(|| from_body("Message"))) {
             (Some(c), Some(m)) => format!("{c}: {m}"),
             // The error's chain of causes in words ("dispatch failure: io error: connection
             // refused"); the SDK's own context printer appends a Debug dump people cannot read.
@@ -65,6 +70,21 @@ impl CallFailure {
     }
 }
 
+/// The text of the first `<tag>...</tag>` in an XML error body.
+fn xml_text(body: &str, tag: &str) -> Option<String> {
+    let open = format!("<{tag}>");
+    let start = body.find(&open)? + open.len();
+    let end = body.get(start..)?.find(&format!("</{tag}>"))? + start;
+    let text = body.get(start..end)?.trim();
+    (!text.is_empty()).then(|| {
+        text.replace("&quot;", "\"")
+            .replace("&apos;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&")
+    })
+}
+
 impl std::fmt::Display for CallFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)
@@ -82,4 +102,15 @@ pub(crate) fn is_denied_code(code: &str) -> bool {
             | "AuthorizationError"
             | "Forbidden"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_xml_error_body_gives_its_code_and_message() {
+        let body = "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: arn:aws:sts::1:assumed-role/r/s is not authorized to perform: iam:CreatePolicy on resource: x</Message></Error></ErrorResponse>";
+        assert_eq!(super::xml_text(body, "Code").as_deref(), Some("AccessDenied"));
+        assert!(super::xml_text(body, "Message").unwrap().contains("not authorized to perform: iam:CreatePolicy"));
+        assert_eq!(super::xml_text("<a></a>", "Code"), None);
+    }
 }

@@ -165,7 +165,7 @@ fn print_table(r: &ScanReport) {
     // principal -> action -> denials
     let mut groups: BTreeMap<String, BTreeMap<String, Vec<&Denied>>> = BTreeMap::new();
     for d in &r.denied {
-        let action = d.action.clone().unwrap_or_else(|| format!("? {}:{}", d.event_source, d.event_name));
+        let action = d.action.clone().unwrap_or_else(|| format!("(no action) {}:{}", d.event_source, d.event_name));
         groups
             .entry(d.principal.clone().unwrap_or_else(|| "(unknown principal)".into()))
             .or_default()
@@ -179,7 +179,7 @@ fn print_table(r: &ScanReport) {
             let mut resources: Vec<&str> = ds.iter().filter_map(|d| d.resource.as_deref()).collect();
             resources.sort_unstable();
             resources.dedup();
-            let by = ds.iter().find_map(|d| d.denied_by).map_or("?", |b| b.as_str());
+            let by = ds.iter().find_map(|d| d.denied_by).map_or("a policy the message does not name", |b| b.as_str());
             let explicit = if ds.iter().any(|d| d.kind == DenialKind::ExplicitDeny) { " explicit deny" } else { "" };
             let last = ds.iter().filter_map(|d| d.time.as_deref()).max().unwrap_or("-");
             println!(

@@ -71,7 +71,7 @@ impl Progress for PruneProgress {
         let undecided = s.kept.saturating_sub(s.necessary);
         let eta = eta_seconds(s);
         let msg = format!(
-            "trials {} round {} kept {} dropped {} necessary {} undecided {} | simulated {:.0}s, ~{:.0}s left",
+            "trials {} round {} kept {} dropped {} necessary {} undecided {} | workload time {:.0}s, ~{:.0}s left",
             s.trials, s.round, s.kept, s.dropped, s.necessary, undecided, s.simulated_seconds, eta
         );
         if let Some(b) = &self.bar {

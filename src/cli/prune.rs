@@ -132,7 +132,7 @@ fn refuse_aws_flags_on_scenario(args: &Args) -> Result<(), UsageError> {
     let a = &args.aws;
     let given: Vec<(&str, &str)> = [
         ("--start", a.start.is_some(), "a scenario names its start policy in [start]"),
-        ("--fixed", !a.fixed.is_empty(), "a scenario names its fixed policies in [start] `fixed`"),
+        ("--fixed", !a.fixed.is_empty(), "a scenario names its fixed policies in [fixed]"),
         ("--profile", a.profile.is_some(), "a scenario runs offline, without AWS"),
         ("--region", a.region.is_some(), "a scenario runs offline, without AWS"),
         ("--endpoint-url", a.endpoint_url.is_some(), "a scenario runs offline, without AWS"),
