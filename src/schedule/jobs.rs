@@ -62,6 +62,13 @@ struct RawFile {
     job: Vec<RawJob>,
 }
 
+fn kind_name(kind: JobKind) -> &'static str {
+    match kind {
+        JobKind::Scenario => "scenario",
+        JobKind::Command => "command",
+    }
+}
+
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawJob {
@@ -200,6 +207,28 @@ impl JobsFile {
                 expect_needed: j.expect_needed,
                 engine: crate::prune::ENGINE,
             };
+            // A key the job's kind cannot use would be silently dropped: refuse it by name.
+            let given = [
+                ("command", j.command.is_some(), kind != JobKind::Command),
+                ("start", j.start.is_some(), kind != JobKind::Command),
+                ("fixed", !j.fixed.is_empty(), kind != JobKind::Command),
+                ("aws_args", !j.aws_args.is_empty(), kind != JobKind::Command),
+                ("scenario", j.scenario.is_some(), kind != JobKind::Scenario),
+                ("role", j.role.is_some(), true),
+            ];
+            if let Some((key, _, _)) = given.iter().find(|(_, on, refused)| *on && *refused) {
+                let why = if *key == "role" {
+                    "jobs that tighten a live role from CloudTrail are not built yet: use a scenario or command job"
+                } else if kind == JobKind::Scenario {
+                    "a scenario job's workload and policies are its scenario's; drop the key, or make it a command job"
+                } else {
+                    "a command job runs `command` on AWS; drop the key, or make it a scenario job"
+                };
+                return Err(invalid(
+                    format!("job `{}`: `{key}` cannot apply to a {} job", j.name, kind_name(kind)),
+                    why,
+                ));
+            }
             let (scenario, job, aws) = match kind {
                 JobKind::Scenario => {
                     let Some(s) = j.scenario else {
@@ -234,7 +263,6 @@ impl JobsFile {
                             )
                         })?
                         .aws;
-                    let _ = &j.role;
                     (PathBuf::from(command), None, Some((aws, search)))
                 }
             };

@@ -235,3 +235,19 @@ fn a_killed_run_is_abandoned_and_its_run_directory_resumed() {
     let rows = History::open(&db).expect("open").runs(None, 100).expect("rows");
     assert!(rows.iter().all(|r| r.status != "running"), "{rows:?}");
 }
+
+/// A job key its kind cannot use is refused by name, not silently dropped.
+#[test]
+fn a_job_key_that_cannot_apply_is_refused() {
+    let dir = tempdir("refused-keys");
+    std::fs::write(dir.join("one.toml"), flintrock()).expect("copy");
+    for (extra, key) in [("role = \"app\"\n", "role"), ("start = \"IAMFullAccess\"\n", "start")] {
+        let jobs = dir.join("jobs.toml");
+        std::fs::write(&jobs, format!("out = \"runs\"\n[[job]]\nname = \"one\"\nscenario = \"one.toml\"\n{extra}"))
+            .expect("write jobs file");
+        let out = iam_prune(&["schedule", "run", &jobs.display().to_string()]);
+        assert_ne!(out.status.code(), Some(0));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&format!("`{key}` cannot apply to a scenario job")), "{err}");
+    }
+}
