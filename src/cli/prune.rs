@@ -119,7 +119,7 @@ pub async fn run_cmd(args: Args, g: &Global) -> CmdResult {
 /// 0 for a proven result, 4 for a run that stopped before proving it (scripts and CI tell
 /// them apart: the policy of a stopped run is sufficient, not minimal).
 fn result_exit(s: &Summary) -> Exit {
-    if s.complete {
+    if s.is_complete() {
         Exit::Ok
     } else {
         Exit::Stopped
@@ -335,10 +335,7 @@ fn print_summary(s: &Summary, dir: &Path, g: &Global, scenario: &Path, already_f
         );
     }
     if s.empty_result {
-        println!(
-            "  EMPTY RESULT: the workload passed with none of the start policy's {} actions. Usual causes: a pass test that cannot fail (with --run, a command that exits 0 whatever happens: add --pass-if REGEX or --fail-if REGEX), or a workload that needs none of the pruned actions. Check before applying an empty policy.",
-            s.universe
-        );
+        println!("  {}", iam_prune::prune::summary::EMPTY_RESULT_HELP);
     }
     for p in &s.proofs {
         let res = s.resources.get(&p.action).map(|r| r.join(", ")).unwrap_or_else(|| "*".into());

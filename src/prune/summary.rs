@@ -112,6 +112,22 @@ pub struct Summary {
     pub expected_match: Option<bool>,
 }
 
+impl Summary {
+    /// The run finished with a proven result. Derived again from the older fields too, since
+    /// summaries journaled before `complete` existed read it as true.
+    pub fn is_complete(&self) -> bool {
+        self.complete && self.minimal_proven && self.stopped.is_none()
+    }
+
+    /// The workload passed with none of the start policy (derived, for the same reason).
+    pub fn is_empty_result(&self) -> bool {
+        self.minimal.is_empty() && self.verified
+    }
+}
+
+/// What an empty result means and what to check, for every place that reports one.
+pub const EMPTY_RESULT_HELP: &str = "EMPTY RESULT: the workload passed with none of the start policy's actions. Usual causes: a pass test that cannot fail (with --run, a command that exits 0 whatever happens: add --pass-if REGEX or --fail-if REGEX), or a workload that needs none of the pruned actions. Check before applying an empty policy.";
+
 fn yes() -> bool {
     true
 }

@@ -88,7 +88,7 @@ pub(crate) fn where_run(r: &Report) -> Vec<(&'static str, String)> {
 pub(crate) fn result_warning(r: &Report) -> Option<String> {
     let res = &r.result;
     if res.empty_result {
-        return Some("EMPTY RESULT: the workload passed with none of the start policy's actions. Usual causes: a pass test that cannot fail (a command that exits 0 whatever happens: give --pass-if or --fail-if), or a workload that needs none of the pruned actions. Check before applying an empty policy.".into());
+        return Some(crate::prune::summary::EMPTY_RESULT_HELP.into());
     }
     if !res.complete {
         return Some("This run did not finish: the policy below passed, so it is sufficient, but it is not proven minimal; `iam-prune prune --resume RUN_DIR` (with a larger --max-trials or --deadline) goes on.".into());

@@ -334,10 +334,8 @@ pub fn build(start: &StartRecord, trials: &[TrialRecord], summary: &Summary, ski
             simulated_seconds: summary.simulated_seconds,
             stopped: summary.stopped.clone(),
             expected_match: summary.expected_match,
-            // Derived again, not only read: summaries journaled before these fields existed
-            // default `complete` to true.
-            complete: summary.complete && summary.minimal_proven && summary.stopped.is_none(),
-            empty_result: summary.minimal.is_empty() && summary.verified,
+            complete: summary.is_complete(),
+            empty_result: summary.is_empty_result(),
         },
         trust: Trust {
             verified: summary.verified,
