@@ -3,7 +3,7 @@
 use super::{print_json, CmdResult, Exit, Global};
 use iam_prune::catalog::Catalog;
 use iam_prune::policy::lint::{lint, Severity};
-use iam_prune::policy::parse_policy_file;
+use iam_prune::policy::{parse_policy_recovering, PolicyError};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -22,25 +22,30 @@ pub fn run(args: Args, g: &Global) -> CmdResult {
     let mut any_error = false;
     let mut any_warning = false;
     for path in &args.files {
-        let (errors, warnings) = match parse_policy_file(path) {
-            Err(e) => {
-                let pos = e.pos().unwrap_or_default();
-                (
-                    vec![
-                        serde_json::json!({"code": "parse", "line": pos.line, "column": pos.column, "message": e.to_string()}),
-                    ],
-                    Vec::new(),
-                )
-            }
-            Ok(p) => {
-                let lints = lint(&p, catalog);
-                let (e, w): (Vec<_>, Vec<_>) = lints.into_iter().partition(|l| l.severity == Severity::Error);
-                (
-                    e.iter().map(|l| serde_json::to_value(l).unwrap_or_default()).collect(),
-                    w.iter().map(|l| serde_json::to_value(l).unwrap_or_default()).collect(),
-                )
-            }
+        let (policy, parse_errors) = match std::fs::read_to_string(path) {
+            Ok(text) => parse_policy_recovering(&text, &path.display().to_string()),
+            Err(source) => (None, vec![PolicyError::Io { path: path.clone(), source }]),
         };
+        let mut errors: Vec<serde_json::Value> = parse_errors
+            .iter()
+            .map(|e| {
+                let pos = e.pos().unwrap_or_default();
+                serde_json::json!({"code": "parse", "line": pos.line, "column": pos.column, "message": e.to_string()})
+            })
+            .collect();
+        let mut warnings = Vec::new();
+        // The statements that parsed are linted too: one broken statement must not hide
+        // the file's other mistakes.
+        for l in policy.map(|p| lint(&p, catalog)).unwrap_or_default() {
+            let v = serde_json::to_value(&l).unwrap_or_default();
+            if l.severity == Severity::Error {
+                errors.push(v)
+            } else {
+                warnings.push(v)
+            }
+        }
+        errors.sort_by_key(|v| (v["line"].as_u64(), v["column"].as_u64()));
+        warnings.sort_by_key(|v| (v["line"].as_u64(), v["column"].as_u64()));
         any_error |= !errors.is_empty();
         any_warning |= !warnings.is_empty();
         if !g.is_json() {

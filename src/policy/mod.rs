@@ -13,7 +13,7 @@ pub mod write;
 
 pub use err::PolicyError;
 pub use json::Pos;
-pub use parse::{parse_policy, parse_policy_file, parse_policy_value};
+pub use parse::{parse_policy, parse_policy_file, parse_policy_recovering, parse_policy_value};
 
 /// A value with the position where the user wrote it.
 #[derive(Debug, Clone, PartialEq, Eq)]

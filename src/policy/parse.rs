@@ -7,6 +7,7 @@
 
 use super::json::{self, Json, JsonKind, Pos};
 use super::{Condition, Effect, Matcher, Policy, PolicyError, PrincipalKind, Principals, Spanned, Statement};
+use std::cell::RefCell;
 use std::path::Path;
 
 /// Reads and parses a policy file.
@@ -17,25 +18,64 @@ pub fn parse_policy_file(path: &Path) -> Result<Policy, PolicyError> {
 
 /// Parses policy text; `origin` names the source in errors (a file path, `IAMFullAccess`, ...).
 pub fn parse_policy(text: &str, origin: &str) -> Result<Policy, PolicyError> {
-    let tree = json::parse(text).map_err(|e| PolicyError::Invalid {
+    let tree = json::parse(text).map_err(|e| json_error(e, origin))?;
+    parse_policy_value(&tree, origin)
+}
+
+fn json_error(e: json::JsonError, origin: &str) -> PolicyError {
+    PolicyError::Invalid {
         origin: origin.to_string(),
         pos: e.pos,
         message: format!("invalid JSON: {}", e.message),
         help: "fix the JSON syntax at this position; policies are plain JSON without comments".to_string(),
-    })?;
-    parse_policy_value(&tree, origin)
+    }
 }
 
 /// Parses an already-parsed JSON tree (used for policies embedded in other files).
 pub fn parse_policy_value(tree: &Json, origin: &str) -> Result<Policy, PolicyError> {
-    Ctx { origin }.policy(tree)
+    Ctx { origin, recovered: None }.policy(tree)
+}
+
+/// Parses policy text and goes on past every error it can, for `lint`: a broken element or
+/// statement is reported and left out, so one mistake does not hide the file's others.
+/// Returns the statements that parsed (`None` when the text is not JSON or not an object)
+/// and every error, in document order.
+pub fn parse_policy_recovering(text: &str, origin: &str) -> (Option<Policy>, Vec<PolicyError>) {
+    let tree = match json::parse(text) {
+        Ok(tree) => tree,
+        Err(e) => return (None, vec![json_error(e, origin)]),
+    };
+    let ctx = Ctx { origin, recovered: Some(RefCell::new(Vec::new())) };
+    let policy = ctx.policy(&tree);
+    let mut errors = ctx.recovered.map(RefCell::into_inner).unwrap_or_default();
+    match policy {
+        Ok(p) => (Some(p), errors),
+        Err(e) => {
+            errors.push(e);
+            (None, errors)
+        }
+    }
 }
 
 struct Ctx<'a> {
     origin: &'a str,
+    /// `Some` when recovering: errors the parse went on past.
+    recovered: Option<RefCell<Vec<PolicyError>>>,
 }
 
 impl Ctx<'_> {
+    /// An error inside an element: returned as is, or recorded (`Ok(None)`) when recovering.
+    fn go_on<T>(&self, r: Result<T, PolicyError>) -> Result<Option<T>, PolicyError> {
+        match (r, &self.recovered) {
+            (Ok(v), _) => Ok(Some(v)),
+            (Err(e), Some(list)) => {
+                list.borrow_mut().push(e);
+                Ok(None)
+            }
+            (Err(e), None) => Err(e),
+        }
+    }
+
     fn err(&self, pos: Pos, message: impl Into<String>, help: impl Into<String>) -> PolicyError {
         PolicyError::Invalid { origin: self.origin.to_string(), pos, message: message.into(), help: help.into() }
     }
@@ -84,14 +124,14 @@ impl Ctx<'_> {
         let mut statements = None;
         for (key, kpos, val) in items {
             match key.as_str() {
-                "Version" => version = Some(Spanned { value: self.string(val, "`Version`")?, pos: val.pos }),
-                "Id" => id = Some(self.string(val, "`Id`")?),
+                "Version" => {
+                    version = self.go_on(self.string(val, "`Version`"))?.map(|value| Spanned { value, pos: val.pos })
+                }
+                "Id" => id = self.go_on(self.string(val, "`Id`"))?,
                 "Statement" => {
-                    statements = Some(match &val.kind {
-                        JsonKind::Array(list) => {
-                            list.iter().map(|s| self.statement(s)).collect::<Result<Vec<_>, _>>()?
-                        }
-                        JsonKind::Object(_) => vec![self.statement(val)?],
+                    let list: Vec<&Json> = match &val.kind {
+                        JsonKind::Array(list) => list.iter().collect(),
+                        JsonKind::Object(_) => vec![val],
                         _ => {
                             return Err(self.err(
                                 val.pos,
@@ -102,9 +142,18 @@ impl Ctx<'_> {
                                 "write \"Statement\": [{ \"Effect\": ..., \"Action\": ..., \"Resource\": ... }]",
                             ))
                         }
-                    })
+                    };
+                    let mut parsed = Vec::with_capacity(list.len());
+                    for s in list {
+                        // A broken statement is left out when recovering, so the lints still
+                        // see the others.
+                        parsed.extend(self.statement(s)?);
+                    }
+                    statements = Some(parsed);
                 }
-                other => return Err(self.unknown_element(*kpos, other, &["Version", "Id", "Statement"])),
+                other => {
+                    self.go_on::<()>(Err(self.unknown_element(*kpos, other, &["Version", "Id", "Statement"])))?;
+                }
             }
         }
         let statements = statements.ok_or_else(|| {
@@ -122,7 +171,8 @@ impl Ctx<'_> {
         self.err(pos, format!("unknown policy element `{key}`"), hint)
     }
 
-    fn statement(&self, v: &Json) -> Result<Statement, PolicyError> {
+    /// `Ok(None)`: the statement is broken and its errors were recorded (recovering only).
+    fn statement(&self, v: &Json) -> Result<Option<Statement>, PolicyError> {
         const KNOWN: &[&str] = &[
             "Sid",
             "Effect",
@@ -145,79 +195,88 @@ impl Ctx<'_> {
             pos: v.pos,
         };
         let mut effect_seen = false;
+        let mut broken = false;
         for (key, kpos, val) in items {
-            match key.as_str() {
-                "Sid" => st.sid = Some(self.string(val, "`Sid`")?),
-                "Effect" => {
-                    let s = self.string(val, "`Effect`")?;
-                    st.effect = match s.as_str() {
-                        "Allow" => Effect::Allow,
-                        "Deny" => Effect::Deny,
-                        _ => {
+            let element = |st: &mut Statement, effect_seen: &mut bool| -> Result<(), PolicyError> {
+                match key.as_str() {
+                    "Sid" => st.sid = Some(self.string(val, "`Sid`")?),
+                    "Effect" => {
+                        let s = self.string(val, "`Effect`")?;
+                        st.effect = match s.as_str() {
+                            "Allow" => Effect::Allow,
+                            "Deny" => Effect::Deny,
+                            _ => {
+                                return Err(self.err(
+                                    val.pos,
+                                    format!("`Effect` must be \"Allow\" or \"Deny\", found \"{s}\""),
+                                    "the Effect value is case-sensitive in IAM: write \"Allow\" or \"Deny\"",
+                                ))
+                            }
+                        };
+                        *effect_seen = true;
+                    }
+                    "Action" | "NotAction" => {
+                        if st.actions.is_some() {
                             return Err(self.err(
-                                val.pos,
-                                format!("`Effect` must be \"Allow\" or \"Deny\", found \"{s}\""),
-                                "the Effect value is case-sensitive in IAM: write \"Allow\" or \"Deny\"",
-                            ))
+                                *kpos,
+                                "a statement cannot have both `Action` and `NotAction`",
+                                "keep one of them",
+                            ));
                         }
-                    };
-                    effect_seen = true;
-                }
-                "Action" | "NotAction" => {
-                    if st.actions.is_some() {
-                        return Err(self.err(
-                            *kpos,
-                            "a statement cannot have both `Action` and `NotAction`",
-                            "keep one of them",
-                        ));
+                        st.actions = Some(Matcher {
+                            negated: key == "NotAction",
+                            patterns: self.strings(val, &format!("`{key}`"))?,
+                        });
                     }
-                    st.actions = Some(Matcher {
-                        negated: key == "NotAction",
-                        patterns: self.strings(val, &format!("`{key}`"))?,
-                    });
-                }
-                "Resource" | "NotResource" => {
-                    if st.resources.is_some() {
-                        return Err(self.err(
-                            *kpos,
-                            "a statement cannot have both `Resource` and `NotResource`",
-                            "keep one of them",
-                        ));
+                    "Resource" | "NotResource" => {
+                        if st.resources.is_some() {
+                            return Err(self.err(
+                                *kpos,
+                                "a statement cannot have both `Resource` and `NotResource`",
+                                "keep one of them",
+                            ));
+                        }
+                        st.resources = Some(Matcher {
+                            negated: key == "NotResource",
+                            patterns: self.strings(val, &format!("`{key}`"))?,
+                        });
                     }
-                    st.resources = Some(Matcher {
-                        negated: key == "NotResource",
-                        patterns: self.strings(val, &format!("`{key}`"))?,
-                    });
-                }
-                "Principal" | "NotPrincipal" => {
-                    if st.principals.is_some() {
-                        return Err(self.err(
-                            *kpos,
-                            "a statement cannot have both `Principal` and `NotPrincipal`",
-                            "keep one of them",
-                        ));
+                    "Principal" | "NotPrincipal" => {
+                        if st.principals.is_some() {
+                            return Err(self.err(
+                                *kpos,
+                                "a statement cannot have both `Principal` and `NotPrincipal`",
+                                "keep one of them",
+                            ));
+                        }
+                        st.principals = Some(self.principals(val, key == "NotPrincipal")?);
                     }
-                    st.principals = Some(self.principals(val, key == "NotPrincipal")?);
+                    "Condition" => st.conditions = self.conditions(val)?,
+                    other => return Err(self.unknown_element(*kpos, other, KNOWN)),
                 }
-                "Condition" => st.conditions = self.conditions(val)?,
-                other => return Err(self.unknown_element(*kpos, other, KNOWN)),
-            }
+                Ok(())
+            };
+            broken |= self.go_on(element(&mut st, &mut effect_seen))?.is_none();
+        }
+        if broken {
+            // The broken element may be the `Effect` or `Action` the checks below look for.
+            return Ok(None);
         }
         if !effect_seen {
-            return Err(self.err(
+            return self.go_on(Err(self.err(
                 v.pos,
                 "the statement has no `Effect`",
                 "add \"Effect\": \"Allow\" or \"Effect\": \"Deny\"",
-            ));
+            )));
         }
         if st.actions.is_none() {
-            return Err(self.err(
+            return self.go_on(Err(self.err(
                 v.pos,
                 "the statement has neither `Action` nor `NotAction`",
                 "add \"Action\": [\"service:Action\", ...]",
-            ));
+            )));
         }
-        Ok(st)
+        Ok(Some(st))
     }
 
     fn principals(&self, v: &Json, negated: bool) -> Result<Principals, PolicyError> {
@@ -336,6 +395,28 @@ mod tests {
         assert!(err_of(r#"{"Statement": [{"Effect": "Allow", "Action": 3, "Resource": "*"}]}"#)
             .to_string()
             .contains("found a number"));
+    }
+
+    #[test]
+    fn recovering_reports_every_broken_statement_and_keeps_the_rest() {
+        let text = r#"{"Version": "2012-10-17", "Bogus": 1, "Statement": [
+            {"Effect": "allow", "Action": "a:b", "Resource": "*"},
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"},
+            {"Effect": "Allow", "Resource": "*"}]}"#;
+        let (policy, errors) = parse_policy_recovering(text, "t");
+        let messages: Vec<String> = errors.iter().map(|e| e.message()).collect();
+        assert_eq!(errors.len(), 3, "{messages:?}");
+        assert!(messages[0].contains("unknown policy element `Bogus`"), "{messages:?}");
+        assert!(messages[1].contains("found \"allow\""), "{messages:?}");
+        assert!(messages[2].contains("neither `Action`"), "{messages:?}");
+        let policy = policy.expect("the good statement is kept");
+        assert_eq!(policy.statements.len(), 1);
+        assert_eq!(policy.version.unwrap().value, "2012-10-17");
+        // Not JSON: one error, nothing to lint.
+        let (none, errors) = parse_policy_recovering("{\"Statement\": [", "t");
+        assert!(none.is_none() && errors.len() == 1);
+        // Strict parsing is unchanged: the first error.
+        assert!(err_of(text).to_string().contains("`Bogus`"));
     }
 
     #[test]

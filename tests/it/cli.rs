@@ -50,6 +50,35 @@ fn lint_deny_warnings_fails_on_warnings() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A parse error no longer hides the file's other mistakes: a broken statement, an unknown
+/// element and a lint in a statement that parsed are all reported, in line order.
+#[test]
+fn lint_goes_on_past_parse_errors() {
+    let dir = std::env::temp_dir().join(format!("iam-prune-it-lint-recover-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("three.json");
+    std::fs::write(
+        &f,
+        "{\"Version\": \"2012-10-17\", \"Statement\": [\n\
+         {\"Effect\": \"allow\", \"Action\": \"s3:GetObject\", \"Resource\": \"*\"},\n\
+         {\"Effect\": \"Allow\", \"Action\": \"s3:GetObjcet\", \"Resource\": \"*\"},\n\
+         {\"Effect\": \"Allow\", \"Action\": \"s3:PutObject\", \"Resources\": \"*\"}\n]}",
+    )
+    .unwrap();
+    let (code, v) = iam_prune_json(&["lint", f.to_str().unwrap(), "--output", "json"]);
+    assert_eq!(code, 1, "{v}");
+    let errors = v["files"][0]["errors"].as_array().unwrap();
+    let found: Vec<(u64, &str)> =
+        errors.iter().map(|e| (e["line"].as_u64().unwrap(), e["code"].as_str().unwrap())).collect();
+    assert!(found.contains(&(2, "parse")), "the lowercase Effect: {v}");
+    assert!(found.contains(&(4, "parse")), "the unknown element `Resources` on the next statement: {v}");
+    let all = serde_json::to_string(&v).unwrap();
+    assert!(all.contains("s3:GetObjcet"), "the statement between them is linted: {v}");
+    let lines: Vec<u64> = errors.iter().map(|e| e["line"].as_u64().unwrap()).collect();
+    assert!(lines.windows(2).all(|w| w[0] <= w[1]), "in line order: {lines:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn a_denied_patch_is_for_one_principal() {
     // Stratus Red Team's attack simulations: denials of several principals.
