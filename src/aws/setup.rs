@@ -206,13 +206,14 @@ struct Resolved {
     slots: usize,
 }
 
-/// The names of version slot `k` (1-based): its candidate policy and its role. Slot 1 keeps
-/// the names of a one-slot sandbox.
-fn slot_names(plan: &SandboxPlan, k: usize) -> (String, String) {
+/// The names of version slot `k` (1-based): its candidate policy and its principal (a role,
+/// or a user with `--principal user`). Slot 1 keeps the names of a one-slot sandbox.
+fn slot_names(plan: &SandboxPlan, k: usize, user: bool) -> (String, String) {
+    let who = if user { "-u" } else { "-v" };
     if k == 1 {
-        (plan.name("-candidate"), plan.name("-v"))
+        (plan.name("-candidate"), plan.name(who))
     } else {
-        (plan.name(&format!("-candidate{k}")), plan.name(&format!("-v{k}")))
+        (plan.name(&format!("-candidate{k}")), plan.name(&format!("{who}{k}")))
     }
 }
 
@@ -272,19 +273,19 @@ async fn resolve(
         attach.extend(fixed_names.iter().cloned());
         plan.roles.push(RoleSpec { name: plan.name(""), attach });
     }
-    // Versions of one policy serialise trials: `--parallel K` gets K version roles, each with
-    // a candidate policy of its own. A sandbox user stays one (its key is the workload's).
-    let slots = if needs_version && !user { parallel.max(1) } else { 1 };
+    // Versions of one policy serialise trials: `--parallel K` gets K version principals
+    // (roles, or users each with its own key), each with a candidate policy of its own.
+    let slots = if needs_version { parallel.max(1) } else { 1 };
     if needs_version {
         for k in 1..=slots {
-            let (name, role) = slot_names(&plan, k);
+            let (name, who) = slot_names(&plan, k, user);
             plan.policies.push(PolicySpec { name: name.clone(), document: policy_doc::first_version(&start, &marker) });
             let mut attach = vec![name];
             attach.extend(fixed_names.iter().cloned());
             if user {
-                plan.users.push(UserSpec { name: plan.name("-u"), attach });
+                plan.users.push(UserSpec { name: who, attach });
             } else {
-                plan.roles.push(RoleSpec { name: role, attach });
+                plan.roles.push(RoleSpec { name: who, attach });
             }
         }
     }
@@ -386,32 +387,24 @@ impl AwsPruneSetup {
         let r = resolve(args, &conn, catalog, run_id, parallel).await?;
         let sandbox = Sandbox::create(&conn, &r.plan).await?;
         let session_role_arn = r.needs_session.then(|| r.plan.role_arn(&r.plan.name("")));
-        let who = match r.plan.users.first() {
-            Some(u) => {
-                let key = sandbox.user_key(&u.name);
-                match wait_for_key(&conn, key.as_ref()).await {
-                    Ok(creds) => VersionPrincipal::User { name: u.name.clone(), creds },
-                    Err(e) => {
-                        sandbox.cleanup().await;
-                        return Err(e);
-                    }
-                }
-            }
-            None => VersionPrincipal::Role(r.plan.role_arn(&r.plan.name("-v"))),
-        };
-        let user = matches!(who, VersionPrincipal::User { .. });
+        let user = !r.plan.users.is_empty();
         let mut versions = Vec::new();
         if r.needs_version {
-            versions.push(VersionSlot {
-                who,
-                policy_arn: r.plan.policy_arn(&r.plan.name("-candidate")),
-                marker: r.marker.clone(),
-                state: tokio::sync::Mutex::new(VersionState { seq: 1, creds: None }),
-            });
-            for k in 2..=r.slots {
-                let (policy, role) = slot_names(&r.plan, k);
+            for k in 1..=r.slots {
+                let (policy, name) = slot_names(&r.plan, k, user);
+                let who = if user {
+                    match wait_for_key(&conn, sandbox.user_key(&name).as_ref()).await {
+                        Ok(creds) => VersionPrincipal::User { name, creds },
+                        Err(e) => {
+                            sandbox.cleanup().await;
+                            return Err(e);
+                        }
+                    }
+                } else {
+                    VersionPrincipal::Role(r.plan.role_arn(&name))
+                };
                 versions.push(VersionSlot {
-                    who: VersionPrincipal::Role(r.plan.role_arn(&role)),
+                    who,
                     policy_arn: r.plan.policy_arn(&policy),
                     marker: r.marker.clone(),
                     state: tokio::sync::Mutex::new(VersionState { seq: 1, creds: None }),

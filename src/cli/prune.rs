@@ -241,15 +241,6 @@ async fn run_on_aws(args: Args, g: &Global) -> CmdResult {
     let interrupt = async move {
         signal.recv().await;
     };
-    if args.parallel.is_some_and(|k| k > 1)
-        && args.aws.principal_kind() == iam_prune::aws::sandbox::PrincipalKind::User
-        && !g.quiet
-    {
-        eprintln!(
-            "note: --parallel {} cannot apply with --principal user: the sandbox user's one key carries one candidate at a time, so trials run one at a time",
-            args.parallel.unwrap_or(1)
-        );
-    }
     let progress = PruneProgress::new(g);
     let out = run_aws_job(dir, job, Some(&args.aws), &progress, interrupt).await;
     progress.finish();

@@ -566,6 +566,53 @@ fn moto_parallel_trials_on_policy_versions_use_one_principal_each() {
     assert_eq!(moto.fixture("snapshot"), before, "the user's roles and policies changed");
 }
 
+/// `--parallel K` with `--principal user`: K sandbox users, each with its own key and its own
+/// candidate policy, run K trials at once; all of them are cleaned up.
+#[test]
+fn moto_parallel_trials_as_sandbox_users_use_one_user_each() {
+    let moto = Moto::start();
+    let before = moto.fixture("snapshot");
+    let dir = run_dir("parallel-users");
+    let start = crate::common::root().join("tests/workloads/long_lived_key_start.json");
+    let w = format!("{} tests/workloads/long_lived_key.py", python().display());
+    let args = [
+        "--output",
+        "json",
+        "prune",
+        "--start",
+        start.to_str().unwrap(),
+        "--principal",
+        "user",
+        "--parallel",
+        "3",
+        "--strategy",
+        "group",
+        "--run",
+        &w,
+        "--out",
+        dir.to_str().unwrap(),
+    ];
+    let out = moto.iam_prune(&args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("one at a time"), "parallelism is real now: {stderr}");
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    assert_eq!(out.status.code(), Some(0), "{s:#}");
+    assert_eq!(
+        s["minimal"],
+        serde_json::json!(["ec2:DescribeVpcs", "s3:ListAllMyBuckets", "sts:GetSessionToken"]),
+        "{s:#}"
+    );
+    assert_eq!(s["parallel"], 3, "three trials at once, not one: {s:#}");
+    let mut by_round: std::collections::BTreeMap<u64, usize> = std::collections::BTreeMap::new();
+    for t in journaled_trials(&dir) {
+        assert_eq!(t["outcome"]["detail"]["apply"]["means"], "policy-version", "{t:#}");
+        *by_round.entry(t["round"].as_u64().unwrap()).or_default() += 1;
+    }
+    assert!(by_round.values().any(|&n| n == 3), "no round ran three trials: {by_round:?}");
+    assert!(moto.leftovers().is_empty(), "sandbox left behind: {:?}", moto.leftovers());
+    assert_eq!(moto.fixture("snapshot"), before, "users, roles or policies changed");
+}
+
 /// `sandbox run` with a failing trial exits 3 (a verdict, as `eval`'s deny), not 1.
 #[test]
 fn moto_sandbox_run_of_a_failing_trial_exits_3() {
