@@ -65,14 +65,15 @@ pub fn recheck_wait(longest_settle: Duration) -> Duration {
 /// Upper bound on waiting for a new role's trust policy to allow `AssumeRole`.
 pub const ASSUME_BOUND: Duration = Duration::from_secs(60);
 
-/// The marker for a universe: the first marker action outside it, else role ARNs.
-pub fn choose_marker(catalog: &Catalog, universe_and_fixed: &ActionSet, role_arn_prefix: &str) -> Marker {
+/// The marker for a universe: the first marker action outside it, else `iam:GetRole` on the
+/// sandbox's probe role (`probe_role_arn`, which the sandbox then creates).
+pub fn choose_marker(catalog: &Catalog, universe_and_fixed: &ActionSet, probe_role_arn: &str) -> Marker {
     for a in MARKER_ACTIONS {
         if catalog.lookup(a).is_none_or(|id| !universe_and_fixed.contains(id)) {
             return Marker::Action((*a).to_string());
         }
     }
-    Marker::RoleArn { prefix: role_arn_prefix.to_string() }
+    Marker::Role { arn: probe_role_arn.to_string() }
 }
 
 /// How a trial's candidate was put in force, and at what cost (for `Outcome.detail`).
@@ -99,6 +100,11 @@ pub struct Applied {
     /// Why a session policy was not used, when it was not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback: Option<String>,
+    /// The probe could not tell this version from the previous one (it denies its marker as
+    /// the previous one did, see [`policy_doc::Version::marker_denied`]): the trial waited
+    /// [`recheck_wait`] instead of seeing the version in force.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unprobed: bool,
     /// The trial's credentials (never serialised).
     #[serde(skip)]
     pub creds: Option<SessionCredentials>,
@@ -165,7 +171,7 @@ pub(crate) async fn assume_role(
 
 /// Whether a marker request was allowed (`Some(true)`), denied (`Some(false)`), or the
 /// answer says neither (`None`: a transport error, retried by the probe loop).
-async fn marker_allowed(conn: &Connection, creds: &SessionCredentials, marker: &Marker, seq: u64) -> Option<bool> {
+async fn marker_allowed(conn: &Connection, creds: &SessionCredentials, marker: &Marker) -> Option<bool> {
     let result: Result<(), CallFailure> = match marker {
         Marker::Action(a) if a == "sts:GetAccessKeyInfo" => conn
             .sts_as(creds)
@@ -181,10 +187,10 @@ async fn marker_allowed(conn: &Connection, creds: &SessionCredentials, marker: &
         Marker::Action(_) => {
             conn.iam_as(creds).get_account_summary().send().await.map(|_| ()).map_err(|e| CallFailure::of(&e))
         }
-        Marker::RoleArn { prefix } => {
-            // The previous version allowed this name, the new one denies it.
-            let name = format!("{prefix}{}", seq.saturating_sub(1));
-            let name = name.rsplit('/').next().unwrap_or_default().to_string();
+        Marker::Role { arn } => {
+            // The role exists, so a version that allows the call gets the role (or, while the
+            // new role is still propagating, NoSuchEntity: authorised all the same).
+            let name = arn.rsplit('/').next().unwrap_or_default().to_string();
             conn.iam_as(creds).get_role().role_name(name).send().await.map(|_| ()).map_err(|e| CallFailure::of(&e))
         }
     };
@@ -196,12 +202,10 @@ async fn marker_allowed(conn: &Connection, creds: &SessionCredentials, marker: &
     }
 }
 
-/// What the probe expects once version `seq` is in force.
-fn expected(marker: &Marker, seq: u64) -> bool {
-    match marker {
-        Marker::Action(_) => seq % 2 == 1,
-        Marker::RoleArn { .. } => false,
-    }
+/// What the probe expects once version `seq` is in force: every marker is allowed in odd
+/// versions only.
+fn expected(seq: u64) -> bool {
+    seq % 2 == 1
 }
 
 /// Probes until version `seq` is seen in force twice in a row, within `bound`.
@@ -214,14 +218,14 @@ pub async fn wait_for_version(
     bound: Duration,
 ) -> Result<(f64, f64, u32), AwsError> {
     let started = Instant::now();
-    let want = expected(marker, seq);
+    let want = expected(seq);
     let mut first: Option<f64> = None;
     let mut streak = 0;
     let mut probes = 0;
     let mut delay = Duration::from_millis(250);
     loop {
         probes += 1;
-        let seen = marker_allowed(conn, creds, marker, seq).await;
+        let seen = marker_allowed(conn, creds, marker).await;
         if seen == Some(want) {
             first.get_or_insert(started.elapsed().as_secs_f64());
             streak += 1;

@@ -79,11 +79,15 @@ pub(crate) struct VersionSlot {
     pub state: tokio::sync::Mutex<VersionState>,
 }
 
-/// The sequence number of the candidate policy's default version, and a cached session.
+/// The sequence number of the candidate policy's default version, a cached session, and
+/// whether the probe can see the next version come into force.
 #[derive(Debug, Default)]
 pub(crate) struct VersionState {
     pub seq: u64,
     pub creds: Option<SessionCredentials>,
+    /// Whether the version in force allows its marker: a new version is visible to the
+    /// probe only when it answers otherwise.
+    pub marker_allowed: bool,
 }
 
 /// Runs a shell command on AWS under candidate policies.
@@ -195,6 +199,7 @@ impl CommandOracle {
                 settled_seconds: 0.0,
                 probes: 0,
                 recheck_wait_seconds: 0.0,
+                unprobed: false,
                 fallback: None,
                 creds: Some(creds),
             })),
@@ -219,7 +224,8 @@ impl CommandOracle {
         let seq = state.seq + 1;
         let (cand, removed) = self.candidates.split(&req.candidate);
         let c = &self.candidates;
-        let Some(doc) = policy_doc::version_document(c.catalog, &c.start, &cand, &removed, &c.fixed, &slot.marker, seq)
+        let Some(version) =
+            policy_doc::version_document(c.catalog, &c.start, &cand, &removed, &c.fixed, &slot.marker, seq)
         else {
             return Err(run_err(
                 req.id,
@@ -227,10 +233,13 @@ impl CommandOracle {
                 "start from a smaller policy, or add what is certainly needed with --fixed",
             ));
         };
+        let doc = version.document;
         let version_id = apply::put_version(&self.conn, &slot.policy_arn, &doc)
             .await
             .map_err(|e| run_err(req.id, e.to_string(), "see above"))?;
         state.seq = seq;
+        let allows_marker = seq % 2 == 1 && !version.marker_denied;
+        let unprobed = std::mem::replace(&mut state.marker_allowed, allows_marker) == allows_marker;
         let fresh = match (&slot.who, &state.creds) {
             (VersionPrincipal::User { creds, .. }, _) => creds.clone(),
             (VersionPrincipal::Role(_), Some(c)) if !c.is_expiring_within(self.timeout.as_secs() as i64 + 300) => {
@@ -250,10 +259,18 @@ impl CommandOracle {
             }
         };
         let apply_seconds = started.elapsed().as_secs_f64();
-        let (first, settled, probes) =
+        let (first, settled, probes) = if unprobed {
+            // This version answers the marker as the previous one did (an odd version whose
+            // candidate removes the probe role's iam:GetRole): nothing to see. Wait as long as
+            // a re-run would (twice the longest settle time measured).
+            let wait = apply::recheck_wait(Duration::from_millis(self.longest_settle_ms.load(Ordering::Relaxed)));
+            tokio::time::sleep(wait).await;
+            (wait.as_secs_f64(), wait.as_secs_f64(), 0)
+        } else {
             apply::wait_for_version(&self.conn, &fresh, &slot.marker, seq, apply::PROPAGATION_BOUND)
                 .await
-                .map_err(|e| run_err(req.id, e.to_string(), "retry the run; it resumes from the journal"))?;
+                .map_err(|e| run_err(req.id, e.to_string(), "retry the run; it resumes from the journal"))?
+        };
         self.longest_settle_ms.fetch_max((settled * 1000.0) as u64, Ordering::Relaxed);
         Ok(Applied {
             means: "policy-version",
@@ -265,6 +282,7 @@ impl CommandOracle {
             probes,
             recheck_wait_seconds: 0.0,
             fallback: None,
+            unprobed,
             creds: Some(fresh),
         })
     }

@@ -76,17 +76,25 @@ pub fn session_policy(catalog: &Catalog, keep: &ActionSet, removed: &ActionSet) 
     }
 }
 
-/// A propagation marker added to each candidate version (see `apply.rs`).
+/// A propagation marker added to each candidate version (see `apply.rs`): allowed in odd
+/// versions only, so the probe sees a new version come into force.
 #[derive(Debug, Clone)]
 pub enum Marker {
-    /// Allow `action` (outside the universe) in odd versions only.
+    /// Allow `action` (outside the universe) in odd versions; nothing grants it otherwise.
     Action(String),
-    /// Allow `iam:GetRole` on a per-version nonexistent role ARN and deny the previous one.
-    RoleArn {
-        /// `arn:aws:iam::ACCOUNT:role/iam-prune/iam-prune-sbx-RUN-probe-` (sequence appended).
-        prefix: String,
+    /// `iam:GetRole` on the sandbox's probe role: allowed in odd versions, denied in even
+    /// ones. For universes that hold every marker action (AdministratorAccess). The role must
+    /// exist: moto checks `iam:GetRole` on a role it does not know against `*`, and AWS
+    /// against an ARN without the path. A version whose candidate removes `iam:GetRole` and
+    /// that only a Deny form fits denies it in odd versions too ([`Version::marker_denied`]).
+    Role {
+        /// `arn:aws:iam::ACCOUNT:role/iam-prune/iam-prune-sbx-RUN-probe`.
+        arn: String,
     },
 }
+
+/// The action of [`Marker::Role`].
+const ROLE_MARKER_ACTION: &str = "iam:GetRole";
 
 impl Marker {
     fn statements(&self, seq: u64) -> Vec<Value> {
@@ -95,14 +103,10 @@ impl Marker {
                 vec![json!({"Sid": "IamPruneProbe", "Effect": "Allow", "Action": a, "Resource": "*"})]
             }
             Marker::Action(_) => Vec::new(),
-            Marker::RoleArn { prefix } => {
-                let mut v = vec![
-                    json!({"Sid": "IamPruneProbe", "Effect": "Allow", "Action": "iam:GetRole", "Resource": format!("{prefix}{seq}")}),
-                ];
-                if seq > 1 {
-                    v.push(json!({"Sid": "IamPruneProbeOld", "Effect": "Deny", "Action": "iam:GetRole", "Resource": format!("{prefix}{}", seq - 1)}));
-                }
-                v
+            Marker::Role { arn } => {
+                // The start may grant iam:GetRole on `*`: even versions deny the probe role.
+                let effect = if seq % 2 == 1 { "Allow" } else { "Deny" };
+                vec![json!({"Sid": "IamPruneProbe", "Effect": effect, "Action": ROLE_MARKER_ACTION, "Resource": arn})]
             }
         }
     }
@@ -111,33 +115,45 @@ impl Marker {
     pub fn describe(&self) -> String {
         match self {
             Marker::Action(a) => format!("`{a}`, allowed in odd versions only"),
-            Marker::RoleArn { prefix } => format!("`iam:GetRole` on `{prefix}N`, one N per version"),
+            Marker::Role { arn } => format!("`iam:GetRole` on `{arn}`, allowed in odd versions only"),
         }
     }
 
-    /// The action the session-policy probe asks for: the marker action, or for role ARN
-    /// markers the first marker action (which the universe or a fixed policy then grants).
+    /// The action the session-policy probe asks for: the marker action, or for the probe
+    /// role the first marker action (which the universe or a fixed policy then grants).
     pub fn probe_action(&self) -> String {
         match self {
             Marker::Action(a) => a.clone(),
-            Marker::RoleArn { .. } => {
+            Marker::Role { .. } => {
                 crate::aws::apply::MARKER_ACTIONS.first().copied().unwrap_or("sts:GetAccessKeyInfo").to_string()
             }
         }
     }
 
-    /// The action a marker may not be covered by a `Deny` wildcard of removed actions.
-    fn action(&self) -> Option<&str> {
+    /// The marker's action, which a `Deny` of removed actions must spare.
+    fn action(&self) -> &str {
         match self {
-            Marker::Action(a) => Some(a),
-            Marker::RoleArn { .. } => None,
+            Marker::Action(a) => a,
+            Marker::Role { .. } => ROLE_MARKER_ACTION,
         }
     }
 }
 
-/// Version `seq` of the candidate policy: the shorter of "start plus `Deny` removed" and
-/// "`Allow` exactly the candidate", with the marker's statements. `None` when neither fits
-/// a managed policy.
+/// A version document and what its probe can see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    /// The policy document.
+    pub document: String,
+    /// The version denies its marker whatever its number: the probe role's `iam:GetRole`,
+    /// which the candidate removes, where only a Deny form fits. An odd version then looks
+    /// like the even one before it to the probe (see [`Marker::Role`]).
+    pub marker_denied: bool,
+}
+
+/// Version `seq` of the candidate policy: the shortest of "start plus `Deny` removed",
+/// "start plus `Deny` all but the candidate" and "`Allow` exactly the candidate", with the
+/// marker's statements; a form that spares the marker wins over a shorter one that does not.
+/// `None` when no form fits a managed policy.
 pub fn version_document(
     catalog: &Catalog,
     start: &Policy,
@@ -146,10 +162,14 @@ pub fn version_document(
     fixed: &ActionSet,
     marker: &Marker,
     seq: u64,
-) -> Option<String> {
+) -> Option<Version> {
     let mut protected = candidate.union(fixed);
-    if let Some(a) = marker.action() {
-        protected.insert(catalog.intern(a));
+    // The Deny forms must spare the marker, except the probe role's `iam:GetRole` when the
+    // candidate itself removes it: a trial without it must not hold it.
+    let marker_id = catalog.intern(marker.action());
+    let marker_removed = removed.contains(marker_id);
+    if !marker_removed {
+        protected.insert(marker_id);
     }
     let everything = catalog.all_actions().union(candidate).union(removed);
     let mut deny_form: Vec<Value> = match to_value(start).get("Statement") {
@@ -182,9 +202,7 @@ pub fn version_document(
     let not_form = document(not_form);
     deny_form.extend(marker.statements(seq));
     let mut deny_form = document(deny_form);
-    // A marker of role ARNs uses `iam:GetRole`, which a `NotAction` of the candidate would deny
-    // when the candidate lacks it: that form is only for action markers.
-    if marker.action().is_some() && iam_chars(&not_form) < iam_chars(&deny_form) {
+    if iam_chars(&not_form) < iam_chars(&deny_form) {
         deny_form = not_form;
     }
     let mut allow_form: Vec<Value> = Vec::new();
@@ -201,11 +219,14 @@ pub fn version_document(
     }
     allow_form.extend(marker.statements(seq));
     let allow_form = (plain && !allow_form.is_empty()).then(|| document(allow_form));
-    let best = match allow_form {
-        Some(a) if iam_chars(&a) < iam_chars(&deny_form) => a,
-        _ => deny_form,
-    };
-    (iam_chars(&best) <= MANAGED_POLICY_LIMIT).then_some(best)
+    // When the candidate removes the probe role's `iam:GetRole`, both Deny forms deny it on
+    // every resource, the probe role included: IAM cannot spare only that ARN in a way moto
+    // honours (moto treats a Deny with `NotResource` as an Allow). "Allow exactly the
+    // candidate" spares it, so it wins then.
+    let deny = Version { marker_denied: marker_removed, document: deny_form };
+    let allow = allow_form.map(|document| Version { document, marker_denied: false });
+    let fits = |v: &Version| iam_chars(&v.document) <= MANAGED_POLICY_LIMIT;
+    [allow, Some(deny)].into_iter().flatten().filter(fits).min_by_key(|v| (v.marker_denied, iam_chars(&v.document)))
 }
 
 /// The first version of the candidate policy: the start document as written, plus marker.
@@ -265,25 +286,82 @@ mod tests {
         let removed = set(c, &["iam:GetInstanceProfile"]);
         let cand = universe.difference(&removed);
         let marker = Marker::Action("sts:GetAccessKeyInfo".into());
-        let v2 = version_document(c, &start, &cand, &removed, &ActionSet::new(), &marker, 2).unwrap();
-        let v3 = version_document(c, &start, &cand, &removed, &ActionSet::new(), &marker, 3).unwrap();
+        let v2 = version_document(c, &start, &cand, &removed, &ActionSet::new(), &marker, 2).unwrap().document;
+        let v3 = version_document(c, &start, &cand, &removed, &ActionSet::new(), &marker, 3).unwrap().document;
         assert!(!v2.contains("GetAccessKeyInfo") && v3.contains("GetAccessKeyInfo"));
         let granted = allowed_by(c, &v2);
         assert_eq!(granted.intersection(&universe), cand);
         assert!(!granted.contains(c.lookup("sts:GetAccessKeyInfo").unwrap()));
     }
 
+    /// AdministratorAccess leaves no marker action, so the probe is `iam:GetRole` on the
+    /// sandbox's probe role, allowed in odd versions and denied in even ones, whatever the
+    /// form. A candidate without `iam:GetRole` gets the form that spares the probe role where
+    /// one fits; where only a Deny form fits, the version says it denies its marker.
     #[test]
-    fn small_candidates_are_allowed_exactly() {
+    fn the_probe_role_marker_alternates_in_every_form() {
+        use crate::eval::{Context, DecisionKind, Evaluator, NamedPolicy, PolicySet, Request};
         let c = Catalog::embedded();
-        let (_, start) = c.load_policy("IAMFullAccess").unwrap();
-        let universe = c.expand_policy(&start).allowed;
-        let cand = set(c, &["iam:GetInstanceProfile", "iam:PassRole"]);
-        let marker = Marker::RoleArn { prefix: "arn:aws:iam::1:role/iam-prune/iam-prune-sbx-r-probe-".into() };
-        let doc =
-            version_document(c, &start, &cand, &universe.difference(&cand), &ActionSet::new(), &marker, 4).unwrap();
-        assert!(doc.contains("probe-4") && doc.contains("probe-3"), "{doc}");
-        assert!(!doc.contains("\"Deny\",\"Action\":[\"iam"), "{doc}");
+        let (_, admin) = c.load_policy("AdministratorAccess").unwrap();
+        let universe = c.expand_policy(&admin).allowed;
+        let probe = "arn:aws:iam::1:role/iam-prune/iam-prune-sbx-r-probe";
+        let marker = crate::aws::apply::choose_marker(c, &universe, probe);
+        assert!(matches!(marker, Marker::Role { .. }), "{marker:?}");
+        let decide = |doc: &str, action: &str, resource: &str| -> DecisionKind {
+            let set = PolicySet {
+                identity: vec![NamedPolicy::new("v", crate::policy::parse_policy(doc, "v").unwrap())],
+                ..Default::default()
+            };
+            let ctx = Context::new();
+            Evaluator::compile(&set).unwrap().decide(&Request {
+                principal: "arn:aws:iam::1:role/x",
+                action,
+                resource,
+                context: &ctx,
+            })
+        };
+        let other_role = "arn:aws:iam::1:role/app";
+        let version = |cand: &ActionSet, seq| {
+            version_document(c, &admin, cand, &universe.difference(cand), &ActionSet::new(), &marker, seq).unwrap()
+        };
+        // Nearly everything but iam:GetRole: only a Deny form fits, and it denies iam:GetRole
+        // everywhere, the probe role included, and says so.
+        let mut no_get_role = universe.clone();
+        no_get_role.remove(c.lookup("iam:GetRole").unwrap());
+        let v = version(&no_get_role, 5);
+        assert!(v.marker_denied, "{}", v.document);
+        assert_ne!(decide(&v.document, "iam:GetRole", other_role), DecisionKind::Allow, "removed");
+        assert_ne!(decide(&v.document, "iam:GetRole", probe), DecisionKind::Allow);
+        assert_eq!(decide(&v.document, "s3:GetObject", "arn:aws:s3:::b/k"), DecisionKind::Allow, "kept");
+        // Where "Allow exactly the candidate" fits, it carries the marker.
+        let small = set(c, &["s3:GetObject", "sqs:SendMessage", "iam:PassRole"]);
+        for seq in [6, 7] {
+            let v = version(&small, seq);
+            assert!(!v.marker_denied, "{}", v.document);
+            assert_eq!(
+                decide(&v.document, "iam:GetRole", probe) == DecisionKind::Allow,
+                seq % 2 == 1,
+                "{}",
+                v.document
+            );
+            assert_ne!(decide(&v.document, "iam:GetRole", other_role), DecisionKind::Allow);
+        }
+        // A candidate that keeps iam:GetRole (granted on `*` by the start): even versions deny
+        // the probe role, odd ones allow it.
+        let mut keeps = universe.clone();
+        keeps.remove(c.lookup("s3:GetObject").unwrap());
+        for seq in [8, 9] {
+            let v = version(&keeps, seq);
+            assert!(!v.marker_denied);
+            assert_eq!(
+                decide(&v.document, "iam:GetRole", probe) == DecisionKind::Allow,
+                seq % 2 == 1,
+                "{}",
+                v.document
+            );
+            assert_eq!(decide(&v.document, "iam:GetRole", other_role), DecisionKind::Allow, "{}", v.document);
+            assert_ne!(decide(&v.document, "s3:GetObject", "arn:aws:s3:::b/k"), DecisionKind::Allow, "{}", v.document);
+        }
     }
 
     #[test]
@@ -303,7 +381,8 @@ mod tests {
         for cand in [half, quarter, small, all_but_one, ActionSet::new()] {
             let removed = universe.difference(&cand);
             let doc = version_document(c, &start, &cand, &removed, &ActionSet::new(), &marker, 2)
-                .unwrap_or_else(|| panic!("a candidate of {} actions does not fit", cand.len()));
+                .unwrap_or_else(|| panic!("a candidate of {} actions does not fit", cand.len()))
+                .document;
             assert_eq!(allowed_by(c, &doc).intersection(&universe), cand, "{doc}");
         }
     }

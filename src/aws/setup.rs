@@ -250,7 +250,11 @@ async fn resolve(
             help: "session policies exist only for assumed-role sessions: use `--apply version` (or auto)".into(),
         });
     }
-    let marker = apply::choose_marker(catalog, &universe.union(&fixed), &plan.role_arn(&plan.name("-probe-")));
+    let marker = apply::choose_marker(catalog, &universe.union(&fixed), &plan.role_arn(&plan.name("-probe")));
+    if matches!(marker, Marker::Role { .. }) {
+        // The probe role holds nothing: it only has to exist for `iam:GetRole` on it.
+        plan.roles.push(RoleSpec { name: plan.name("-probe"), attach: Vec::new() });
+    }
     let needs_session = args.apply_mode() != ApplyMode::Version && !user;
     let needs_version = args.apply_mode() != ApplyMode::Session;
     let mut fixed_names = Vec::new();
@@ -407,7 +411,7 @@ impl AwsPruneSetup {
                     who,
                     policy_arn: r.plan.policy_arn(&policy),
                     marker: r.marker.clone(),
-                    state: tokio::sync::Mutex::new(VersionState { seq: 1, creds: None }),
+                    state: tokio::sync::Mutex::new(VersionState { seq: 1, creds: None, marker_allowed: true }),
                 });
             }
         }

@@ -469,6 +469,44 @@ fn moto_prunes_from_power_user_access() {
     assert!(moto.leftovers().is_empty(), "sandbox left behind: {:?}", moto.leftovers());
 }
 
+/// AdministratorAccess leaves no action outside the universe for the propagation probe, so it
+/// probes with `iam:GetRole` on a probe role the sandbox creates (moto checks the call on a
+/// role it does not know against `*`: the nonexistent per-version ARNs of before never
+/// changed its answer, and version 2 was never "seen").
+#[test]
+fn moto_prunes_from_administrator_access() {
+    let moto = Moto::start();
+    let dir = run_dir("admin");
+    let w = format!(
+        "{} -c \"import boto3; boto3.client('ec2').describe_vpcs(); boto3.client('s3').list_buckets(); print('ok')\"",
+        python().display()
+    );
+    let args = [
+        "--output",
+        "json",
+        "prune",
+        "--start",
+        "AdministratorAccess",
+        "--strategy",
+        "group",
+        "--run",
+        &w,
+        "--out",
+        dir.to_str().unwrap(),
+    ];
+    let (code, s) = run_json(moto.iam_prune(&args));
+    assert_eq!(code, 0, "{s:#}");
+    assert_eq!(s["minimal"], serde_json::json!(["ec2:DescribeVpcs", "s3:ListAllMyBuckets"]), "{s:#}");
+    assert_eq!(s["minimal_proven"], true, "{s:#}");
+    let trials = journaled_trials(&dir);
+    // Each trial's version was seen in force through the probe role's marker, or says not.
+    for t in &trials {
+        let apply = &t["outcome"]["detail"]["apply"];
+        assert!(apply["probes"].as_u64() > Some(0) || apply["unprobed"] == true, "{t:#}");
+    }
+    assert!(moto.leftovers().is_empty(), "sandbox left behind: {:?}", moto.leftovers());
+}
+
 /// A resumed AWS run reads its start policy from the absolute path it recorded (so it resumes
 /// from any directory) and refuses one edited since, before it touches AWS.
 #[test]
