@@ -19,6 +19,9 @@ enum Sub {
         /// Runs.
         #[arg(long, default_value_t = 50)]
         runs: usize,
+        /// Print the section of docs/benchmarks.md (Markdown, with the machine and date).
+        #[arg(long)]
+        markdown: bool,
     },
     /// Trials and rounds per strategy on generated workloads, next to the lower bound.
     Prune {
@@ -44,6 +47,10 @@ enum Sub {
         /// Where the bundled scenarios are.
         #[arg(long, default_value = "scenarios")]
         scenarios: PathBuf,
+        /// Print the sections of docs/benchmarks.md (Markdown tables with the machine and
+        /// date, and the floors) instead of the text tables; `scripts/benchmarks.sh` uses it.
+        #[arg(long)]
+        markdown: bool,
     },
 }
 
@@ -57,8 +64,8 @@ enum BenchSet {
 
 pub fn run(args: Args, g: &Global) -> CmdResult {
     match args.command {
-        Sub::Expand { runs } => bench_expand(runs, g),
-        Sub::Prune { quick, n, d, strategy, k, set, scenarios } => {
+        Sub::Expand { runs, markdown } => bench_expand(runs, markdown, g),
+        Sub::Prune { quick, n, d, strategy, k, set, scenarios, markdown } => {
             let generated = set != BenchSet::Scenarios;
             let bundled = set == BenchSet::Scenarios || (set == BenchSet::All && n.is_none() && d.is_none());
             // The scenarios first: a few seconds, and a missing directory fails before the
@@ -76,9 +83,45 @@ pub fn run(args: Args, g: &Global) -> CmdResult {
                 Vec::new()
             };
             let rows = if generated { bench_generated(quick, n, d, strategy, k, g) } else { Vec::new() };
-            let mut floors = if rows.is_empty() { Vec::new() } else { check_floors(&rows) };
-            floors.extend(check_scenario_floors(&scenario_rows));
-            if g.is_json() {
+            let generated_floors = if rows.is_empty() { Vec::new() } else { check_floors(&rows) };
+            let scenario_floors = check_scenario_floors(&scenario_rows);
+            let mut floors = generated_floors.clone();
+            floors.extend(scenario_floors.iter().cloned());
+            if markdown {
+                // The command that regenerates exactly this section, filters included.
+                let mut cmd = String::from("iam-prune bench prune");
+                for (flag, v) in [("--n", n), ("--d", d), ("--k", k)] {
+                    if let Some(v) = v {
+                        cmd.push_str(&format!(" {flag} {v}"));
+                    }
+                }
+                if let Some(s) = strategy {
+                    cmd.push_str(&format!(" --strategy {}", s.as_str()));
+                }
+                if quick {
+                    cmd.push_str(" --quick");
+                }
+                if !rows.is_empty() {
+                    println!(
+                        "{}",
+                        super::bench_md::generated(
+                            &rows,
+                            &format!("{cmd} --set generated --markdown"),
+                            &generated_floors
+                        )
+                    );
+                }
+                if !scenario_rows.is_empty() {
+                    println!(
+                        "{}",
+                        super::bench_md::scenarios(
+                            &scenario_rows,
+                            &format!("{cmd} --set scenarios --markdown"),
+                            &scenario_floors
+                        )
+                    );
+                }
+            } else if g.is_json() {
                 print_json(&serde_json::json!({"rows": rows, "scenarios": scenario_rows, "floors": floors}));
             } else {
                 if !rows.is_empty() {
@@ -348,7 +391,7 @@ fn check_floors(rows: &[Row]) -> Vec<serde_json::Value> {
     out
 }
 
-fn bench_expand(runs: usize, g: &Global) -> CmdResult {
+fn bench_expand(runs: usize, markdown: bool, g: &Global) -> CmdResult {
     let exe = std::env::current_exe()?;
     let mut ms: Vec<f64> = Vec::with_capacity(runs);
     for _ in 0..runs.max(1) {
@@ -376,7 +419,9 @@ fn bench_expand(runs: usize, g: &Global) -> CmdResult {
     let expand = t.elapsed().as_secs_f64() * 1000.0;
     let v = serde_json::json!({"runs": ms.len(), "min_ms": pick(0.0), "median_ms": pick(0.5), "p90_ms": pick(0.9),
         "in_process_ms": {"catalog_load": load, "managed_policy": managed, "expand": expand}, "actions": n});
-    if g.is_json() {
+    if markdown {
+        println!("{}", super::bench_md::expand(&v, pick(0.5) < 20.0));
+    } else if g.is_json() {
         print_json(&v);
     } else {
         println!("iam-prune expand IAMFullAccess ({n} actions), {} runs as a fresh process:", ms.len());

@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod bench;
+mod bench_md;
 mod catalog;
 mod denied;
 mod eval;

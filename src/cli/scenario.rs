@@ -25,9 +25,10 @@ enum Sub {
     New {
         /// The scenario's name (the file is NAME.toml unless --out is given).
         name: String,
-        /// The start policy: an AWS managed policy name or a policy file.
-        #[arg(long, value_name = "POLICY")]
-        start: String,
+        /// The start policy: an AWS managed policy name or a policy file (repeatable: pruning
+        /// starts from their union).
+        #[arg(long, value_name = "POLICY", required = true)]
+        start: Vec<String>,
         /// Policies held throughout and never pruned (repeatable).
         #[arg(long, value_name = "POLICY")]
         fixed: Vec<String>,
@@ -71,7 +72,7 @@ fn toml_list(items: &[String]) -> String {
     format!("[{}]", quoted.join(", "))
 }
 
-fn skeleton(name: &str, start: (bool, String), fixed: &[(bool, String)], actions: [&str; 2]) -> String {
+fn skeleton(name: &str, start: &[(bool, String)], fixed: &[(bool, String)], actions: [&str; 2]) -> String {
     let table = |refs: &[(bool, String)]| {
         let managed: Vec<String> = refs.iter().filter(|r| r.0).map(|r| r.1.clone()).collect();
         let files: Vec<String> = refs.iter().filter(|r| !r.0).map(|r| r.1.clone()).collect();
@@ -97,7 +98,7 @@ fn skeleton(name: &str, start: (bool, String), fixed: &[(bool, String)], actions
 name = {name_q}
 description = "What the workload does, in a sentence."
 
-# The broad policy pruning starts from.
+# The broad policies pruning starts from (their union).
 [start]
 {start_table}{fixed_table}
 # Who runs the workload (a role, a user or a session ARN); tags go in `tags = {{ team = "x" }}`.
@@ -126,13 +127,13 @@ resource = "*"
 # minimal = ["{a1}"]
 "#,
         name_q = toml::Value::String(name.to_string()),
-        start_table = table(&[start]),
+        start_table = table(start),
         a1 = actions[0],
         a2 = actions[1],
     )
 }
 
-fn new_cmd(name: &str, start: &str, fixed: &[String], out: Option<PathBuf>, g: &Global) -> CmdResult {
+fn new_cmd(name: &str, start: &[String], fixed: &[String], out: Option<PathBuf>, g: &Global) -> CmdResult {
     let c = Catalog::embedded();
     if name.is_empty() || !name.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_') {
         return Err(Box::new(super::UsageError::new(
@@ -147,12 +148,15 @@ fn new_cmd(name: &str, start: &str, fixed: &[String], out: Option<PathBuf>, g: &
             "choose another NAME or --out; an existing scenario is never overwritten",
         )));
     }
-    let start_ref = policy_ref(c, start)?;
+    let start_refs = start.iter().map(|f| policy_ref(c, f)).collect::<Result<Vec<_>, _>>()?;
     let fixed_refs = fixed.iter().map(|f| policy_ref(c, f)).collect::<Result<Vec<_>, _>>()?;
-    // Example calls the start policy allows on `*` (read-only ones first): the skeleton must
-    // pass under its own start policy, or `scenario check` rejects it.
-    let (_, policy) = c.load_policy(start)?;
-    let allowed = c.expand_policy(&policy).allowed;
+    // Example calls the start policies allow on `*` (read-only ones first): the skeleton must
+    // pass under its own start policies, or `scenario check` rejects it.
+    let mut allowed = iam_prune::actions::ActionSet::new();
+    for s in start {
+        let (_, policy) = c.load_policy(s)?;
+        allowed.union_with(&c.expand_policy(&policy).allowed);
+    }
     let mut ids: Vec<_> = allowed.iter().filter(|&id| (id.index()) < c.len()).collect();
     ids.sort_by_key(|&id| {
         let level = c.level(id).map(|l| l.as_str()).unwrap_or("");
@@ -170,7 +174,7 @@ fn new_cmd(name: &str, start: &str, fixed: &[String], out: Option<PathBuf>, g: &
     let names: Vec<String> = ids.iter().map(|&id| c.name(id)).collect();
     let tmp = path.with_extension("toml.tmp");
     for pair in names.windows(2).take(200) {
-        let text = skeleton(name, start_ref.clone(), &fixed_refs, [pair[0].as_str(), pair[1].as_str()]);
+        let text = skeleton(name, &start_refs, &fixed_refs, [pair[0].as_str(), pair[1].as_str()]);
         std::fs::write(&tmp, &text).map_err(|e| format!("cannot write `{}`: {e}", tmp.display()))?;
         let ok = Scenario::load(&tmp).ok().is_some_and(|s| check(&s).iter().all(|f| f.severity != Severity::Error));
         if ok {
@@ -190,7 +194,7 @@ fn new_cmd(name: &str, start: &str, fixed: &[String], out: Option<PathBuf>, g: &
         }
     }
     let _ = std::fs::remove_file(&tmp);
-    Err(format!("`{start}` allows no two actions on `*` a skeleton could use as examples; write the steps by hand (docs/scenarios.md)").into())
+    Err(format!("`{}` allows no two actions on `*` a skeleton could use as examples; write the steps by hand (docs/scenarios.md)", start.join("` + `")).into())
 }
 
 fn scenario_files(paths: Vec<PathBuf>) -> Vec<PathBuf> {

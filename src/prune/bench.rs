@@ -293,3 +293,30 @@ pub fn scenario_rows(dir: &std::path::Path, runs: &[ScenarioRun]) -> Result<Vec<
     }
     Ok(rows)
 }
+
+/// The machine, date and build of a measurement, for the Markdown sections of
+/// docs/benchmarks.md: "Measured 2026-12-02 on 2 cores (AMD EPYC ...), 24 GiB, release
+/// build, engine 7." (`cfg!(debug_assertions)` tells the build of the caller's crate).
+pub fn measured_line(release: bool) -> String {
+    let date = time::OffsetDateTime::now_utc().date();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let mem_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map(|kib| format!(", {:.0} GiB", kib / 1024.0 / 1024.0))
+        .unwrap_or_default();
+    let build = if release { "release" } else { "debug" };
+    format!("Measured {date} on {cores} cores ({cpu}){mem_gib}, {build} build, engine {}.", crate::prune::ENGINE)
+}

@@ -523,3 +523,55 @@ fn check_reports_line_and_column_for_broken_scenarios() {
         .expect_err("must not load");
     assert!(err.to_string().contains(":12:10:"), "{err}");
 }
+
+/// The walk-through of docs/scenarios.md: the page quotes `docs/examples/lambda-orders.toml`
+/// exactly, a skeleton from its `scenario new` command checks clean, and the file checks,
+/// fails the quoted candidate and prunes to its expectation, verified and proven.
+#[test]
+fn lambda_walkthrough() {
+    let file = root().join("docs/examples/lambda-orders.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let page = std::fs::read_to_string(root().join("docs/scenarios.md")).unwrap();
+    let marker = "<!-- walkthrough: docs/examples/lambda-orders.toml -->\n```toml\n";
+    let at = page.find(marker).expect("docs/scenarios.md quotes the walk-through file") + marker.len();
+    let quoted = &page[at..at + page[at..].find("```").unwrap()];
+    assert_eq!(quoted, text, "docs/scenarios.md must quote docs/examples/lambda-orders.toml exactly");
+
+    let dir = std::env::temp_dir().join(format!("iam-prune-it-walk-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let skeleton = dir.join("lambda-orders.toml");
+    let out = iam_prune(&[
+        "scenario",
+        "new",
+        "lambda-orders",
+        "--start",
+        "AmazonS3FullAccess",
+        "--start",
+        "AmazonDynamoDBFullAccess",
+        "--fixed",
+        "AWSLambdaBasicExecutionRole",
+        "--out",
+        skeleton.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let s = std::fs::read_to_string(&skeleton).unwrap();
+    assert!(s.contains(r#"managed = ["AmazonS3FullAccess", "AmazonDynamoDBFullAccess"]"#), "{s}");
+    assert!(iam_prune(&["scenario", "check", skeleton.to_str().unwrap()]).status.success());
+
+    let f = file.to_str().unwrap();
+    let out = iam_prune(&["scenario", "check", f]);
+    assert!(out.status.success(), "{out:?}");
+    let out = iam_prune(&["scenario", "run", f, "--allow", "s3:GetObject,dynamodb:BatchWriteItem"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ImplicitDeny s3:ListBucket on arn:aws:s3:::acme-orders"));
+    let run = dir.join("run");
+    let (code, v) = crate::common::iam_prune_json(&["--output", "json", "prune", f, "--out", run.to_str().unwrap()]);
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["minimal"], serde_json::json!(["dynamodb:BatchWriteItem", "s3:GetObject", "s3:ListBucket"]), "{v:#}");
+    assert_eq!((v["verified"].clone(), v["minimal_proven"].clone()), (true.into(), true.into()), "{v:#}");
+    assert!(v.to_string().contains("s3:PutObjectTagging"), "the tolerated action is reported: {v:#}");
+    let policy = std::fs::read_to_string(run.join("policy.json")).unwrap();
+    assert!(policy.contains("arn:aws:dynamodb:us-east-1:111122223333:table/orders"), "{policy}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
