@@ -300,7 +300,7 @@ fn print_table(rows: &[Row]) {
 }
 
 fn check_floors(rows: &[Row]) -> Vec<serde_json::Value> {
-    // The floors are about d unknown; the d-given rows have their own line.
+    // The first floor is about d unknown; the d-given rows have their own line.
     let plain = |r: &&Row| r.case.fallbacks == 0.0 && r.case.flaky == 0.0 && r.case.expect_offset.is_none();
     let mut out = Vec::new();
     let group_k1: Vec<&Row> = rows
@@ -308,12 +308,14 @@ fn check_floors(rows: &[Row]) -> Vec<serde_json::Value> {
         .filter(plain)
         .filter(|r| !r.case.named && r.case.k == 1 && r.case.strategy == StrategyKind::Group)
         .collect();
+    // With d unknown the floor is LB + d + 1 (docs/how-it-works.md, "How many trials"):
+    // Hwang's LB + d is for d given, checked below.
     let bad: Vec<String> = group_k1
         .iter()
-        .filter(|r| r.mean_trials > (r.lower_bound + r.case.d as u64) as f64)
-        .map(|r| format!("n={} d={}: {:.1} > {}", r.case.n, r.case.d, r.mean_trials, r.lower_bound + r.case.d as u64))
+        .filter(|r| r.mean_trials > (r.lower_bound + r.case.d as u64 + 1) as f64)
+        .map(|r| format!("n={} d={}: {:.1} > {}", r.case.n, r.case.d, r.mean_trials, r.lower_bound + r.case.d as u64 + 1))
         .collect();
-    out.push(serde_json::json!({"floor": format!("group, hints hidden, no flakiness: mean trials <= LB + d {}", bad.join("; ")), "ok": bad.is_empty()}));
+    out.push(serde_json::json!({"floor": format!("group, hints hidden, d unknown, no flakiness: mean trials <= LB + d + 1 {}", bad.join("; ")), "ok": bad.is_empty()}));
     let given: Vec<String> = rows
         .iter()
         .filter(|r| r.case.expect_offset == Some(0) && r.case.k == 1)

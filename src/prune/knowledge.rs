@@ -51,22 +51,13 @@ pub struct Knowledge {
     pub violations: Vec<(u64, u64)>,
     /// How many observations a deciding result needs (`--confirm`).
     confirm: usize,
-    /// Among equal positive groups, represent each by its most-confirmed trial (engine 2 on;
-    /// engine 1 took the first recorded, and so re-confirmed a group once per trial naming it).
-    prefer_confirmed: bool,
-    /// Once flakiness is seen under `--confirm`, ask more of failures (engine 3; see
-    /// [`Knowledge::fail_seen_enough`]).
-    recheck_groups: bool,
-    /// Confirm passes lazily (engine 4 one trial at a time, engine 7 several): an unconfirmed
-    /// pass inside `kept` becomes the kept set at once, and only the kept set is re-run, when
-    /// a trial inside it fails or the search is over.
+    /// Confirm passes lazily: an unconfirmed pass inside `kept` becomes the kept set at once,
+    /// and only the kept set is re-run, when a trial inside it fails or the search is over.
+    /// Strategies also combine unconfirmed passes with the kept set, re-run only when a
+    /// failure contradicts the combination ([`Knowledge::combinable_passes`]).
     lazy: bool,
     /// A trial inside the (unconfirmed) kept set failed since it became the kept set.
     doubted: bool,
-    /// Engine 7: strategies combine passes with the kept set only while no failure
-    /// contradicts the combination (with or without `--confirm`, at any K), and, under lazy
-    /// confirmation, unconfirmed passes too, re-run only when a failure contradicts them.
-    combine_unconfirmed: bool,
 }
 
 impl Knowledge {
@@ -79,11 +70,8 @@ impl Knowledge {
     pub fn with_confirm(universe: ActionSet, confirm: usize) -> Knowledge {
         Knowledge {
             confirm: confirm.max(1),
-            prefer_confirmed: true,
-            recheck_groups: true,
             lazy: false,
             doubted: false,
-            combine_unconfirmed: true,
             kept: universe.clone(),
             universe,
             kept_trial: None,
@@ -95,21 +83,9 @@ impl Knowledge {
         }
     }
 
-    /// Searches as engine version `engine` did (see [`super::ENGINE`]), so that a resumed run
-    /// proposes the trials it recorded.
-    pub fn for_engine(mut self, engine: u32) -> Knowledge {
-        self.prefer_confirmed = engine >= 2;
-        self.recheck_groups = engine >= 3;
-        self.lazy = self.lazy && engine >= 4;
-        self.combine_unconfirmed = engine >= 7;
-        self
-    }
-
-    /// Passes may be confirmed lazily: one trial at a time from engine 4 on, several at a
-    /// time from engine 7 on (the caller decides which applies; call after
-    /// [`Knowledge::for_engine`] or before, either order).
-    pub fn confirm_lazily(mut self, engine: u32) -> Knowledge {
-        self.lazy = engine >= 4 && self.confirm > 1;
+    /// Passes are confirmed lazily (with `confirm` > 1): see the `lazy` field.
+    pub fn confirm_lazily(mut self) -> Knowledge {
+        self.lazy = self.confirm > 1;
         self
     }
 
@@ -271,7 +247,9 @@ impl Knowledge {
         // candidate to the end of `fails`; without this the next unconfirmed trial naming the
         // same group would be confirmed again, once per trial of the binary search).
         // (Without `--confirm` every failure is seen once: no need to count.)
-        let count = self.prefer_confirmed && self.confirm > 1;
+        // Among equal positive groups, each is represented by its most-confirmed trial (the
+        // first recorded would re-confirm a group once per trial naming it).
+        let count = self.confirm > 1;
         groups.sort_by_cached_key(|(g, t)| (g.len(), std::cmp::Reverse(if count { self.fail_count(*t) } else { 0 })));
         let mut minimal: Vec<(ActionSet, u64)> = Vec::new();
         for (g, t) in groups {
@@ -312,7 +290,7 @@ impl Knowledge {
         let Some((c, _)) = self.fails.iter().find(|(_, t)| *t == trial) else { return false };
         let obs = self.observations(c);
         let streak: Vec<&Observation> = obs.iter().rev().take_while(|o| !o.passed).collect();
-        let wary = self.recheck_groups && self.confirm > 1 && !self.flaky.is_empty();
+        let wary = self.confirm > 1 && !self.flaky.is_empty();
         if !wary {
             return streak.len() >= if size == 1 { self.confirm } else { 1 };
         }
@@ -421,9 +399,6 @@ impl Knowledge {
     /// disagree with a failure. Contradicted ones are not combined while that failure stands
     /// inside `kept`, so that a strategy does not try one subset of them after another.
     fn combinations(&self) -> (Vec<ActionSet>, Vec<ActionSet>) {
-        if !self.combine_unconfirmed {
-            return (Vec::new(), Vec::new());
-        }
         let crossing = |c: &ActionSet| c != &self.kept && !self.kept.is_subset(c) && c.intersects(&self.kept);
         let mut all: Vec<ActionSet> = self.passes.iter().map(|(p, _)| p).filter(|p| crossing(p)).cloned().collect();
         if self.lazy {
@@ -507,33 +482,24 @@ mod tests {
     #[test]
     fn a_confirmed_necessity_proof_is_not_asked_for_again() {
         // Kept {0, 1}; trials 1 and 2 both fail without action 1 (a binary search's way down).
-        let run = |engine: u32| {
-            let mut k = Knowledge::with_confirm(s(&[0, 1, 2, 3]), 2).for_engine(engine);
-            k.record(&s(&[0]), 1, false);
-            k.record(&s(&[0, 2]), 2, false);
-            k.record(&s(&[0, 1]), 3, true);
-            k.record(&s(&[0, 1]), 4, true);
-            // Trial 1's candidate is re-run and fails again: action 1 is proven needed.
-            k.record(&s(&[0]), 5, false);
-            k.pending_confirm()
-        };
-        let pending = run(crate::prune::ENGINE);
+        let mut k = Knowledge::with_confirm(s(&[0, 1, 2, 3]), 2);
+        k.record(&s(&[0]), 1, false);
+        k.record(&s(&[0, 2]), 2, false);
+        k.record(&s(&[0, 1]), 3, true);
+        k.record(&s(&[0, 1]), 4, true);
+        // Trial 1's candidate is re-run and fails again: action 1 is proven needed.
+        k.record(&s(&[0]), 5, false);
+        let pending = k.pending_confirm();
         assert!(!pending.contains(&s(&[0, 2])), "re-confirming action 1 through trial 2: {pending:?}");
-        // Engine 1 did ask (kept so that its journals resume exactly).
-        assert!(run(1).contains(&s(&[0, 2])));
     }
 
     #[test]
     fn once_flakiness_is_seen_failures_must_repeat_and_proofs_must_test_the_action_alone() {
         // Universe 0..8. Trial 1's candidate passes, then fails on its confirmation run: the
         // run has shown flakiness.
-        let run = |engine: u32| {
-            let mut k = Knowledge::with_confirm(s(&[0, 1, 2, 3, 4, 5, 6, 7]), 2).for_engine(engine);
-            k.record(&s(&[0, 1, 2, 3]), 1, true);
-            k.record(&s(&[0, 1, 2, 3]), 2, false);
-            k
-        };
-        let mut k = run(crate::prune::ENGINE);
+        let mut k = Knowledge::with_confirm(s(&[0, 1, 2, 3, 4, 5, 6, 7]), 2);
+        k.record(&s(&[0, 1, 2, 3]), 1, true);
+        k.record(&s(&[0, 1, 2, 3]), 2, false);
         assert!(!k.flaky.is_empty());
         // A candidate that passed once needs a failure more than one that never did.
         assert!(k.pending_confirm().contains(&s(&[0, 1, 2, 3])), "{:?}", k.pending_confirm());
@@ -557,15 +523,12 @@ mod tests {
         // Its failure seen again with 0 the only action lacking proves it.
         k.record(&s(&[2, 3, 6, 7]), 10, false);
         assert_eq!(k.necessary(), vec![(ActionId::from_index(0), 10)]);
-        // Engine 2 trusted the latest failure at once (journals resume as they were made).
-        let old = run(2);
-        assert!(old.pending_confirm().is_empty(), "{:?}", old.pending_confirm());
     }
 
     #[test]
     fn one_at_a_time_a_pass_is_confirmed_only_when_a_trial_inside_it_fails() {
         let universe = s(&[0, 1, 2, 3, 4, 5, 6, 7]);
-        let mut k = Knowledge::with_confirm(universe.clone(), 2).for_engine(crate::prune::ENGINE).confirm_lazily(4);
+        let mut k = Knowledge::with_confirm(universe.clone(), 2).confirm_lazily();
         // A pass inside the kept set becomes the kept set at once, unconfirmed.
         k.record(&s(&[0, 1, 2, 3]), 1, true);
         assert_eq!(k.kept, s(&[0, 1, 2, 3]));
@@ -591,7 +554,7 @@ mod tests {
         stopped.settle();
         assert_eq!((stopped.kept.clone(), stopped.kept_trial), (s(&[0, 1, 2, 3]), Some(5)));
         // Not done while the kept set is unconfirmed, even with every action proven.
-        let mut done = Knowledge::with_confirm(s(&[0, 1, 2]), 2).for_engine(crate::prune::ENGINE).confirm_lazily(4);
+        let mut done = Knowledge::with_confirm(s(&[0, 1, 2]), 2).confirm_lazily();
         done.record(&s(&[0]), 1, true);
         done.record(&s(&[]), 2, false);
         done.record(&s(&[]), 3, false);
@@ -599,8 +562,8 @@ mod tests {
         assert_eq!(done.pending_confirm(), vec![s(&[0])]);
         done.record(&s(&[0]), 4, true);
         assert!(done.is_done(), "{:?}", done.necessary());
-        // Several at a time (or engine 3): every deciding pass is re-run before it counts.
-        let mut eager = Knowledge::with_confirm(universe, 2).for_engine(3).confirm_lazily(3);
+        // Without lazy confirmation every deciding pass is re-run before it counts.
+        let mut eager = Knowledge::with_confirm(universe, 2);
         eager.record(&s(&[0, 1, 2, 3]), 1, true);
         assert_eq!(eager.kept.len(), 8);
         assert_eq!(eager.pending_confirm(), vec![s(&[0, 1, 2, 3])]);
@@ -609,7 +572,7 @@ mod tests {
     #[test]
     fn several_at_a_time_other_passes_are_combined_unconfirmed_until_a_failure_contradicts_them() {
         let universe = s(&[0, 1, 2, 3, 4, 5, 6, 7]);
-        let mut k = Knowledge::with_confirm(universe.clone(), 2).for_engine(7).confirm_lazily(7);
+        let mut k = Knowledge::with_confirm(universe, 2).confirm_lazily();
         // One round, two passes: the first becomes the (tentative) kept set, the second is
         // offered for combination without a re-run.
         k.record(&s(&[0, 1, 2, 3, 4, 5]), 1, true);
@@ -631,14 +594,6 @@ mod tests {
         k.record(&s(&[0, 1, 2, 3, 6, 7]), 5, true);
         assert!(!k.pending_confirm().contains(&s(&[0, 1, 2, 3, 6, 7])));
         assert!(k.combinable_passes().is_empty());
-        // Engine 6 several at a time re-ran every pass before it counted, and combined none
-        // unconfirmed.
-        let mut old = Knowledge::with_confirm(universe, 2).for_engine(6);
-        old.record(&s(&[0, 1, 2, 3, 4, 5]), 1, true);
-        old.record(&s(&[0, 1, 2, 3, 6, 7]), 2, true);
-        assert_eq!(old.kept.len(), 8);
-        assert!(old.combinable_passes().is_empty());
-        assert_eq!(old.pending_confirm().len(), 2);
     }
 
     #[test]

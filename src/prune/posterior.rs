@@ -31,7 +31,7 @@ pub struct Prior {
 
 impl Default for Prior {
     fn default() -> Self {
-        Prior::new(super::ENGINE, None)
+        Prior::expecting(None)
     }
 }
 
@@ -53,17 +53,11 @@ const ONE_FEWER: f64 = 3.0;
 impl Prior {
     /// The default prior, or one centred on an expected number of needed actions.
     pub fn expecting(expect: Option<usize>) -> Prior {
-        Prior::new(super::ENGINE, expect)
-    }
-
-    /// The prior as engine version `engine` had it (see [`super::ENGINE`]).
-    pub fn new(engine: u32, expect: Option<usize>) -> Prior {
         // Nothing needed at all is possible (the workload makes no AWS call, or only calls
-        // the fixed policies cover) but nobody prunes such a workload twice; at e^-2 (engine
-        // 1) the search spent a "keep nothing" trial in some runs, at e^-6 it does not
-        // (n = 1,000, d = 2 and 5: 0.2 trial fewer on average, d = 1 within 0.15 either way).
-        let nothing = if engine < 2 { -2.0 } else { -6.0 };
-        Prior { expect, nothing }
+        // the fixed policies cover) but nobody prunes such a workload twice; at e^-2 the
+        // search spent a "keep nothing" trial in some runs, at e^-6 it does not (n = 1,000,
+        // d = 2 and 5: 0.2 trial fewer on average, d = 1 within 0.15 either way).
+        Prior { expect, nothing: -6.0 }
     }
 
     /// ln of the (unnormalised) prior weight of d needed actions.
@@ -388,9 +382,7 @@ mod tests {
         let part = group.p_clean_in_group(0, 49);
         assert!(part > 0.0 && part < 1.0, "{part}");
         assert!(group.p_clean_free(50) > 0.0 && group.p_clean_free(50) < 1.0);
-        // Engine 1 (journals from before the change) keeps its weight on "nothing needed".
         let nothing = |p: Prior| p.ln(0) - p.ln(1);
-        assert!((nothing(Prior::new(1, None)) + 2.0).abs() < 1e-12);
         assert!((nothing(Prior::default()) + 6.0).abs() < 1e-12);
         // Any expectation is a valid input, however large.
         assert!(Prior::expecting(Some(usize::MAX)).ln(3).is_finite());

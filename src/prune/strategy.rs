@@ -63,20 +63,14 @@ pub trait Strategy: Send {
 
 /// Creates a strategy. `order` is the order in which actions are grouped (service tree order);
 /// `prior` is what the group-testing strategies believe about the number of needed actions.
-pub fn new_strategy(kind: StrategyKind, order: Vec<ActionId>, prior: Prior, engine: u32) -> Box<dyn Strategy> {
+pub fn new_strategy(kind: StrategyKind, order: Vec<ActionId>, prior: Prior) -> Box<dyn Strategy> {
     match kind {
         StrategyKind::Auto => {
-            Box::new(GroupTesting { order, prior, engine, use_evidence: true, growing: None, grown: None, left: None })
+            Box::new(GroupTesting { order, prior, use_evidence: true, growing: None, grown: None, left: None })
         }
-        StrategyKind::Group => Box::new(GroupTesting {
-            order,
-            prior,
-            engine,
-            use_evidence: false,
-            growing: Some(false),
-            grown: None,
-            left: None,
-        }),
+        StrategyKind::Group => {
+            Box::new(GroupTesting { order, prior, use_evidence: false, growing: Some(false), grown: None, left: None })
+        }
         StrategyKind::Ddmin => Box::new(Ddmin { granularity: 2, current: None }),
         StrategyKind::Linear => Box::new(Linear { cursor: 0 }),
     }
@@ -87,8 +81,6 @@ pub fn new_strategy(kind: StrategyKind, order: Vec<ActionId>, prior: Prior, engi
 struct GroupTesting {
     order: Vec<ActionId>,
     prior: Prior,
-    /// The engine version searched as (see [`super::ENGINE`]).
-    engine: u32,
     use_evidence: bool,
     /// Still in the growth phase (auto only); decided on the first proposal.
     growing: Option<bool>,
@@ -197,10 +189,9 @@ impl Strategy for GroupTesting {
         // Several passes in one round: test their combined removal (speculatively) and plan
         // the rest of the round on top of it, as if it passes.
         let mut base = kept.clone();
-        // Engine 7: also the round's passes that lazy confirmation has not confirmed, and
-        // none a failure contradicts (see `Knowledge::combinable_passes`).
-        let combinable: Vec<ActionSet> =
-            if self.engine >= 7 { k.combinable_passes() } else { k.passes().iter().map(|(p, _)| p.clone()).collect() };
+        // Also the round's passes that lazy confirmation has not confirmed, and none a failure
+        // contradicts (see `Knowledge::combinable_passes`).
+        let combinable: Vec<ActionSet> = k.combinable_passes();
         for p in &combinable {
             if !kept.is_subset(p) && p.intersects(kept) {
                 let combined = base.intersection(p);
@@ -258,12 +249,11 @@ impl Strategy for GroupTesting {
             for (_, names) in &ev.named {
                 suspects.union_with(&names.iter().copied().collect());
             }
-            // Engine 5: also the suspects inside positive groups. A group a suspect is in is
+            // Also the suspects inside positive groups. A group a suspect is in is
             // probably explained by it; splitting the group this round would remove the
             // suspect again and again, and each such trial fails naming it (several at a
             // time this was most of a round's trials on snowplow-emr-etl-runner).
-            let suspects =
-                if self.engine >= 5 { suspects.intersection(&undecided) } else { suspects.intersection(&pool_set) };
+            let suspects = suspects.intersection(&undecided);
             let mut tested = ActionSet::new();
             for a in self.ordered(&suspects) {
                 if out.len() >= slots {
@@ -276,9 +266,7 @@ impl Strategy for GroupTesting {
                 }
             }
             pool_set.difference_with(&suspects);
-            if self.engine >= 5 {
-                open.retain(|g| !g.intersects(&tested));
-            }
+            open.retain(|g| !g.intersects(&tested));
         }
         let pool = self.ordered(&pool_set);
         let m = pool.len();
@@ -900,16 +888,10 @@ mod tests {
         let ev = Evidence { named: vec![(failed, vec![ActionId::from_index(5)])], ..Evidence::default() };
         let five = ActionId::from_index(5);
         let rest_of_group = s(&(0..32).filter(|&i| i != 5).collect::<Vec<_>>());
-        let propose = |engine: u32| {
-            let mut st = new_strategy(StrategyKind::Auto, Vec::new(), Prior::default(), engine);
-            st.propose(&k, &ev, 6)
-        };
-        let now = propose(crate::prune::ENGINE);
+        let now = new_strategy(StrategyKind::Auto, Vec::new(), Prior::default()).propose(&k, &ev, 6);
         // The named action is tested alone...
         assert!(now.iter().any(|c| c.len() == 47 && !c.contains(five)), "{now:?}");
         // ...and no trial splits the rest of its group.
         assert!(now.iter().all(|c| rest_of_group.is_subset(c)), "{now:?}");
-        // Engine 4 split the group as if nothing were known about it.
-        assert!(propose(4).iter().any(|c| !rest_of_group.is_subset(c)));
     }
 }
