@@ -274,7 +274,7 @@ impl Knowledge {
 
     /// Has the failure recorded by `trial` been seen often enough to count, for a positive
     /// group of `size` actions? A clean run needs `confirm` failures in a row to prove an
-    /// action needed and one to search a group. From engine 3 on, once the run has shown
+    /// action needed and one to search a group. Once the run has shown
     /// flakiness (a candidate that both passed and failed):
     /// - a group is searched only after its failure was seen twice: at the benchmark's 10%
     ///   rate a quarter of the failures that open a search are spurious, and searching a clean
