@@ -255,18 +255,6 @@ impl Posterior {
         closest(1, g - 1, target, |s| self.p_clean_in_group(i, s))
     }
 
-    /// The expected number of needed actions among the undecided ones.
-    pub fn expected_left(&self) -> f64 {
-        // E[k] from the ratio of two masses would need a second sum; the strategy only needs a
-        // rough figure, from the chance that a single free action is needed.
-        let m = self.free + self.groups.iter().sum::<usize>();
-        if m == 0 {
-            return 0.0;
-        }
-        let per_free = if self.free > 0 { 1.0 - self.p_clean_free(1) } else { 0.0 };
-        per_free * self.free as f64 + self.groups.len() as f64
-    }
-
     /// A rough count of the trials the search still needs, for ETAs: the bits to locate the
     /// expected needed actions among the free ones (log2 C(free, k), plus one proof each),
     /// and a binary search inside every positive group.

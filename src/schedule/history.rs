@@ -321,14 +321,4 @@ impl History {
             .map_err(&e)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(&e)
     }
-
-    /// The latest schedule run's id, if any.
-    pub fn last_schedule(&self) -> Result<Option<i64>, ScheduleError> {
-        let e = self.err();
-        self.conn
-            .query_row("SELECT max(id) FROM schedules", [], |r| r.get(0))
-            .optional()
-            .map(Option::flatten)
-            .map_err(e)
-    }
 }
