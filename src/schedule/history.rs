@@ -8,7 +8,7 @@
 //! `running` rows `abandoned`, and may resume their run directories.
 
 use super::ScheduleError;
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, Transaction};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
