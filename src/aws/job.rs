@@ -339,7 +339,6 @@ async fn search<I: Future<Output = ()>>(
         }
         None => {
             let start = StartRecord {
-                kind: "start".into(),
                 version: 1,
                 name: setup.start_name.clone(),
                 config: serde_json::to_value(job)?,

@@ -313,7 +313,9 @@ fn check_floors(rows: &[Row]) -> Vec<serde_json::Value> {
     let bad: Vec<String> = group_k1
         .iter()
         .filter(|r| r.mean_trials > (r.lower_bound + r.case.d as u64 + 1) as f64)
-        .map(|r| format!("n={} d={}: {:.1} > {}", r.case.n, r.case.d, r.mean_trials, r.lower_bound + r.case.d as u64 + 1))
+        .map(|r| {
+            format!("n={} d={}: {:.1} > {}", r.case.n, r.case.d, r.mean_trials, r.lower_bound + r.case.d as u64 + 1)
+        })
         .collect();
     out.push(serde_json::json!({"floor": format!("group, hints hidden, d unknown, no flakiness: mean trials <= LB + d + 1 {}", bad.join("; ")), "ok": bad.is_empty()}));
     let given: Vec<String> = rows

@@ -336,7 +336,6 @@ pub async fn run_scenario_job(
             std::fs::create_dir_all(&dir)
                 .map_err(|e| format!("cannot create run directory `{}`: {e}", dir.display()))?;
             let start = StartRecord {
-                kind: "start".into(),
                 version: 1,
                 name: scenario.name.clone(),
                 config: serde_json::to_value(&job)?,
@@ -412,7 +411,7 @@ pub fn finish_run(dir: &Path, summary: &Summary, journal: &mut Journal) -> Resul
         .map_err(|e| format!("cannot write summary.json in `{}`: {e}", dir.display()))?;
     let already_finished = journal.already_finished();
     if !already_finished {
-        journal.append_value(&serde_json::json!({"type": "result", "summary": summary}))?;
+        journal.append_record(&super::journal::Record::Result { summary: serde_json::to_value(summary)? })?;
     }
     // The reports are rebuilt from what was just written, exactly as `iam-prune report` does.
     crate::report::write_reports(dir)?;

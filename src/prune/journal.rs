@@ -28,12 +28,27 @@ pub enum Purpose {
     Verify,
 }
 
+/// One line of the journal, tagged by its `type`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Record {
+    /// Line 1: how the run was started.
+    Start(StartRecord),
+    /// One finished trial.
+    Trial(TrialRecord),
+    /// The run ended (or a budget stopped it): its summary.
+    Result {
+        /// The run's `summary.json`.
+        summary: serde_json::Value,
+    },
+    /// A type this build does not know (a newer build's record): skipped.
+    #[serde(other)]
+    Unknown,
+}
+
 /// One trial as journaled.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct TrialRecord {
-    /// Always `trial`.
-    #[serde(rename = "type")]
-    pub kind: String,
     /// Trial number (1-based, in proposal order).
     pub id: u64,
     /// Round number (trials of one round ran concurrently).
@@ -56,9 +71,6 @@ pub struct TrialRecord {
 /// The `start` record.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct StartRecord {
-    /// Always `start`.
-    #[serde(rename = "type")]
-    pub kind: String,
     /// Journal format version.
     pub version: u32,
     /// Run name (scenario name or command).
@@ -119,7 +131,9 @@ impl Journal {
                 message: e.to_string(),
                 help: "choose a new run directory with --out, or continue the run with --resume".into(),
             })?;
+        let start = Record::Start(start);
         let line = serde_json::to_string(&start).unwrap_or_default();
+        let Record::Start(start) = start else { unreachable!("made a start record above") };
         writeln!(file, "{line}").and_then(|_| file.sync_data()).map_err(|e| PruneError::io(path, e))?;
         Ok(Journal { path: Some(path.to_path_buf()), file: Some(file), start: Some(start), ..Journal::in_memory() })
     }
@@ -142,35 +156,34 @@ impl Journal {
                     continue;
                 }
             };
-            match v.get("type").and_then(|t| t.as_str()) {
-                Some("start") => {
-                    j.start = Some(serde_json::from_value(v).map_err(|e| PruneError::Journal {
+            let is_start = v.get("type").and_then(|t| t.as_str()) == Some("start");
+            match serde_json::from_value::<Record>(v) {
+                Ok(Record::Start(start)) => j.start = Some(start),
+                Ok(Record::Trial(mut t)) => {
+                    if let (Some(removed), Some(start)) = (t.candidate_removed.take(), j.start.as_ref()) {
+                        let removed: std::collections::HashSet<&String> = removed.iter().collect();
+                        t.candidate = start.universe.iter().filter(|a| !removed.contains(a)).cloned().collect();
+                    }
+                    let mut key = t.candidate.clone();
+                    key.sort();
+                    let n = occurrences.entry(key.clone()).or_default();
+                    j.recorded.insert((key, *n), (t.id, t.outcome.clone()));
+                    *n += 1;
+                    j.previous.push(t);
+                }
+                Ok(Record::Result { summary }) => {
+                    j.results_read += 1;
+                    j.last_result = summary["trials"].as_u64().map(|t| (t, !summary["stopped"].is_null()));
+                }
+                Ok(Record::Unknown) => {}
+                Err(e) if is_start => {
+                    return Err(PruneError::Journal {
                         path: path.to_path_buf(),
                         message: format!("line {}: bad start record: {e}", i + 1),
                         help: "the journal is not an iam-prune journal or is damaged".into(),
-                    })?)
+                    })
                 }
-                Some("trial") => match serde_json::from_value::<TrialRecord>(v) {
-                    Ok(mut t) => {
-                        if let (Some(removed), Some(start)) = (t.candidate_removed.take(), j.start.as_ref()) {
-                            let removed: std::collections::HashSet<&String> = removed.iter().collect();
-                            t.candidate = start.universe.iter().filter(|a| !removed.contains(a)).cloned().collect();
-                        }
-                        let mut key = t.candidate.clone();
-                        key.sort();
-                        let n = occurrences.entry(key.clone()).or_default();
-                        j.recorded.insert((key, *n), (t.id, t.outcome.clone()));
-                        *n += 1;
-                        j.previous.push(t);
-                    }
-                    Err(e) => j.skipped.push((i + 1, e.to_string())),
-                },
-                Some("result") => {
-                    j.results_read += 1;
-                    let summary = &v["summary"];
-                    j.last_result = summary["trials"].as_u64().map(|t| (t, !summary["stopped"].is_null()));
-                }
-                _ => {}
+                Err(e) => j.skipped.push((i + 1, e.to_string())),
             }
         }
         if j.start.is_none() {
@@ -275,17 +288,17 @@ impl Journal {
                     let removed: Vec<String> = start.universe.iter().filter(|a| !have.contains(a)).cloned().collect();
                     let compact =
                         TrialRecord { candidate: Vec::new(), candidate_removed: Some(removed), ..record.clone() };
-                    return self.append_value(&serde_json::to_value(&compact).unwrap_or_default());
+                    return self.append_record(&Record::Trial(compact));
                 }
             }
         }
-        self.append_value(&serde_json::to_value(record).unwrap_or_default())
+        self.append_record(&Record::Trial(record.clone()))
     }
 
-    /// Appends any record (e.g. the final `result`).
-    pub fn append_value(&mut self, v: &serde_json::Value) -> Result<(), PruneError> {
+    /// Appends a record (e.g. the final `result`) and flushes it to disk.
+    pub fn append_record(&mut self, record: &Record) -> Result<(), PruneError> {
         let (Some(file), Some(path)) = (self.file.as_mut(), self.path.as_ref()) else { return Ok(()) };
-        let line = serde_json::to_string(v).unwrap_or_default();
+        let line = serde_json::to_string(record).unwrap_or_default();
         writeln!(file, "{line}").and_then(|_| file.sync_data()).map_err(|e| PruneError::io(path, e))
     }
 }

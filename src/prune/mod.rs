@@ -324,7 +324,6 @@ pub async fn run(
             };
             let Some((req, purpose, key, _)) = requests.get(i) else { continue };
             let record = TrialRecord {
-                kind: "trial".into(),
                 id: req.id,
                 round,
                 purpose: *purpose,
@@ -625,7 +624,6 @@ mod search_tests {
     /// A start record for a journal written by a test run.
     fn test_start() -> StartRecord {
         StartRecord {
-            kind: "start".into(),
             version: 1,
             name: "t".into(),
             config: serde_json::json!({}),

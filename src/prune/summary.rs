@@ -265,7 +265,6 @@ mod tests {
             ..Outcome::default()
         };
         let record = TrialRecord {
-            kind: "trial".into(),
             id,
             round: id,
             purpose: Purpose::Search,

@@ -396,7 +396,6 @@ mod tests {
         let mut job = ScenarioJob::new(scenario.clone());
         job.scenario_sha256 = Some(crate::workload::Scenario::load(&scenario).unwrap().fingerprint);
         let start = StartRecord {
-            kind: "start".into(),
             version: 1,
             name: "s".into(),
             config: serde_json::to_value(&job).unwrap(),
