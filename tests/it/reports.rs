@@ -350,18 +350,26 @@ const PROBE_ERRORS: &str = "<script>window.addEventListener('error',function(e){
 /// ... and at the end of `<body>`: after layout, the page's width against the viewport, and the
 /// elements that reach past the viewport's right edge or scroll inside themselves (SVG shapes
 /// are judged by their `<svg>`), with every `<details>` closed as the page opens and then open.
+/// A closed `<details>` still lays out its content (Chromium gives it boxes), so what it holds
+/// counts only once it is open. The page's width is the furthest right edge of any element or the root's `scrollWidth`,
+/// whichever is more: Chromium was seen to report a root `scrollWidth` within the viewport while
+/// a table stuck out of it.
 const PROBE_WIDTH: &str = "<script>(function(){
 var de=document.documentElement,b=document.body,vw=de.clientWidth;
-function name(e){return e.tagName.toLowerCase()+(e.id?'#'+e.id:'');}
+function name(e){var p=e.parentElement&&e.parentElement.closest('[id]');return e.tagName.toLowerCase()+(e.id?'#'+e.id:'')+(p?' in #'+p.id:'');}
 function measure(state){
-  var wide=[],all=b.getElementsByTagName('*');
+  var wide=[],all=b.getElementsByTagName('*'),right=0;
   for(var i=0;i<all.length;i++){var e=all[i];
     if(e instanceof SVGElement&&!(e instanceof SVGSVGElement))continue;
+    var fold=e.closest('details:not([open])');
+    if(fold&&fold!==e&&!e.closest('summary'))continue;
     var r=e.getBoundingClientRect();
-    if(r.width>0&&(r.right>vw+0.5||r.left<-0.5))wide.push(name(e)+' spans '+Math.round(r.left)+'..'+Math.round(r.right));
+    if(r.width>0)right=Math.max(right,r.right);
+    var under=e.parentElement&&e.parentElement.getAttribute('data-wide')!==null;
+    if(r.width>0&&(r.right>vw+0.5||r.left<-0.5)){e.setAttribute('data-wide','');if(!under)wide.push(name(e)+' spans '+Math.round(r.left)+'..'+Math.round(r.right));}
     else if(e.scrollWidth>e.clientWidth+1&&(e.tagName==='SECTION'||getComputedStyle(e).overflowX!=='visible'))wide.push(name(e)+' holds '+e.scrollWidth+' in '+e.clientWidth);
   }
-  b.setAttribute('data-width-'+state,de.scrollWidth);
+  b.setAttribute('data-width-'+state,Math.max(de.scrollWidth,Math.ceil(right)));
   b.setAttribute('data-wide-'+state,wide.length+(wide.length?': '+wide.slice(0,6).join('; '):''));
 }
 measure('closed');
