@@ -63,6 +63,62 @@ pub(crate) fn headline(r: &Report) -> String {
     s
 }
 
+/// The result's state at a glance, as (good, text) items in the order a reviewer checks them:
+/// is it finished, verified, proven minimal, does the written document replay, does it match
+/// the scenario, was anything flaky. Shared by Markdown and HTML.
+pub(crate) fn status(r: &Report) -> Vec<(bool, String)> {
+    let res = &r.result;
+    let t = &r.trust;
+    let mut v = Vec::new();
+    v.push(if res.empty_result {
+        (false, "EMPTY RESULT: nothing of the start policy was needed".to_string())
+    } else if !res.complete {
+        (false, "STOPPED: sufficient, not minimal".to_string())
+    } else {
+        (true, "search complete".to_string())
+    });
+    v.push(match t.verified_by {
+        Some(n) => (true, format!("verified by trial {n}")),
+        None => (false, "NOT verified".to_string()),
+    });
+    v.push(if t.minimal_proven {
+        (true, format!("every kept action proven needed ({} of {})", t.proofs.len(), res.minimal.len()))
+    } else {
+        (
+            false,
+            format!(
+                "{} of {} kept actions proven needed, {} undecided",
+                t.proofs.len(),
+                res.minimal.len(),
+                t.undecided.len()
+            ),
+        )
+    });
+    let doubtful = t.proofs.iter().filter(|p| super::model::proof_doubtful(r, p)).count();
+    if doubtful > 0 {
+        v.push((false, format!("{doubtful} proof(s) UNEXPLAINED")));
+    }
+    match t.policy_replayed {
+        Some(true) => v.push((true, "policy.json replayed as written".to_string())),
+        Some(false) => v.push((false, "policy.json replay FAILED".to_string())),
+        None => {}
+    }
+    match res.expected_match {
+        Some(true) => v.push((true, "scenario expectation matched".to_string())),
+        Some(false) => v.push((false, "scenario expectation NOT matched".to_string())),
+        None => {}
+    }
+    v.push(if t.flaky.is_empty() {
+        (true, "no flaky candidates".to_string())
+    } else {
+        (false, format!("{} flaky candidate(s)", t.flaky.len()))
+    });
+    if !t.violations.is_empty() {
+        v.push((false, format!("{} monotonicity violation(s)", t.violations.len())));
+    }
+    v
+}
+
 /// Where the trials ran and how candidates were applied, as (label, text) rows.
 pub(crate) fn where_run(r: &Report) -> Vec<(&'static str, String)> {
     match &r.run.oracle.enforcer {
@@ -104,49 +160,26 @@ fn breakdown_table(out: &mut String, title: &str, rows: &[Breakdown]) {
     out.push('\n');
 }
 
-/// Renders the report as Markdown.
+/// Renders the report as Markdown, in the order a reviewer reads it: the result and whether
+/// to trust it, how to apply it, its risk, then the evidence.
 pub fn render(r: &Report) -> String {
     let mut o = String::new();
     let res = &r.result;
-    let run = &r.run;
     let _ = writeln!(o, "# iam-prune report: {}\n", r.name);
     let _ = writeln!(o, "**Result:** {}\n", headline(r));
-    if let Some(m) = res.expected_match {
-        let _ = writeln!(o, "Scenario expectation: {}.\n", if m { "matched" } else { "**NOT matched**" });
-    }
+    let items: Vec<String> =
+        status(r).into_iter().map(|(good, text)| if good { text } else { format!("**{text}**") }).collect();
+    let _ = writeln!(o, "**Status:** {}\n", items.join(" · "));
 
-    o.push_str("## What was pruned, and how\n\n");
-    let _ = writeln!(o, "| | |\n|---|---|");
-    let _ = writeln!(o, "| Workload | `{}` ({} oracle) |", cell(&run.oracle.name), cell(&run.oracle.kind));
-    for (k, v) in where_run(r) {
-        let _ = writeln!(o, "| {k} | {} |", cell(&v));
-    }
-    let _ = writeln!(o, "| Started | {} |", cell(&r.started));
-    let _ = writeln!(o, "| Start policy | {} actions in {} services |", res.universe, r.services.len());
-    let _ = writeln!(
-        o,
-        "| Strategy | `{}`, {} trial(s) at once, confirm {}{} |",
-        cell(&run.strategy),
-        run.parallel,
-        run.confirm,
-        run.expectation_note()
-    );
-    let _ = writeln!(
-        o,
-        "| Trials | {} in {} rounds (information-theoretic lower bound: {} trials) |",
-        res.trials, res.rounds, res.lower_bound
-    );
-    let _ = writeln!(
-        o,
-        "| Workload time | {:.0} s ({:.0} s per trial on this oracle) |",
-        res.simulated_seconds, run.oracle.trial_seconds
-    );
-    let _ = writeln!(o, "| Generator | {} |\n", cell(&r.generator));
-
-    o.push_str("## Result\n\n| Action | Resources | Proof: fails without it |\n|---|---|---|\n");
+    o.push_str("## Result\n\n| Action | Resources | Proof |\n|---|---|---|\n");
     for p in &r.trust.proofs {
         let resources = resources_of(r, &p.action);
-        let _ = writeln!(o, "| `{}` | {} | {} |", p.action, code_list(&resources), cell(&proof_label(r, p)));
+        let proof = if super::model::proof_doubtful(r, p) {
+            format!("trial {} (**unexplained**)", p.trial)
+        } else {
+            format!("trial {}", p.trial)
+        };
+        let _ = writeln!(o, "| `{}` | {} | {proof} |", p.action, code_list(&resources));
     }
     for u in &r.trust.undecided {
         let _ = writeln!(o, "| `{}` | {} | **undecided** |", u, code_list(&resources_of(r, u)));
@@ -155,8 +188,90 @@ pub fn render(r: &Report) -> String {
     o.push_str("### Before and after, per service\n\n");
     breakdown_table(&mut o, "Service", &r.services);
 
-    o.push_str("## Why trust it\n\n");
+    render_trust(&mut o, r);
+
+    o.push_str("## How to apply\n\n");
+    if let Some(w) = result_warning(r) {
+        let _ = writeln!(o, "**{w}**\n");
+    }
+    o.push_str("```sh\n");
+    o.push_str(&r.apply.aws_cli);
+    o.push_str("```\n\nOr with Terraform:\n\n```hcl\n");
+    o.push_str(&r.apply.terraform);
+    o.push_str("```\n\n### The minimal policy\n\n```json\n");
+    o.push_str(&serde_json::to_string_pretty(&r.policy).unwrap_or_default());
+    o.push_str("\n```\n\n");
+
+    render_risk(&mut o, r);
+
+    o.push_str("## Evidence\n\n### Proofs\n\nFor each kept action, the trial that failed without it.\n\n");
+    if r.trust.proofs.is_empty() {
+        o.push_str("No proofs.\n\n");
+    } else {
+        o.push_str("| Action | Failed without it |\n|---|---|\n");
+        for p in &r.trust.proofs {
+            let _ = writeln!(o, "| `{}` | {} |", p.action, cell(&proof_label(r, p)));
+        }
+        o.push('\n');
+    }
+    o.push_str("### Denials\n\n");
+    if r.denials.is_empty() {
+        o.push_str("No trial failed with a denial.\n\n");
+    } else {
+        o.push_str("| Trial | Denied | Resource | Message |\n|---:|---|---|---|\n");
+        for d in &r.denials {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} |",
+                d.trial,
+                cell(&denial_label(&d.denial)),
+                cell(d.denial.resource.as_deref().unwrap_or("")),
+                cell(&d.denial.message)
+            );
+        }
+        o.push('\n');
+    }
+    let _ = writeln!(
+        o,
+        "Tolerated in the verifying run: {}\n",
+        if r.tolerated.is_empty() {
+            "none".to_string()
+        } else {
+            r.tolerated.iter().map(|d| format!("`{}`", cell(&denial_label(d)))).collect::<Vec<_>>().join(", ")
+        }
+    );
+
+    let _ = writeln!(o, "### Trials\n\n{} trials in {} rounds.\n", res.trials, res.rounds);
+    o.push_str("| # | Round | Purpose | Candidate | Removed | Verdict | Cost (s) | Denied |\n|---:|---:|---|---:|---:|---|---:|---|\n");
+    for tr in &r.trials {
+        let purpose =
+            serde_json::to_value(tr.purpose).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+        let verdict = if tr.verdict == Verdict::Pass { "pass" } else { "**fail**" };
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} | {:.0} | {} |",
+            tr.id,
+            tr.round,
+            purpose,
+            tr.size,
+            tr.removed,
+            verdict,
+            tr.cost_seconds,
+            cell(&tr.denied.join(", "))
+        );
+    }
+    o.push_str(
+        "\n### Search tree\n\nIn `search.dot` (`dot -Tsvg search.dot`); `report.html` draws it by round, with the candidates tried from each passing set. The charts are in `report.html` too.\n",
+    );
+    o
+}
+
+/// Why trust it: the verification, the proofs, flakiness, and how the run was done.
+fn render_trust(o: &mut String, r: &Report) {
+    let res = &r.result;
+    let run = &r.run;
     let t = &r.trust;
+    o.push_str("## Why trust it\n\n");
     let _ = writeln!(
         o,
         "- **Verification:** {}",
@@ -170,7 +285,7 @@ pub fn render(r: &Report) -> String {
     }
     let _ = writeln!(
         o,
-        "- **1-minimality:** {} of {} kept actions have a failing trial without them (table above); for a monotone workload that makes the set minimal.",
+        "- **1-minimality:** {} of {} kept actions have a failing trial without them (proofs under Evidence); for a monotone workload that makes the set minimal.",
         t.proofs.len(),
         res.minimal.len()
     );
@@ -208,69 +323,33 @@ pub fn render(r: &Report) -> String {
     }
     o.push('\n');
 
-    render_risk(&mut o, r);
-
-    o.push_str("## Denials\n\n");
-    if r.denials.is_empty() {
-        o.push_str("No trial failed with a denial.\n\n");
-    } else {
-        o.push_str("| Trial | Denied | Resource | Message |\n|---:|---|---|---|\n");
-        for d in &r.denials {
-            let _ = writeln!(
-                o,
-                "| {} | {} | {} | {} |",
-                d.trial,
-                cell(&denial_label(&d.denial)),
-                cell(d.denial.resource.as_deref().unwrap_or("")),
-                cell(&d.denial.message)
-            );
-        }
-        o.push('\n');
+    o.push_str("### What was pruned, and how\n\n");
+    let _ = writeln!(o, "| | |\n|---|---|");
+    let _ = writeln!(o, "| Workload | `{}` ({} oracle) |", cell(&run.oracle.name), cell(&run.oracle.kind));
+    for (k, v) in where_run(r) {
+        let _ = writeln!(o, "| {k} | {} |", cell(&v));
     }
+    let _ = writeln!(o, "| Started | {} |", cell(&r.started));
+    let _ = writeln!(o, "| Start policy | {} actions in {} services |", res.universe, r.services.len());
     let _ = writeln!(
         o,
-        "Tolerated in the verifying run: {}\n",
-        if r.tolerated.is_empty() {
-            "none".to_string()
-        } else {
-            r.tolerated.iter().map(|d| format!("`{}`", cell(&denial_label(d)))).collect::<Vec<_>>().join(", ")
-        }
+        "| Strategy | `{}`, {} trial(s) at once, confirm {}{} |",
+        cell(&run.strategy),
+        run.parallel,
+        run.confirm,
+        run.expectation_note()
     );
-
-    o.push_str("## Trials\n\n| # | Round | Purpose | Candidate | Removed | Verdict | Cost (s) | Denied |\n|---:|---:|---|---:|---:|---|---:|---|\n");
-    for tr in &r.trials {
-        let purpose =
-            serde_json::to_value(tr.purpose).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-        let verdict = if tr.verdict == Verdict::Pass { "pass" } else { "**fail**" };
-        let _ = writeln!(
-            o,
-            "| {} | {} | {} | {} | {} | {} | {:.0} | {} |",
-            tr.id,
-            tr.round,
-            purpose,
-            tr.size,
-            tr.removed,
-            verdict,
-            tr.cost_seconds,
-            cell(&tr.denied.join(", "))
-        );
-    }
-    o.push('\n');
-
-    o.push_str("## The minimal policy\n\n```json\n");
-    o.push_str(&serde_json::to_string_pretty(&r.policy).unwrap_or_default());
-    o.push_str("\n```\n\n## How to apply\n\n");
-    if let Some(w) = result_warning(r) {
-        let _ = writeln!(o, "**{w}**\n");
-    }
-    o.push_str("```sh\n");
-    o.push_str(&r.apply.aws_cli);
-    o.push_str("```\n\nOr with Terraform:\n\n```hcl\n");
-    o.push_str(&r.apply.terraform);
-    o.push_str(
-        "```\n\nThe search tree is in `search.dot` (`dot -Tsvg search.dot`); the charts are in `report.html`.\n",
+    let _ = writeln!(
+        o,
+        "| Trials | {} in {} rounds (information-theoretic lower bound: {} trials) |",
+        res.trials, res.rounds, res.lower_bound
     );
-    o
+    let _ = writeln!(
+        o,
+        "| Workload time | {:.0} s ({:.0} s per trial on this oracle) |",
+        res.simulated_seconds, run.oracle.trial_seconds
+    );
+    let _ = writeln!(o, "| Generator | {} |\n", cell(&r.generator));
 }
 
 /// Resources of a kept action as the minimal policy grants them.

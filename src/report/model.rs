@@ -202,7 +202,6 @@ pub struct TrialDenial {
     pub denial: Denial,
 }
 
-/// A short label for a denial: the action, else the operation, else the message.
 /// How a proof reads in the reports: the failure it rests on, and a warning when nothing
 /// ties that failure to the action on a run where failures can be spurious (a real command,
 /// or any run that showed flakiness).
@@ -212,8 +211,7 @@ pub(crate) fn proof_label(r: &Report, p: &ProofRow) -> String {
     } else {
         format!("denied: {}", p.denied.join(", "))
     };
-    let doubtful = !p.explained && (r.run.oracle.kind == "command" || !r.trust.flaky.is_empty());
-    if doubtful {
+    if proof_doubtful(r, p) {
         format!(
             "trial {} ({denied}; UNEXPLAINED: no denial names this action and the failure was not reproduced)",
             p.trial
@@ -223,6 +221,13 @@ pub(crate) fn proof_label(r: &Report, p: &ProofRow) -> String {
     }
 }
 
+/// Nothing ties the proof's failure to its action, on a run where failures can be spurious (a
+/// real command, or any run that showed flakiness).
+pub(crate) fn proof_doubtful(r: &Report, p: &ProofRow) -> bool {
+    !p.explained && (r.run.oracle.kind == "command" || !r.trust.flaky.is_empty())
+}
+
+/// A short label for a denial: the action, else the operation, else the message.
 pub(crate) fn denial_label(d: &Denial) -> String {
     d.action
         .clone()

@@ -31,8 +31,9 @@ const AFTER: &str = "#1565c0";
 
 /// Horizontal bars: before (grey) with after (blue) over it, one row per key.
 pub fn bar_chart(id: &str, title: &str, rows: &[Breakdown]) -> String {
-    let label_w = 190.0;
-    let bar_w = 520.0;
+    // Narrow enough for two charts side by side in the content column.
+    let label_w = 170.0;
+    let bar_w = 280.0;
     let row_h = 22.0;
     let top = 28.0;
     let h = top + row_h * rows.len() as f64 + 10.0;
@@ -74,19 +75,27 @@ pub fn bar_chart(id: &str, title: &str, rows: &[Breakdown]) -> String {
     s
 }
 
+/// Widest a chart is drawn: the page's content column at a 1280 px window (1180 px less the
+/// body's padding), so no chart needs a scroll box however many trials or rounds a run has.
+pub const MAX_CHART_WIDTH: f64 = 1120.0;
+
+/// Pixels per trial (timeline) or per round (tree) for `n` of them in `plot_w`: roomy for a
+/// handful, shrinking to fit for hundreds.
+fn step_for(n: usize, plot_w: f64, roomy: f64) -> f64 {
+    (plot_w / n.max(1) as f64).min(roomy)
+}
+
+pub(super) fn purpose_name<T: serde::Serialize>(p: &T) -> String {
+    serde_json::to_value(p).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+}
+
 /// The trial timeline: one bar per trial (height = candidate size on a log scale), coloured by
 /// verdict, rounds as alternating bands, verification trials outlined.
 pub fn timeline(id: &str, trials: &[TrialRow], universe: usize) -> String {
     let left = 50.0;
     let plot_h = 220.0;
     let top = 20.0;
-    let step = if trials.len() > 200 {
-        4.0
-    } else if trials.len() > 60 {
-        8.0
-    } else {
-        22.0
-    };
+    let step = step_for(trials.len(), MAX_CHART_WIDTH - left - 20.0, 22.0);
     // Wide enough for the caption even for a handful of trials.
     let w = (left + step * trials.len().max(1) as f64 + 20.0).max(660.0);
     let h = top + plot_h + 56.0;
@@ -112,25 +121,19 @@ pub fn timeline(id: &str, trials: &[TrialRow], universe: usize) -> String {
         band = !band;
         i += n;
     }
-    // Axis with decades.
-    let _ = writeln!(s, "<line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{}\" stroke=\"#555\"/>", top + plot_h);
-    let mut tick = 1usize;
-    while tick <= universe.max(1) {
-        let y = y_of(tick);
-        let _ = writeln!(s, "<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\" class=\"small\">{tick}</text><line x1=\"{}\" y1=\"{y:.1}\" x2=\"{left}\" y2=\"{y:.1}\" stroke=\"#555\"/>", left - 6.0, y + 4.0, left - 3.0);
-        tick *= 10;
-    }
+    size_axis(&mut s, left, top, plot_h, universe, &y_of);
+    // Below 3 px a bar cannot spare a gap to its neighbour.
+    let gap = if step >= 3.0 { 1.0 } else { 0.0 };
     for (i, t) in trials.iter().enumerate() {
-        let x = left + step * i as f64 + 1.0;
+        let x = left + step * i as f64 + gap / 2.0;
         let y = y_of(t.size);
         let color = if t.verdict == Verdict::Pass { PASS } else { FAIL };
-        let purpose =
-            serde_json::to_value(t.purpose).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+        let purpose = purpose_name(&t.purpose);
         let stroke = if purpose == "verify" { " stroke=\"#000\" stroke-width=\"2\"" } else { "" };
         let _ = writeln!(
             s,
-            "<rect class=\"trial\" x=\"{x:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{color}\"{stroke}><title>trial {} (round {}, {purpose}): {} actions, {} removed, {}, {:.0} s{}</title></rect>",
-            (step - 2.0).max(1.0),
+            "<rect class=\"trial\" x=\"{x:.2}\" y=\"{y:.1}\" width=\"{:.2}\" height=\"{:.1}\" fill=\"{color}\"{stroke}><title>trial {} (round {}, {purpose}): {} actions, {} removed, {}, {:.0} s{}</title></rect>",
+            (step - gap).max(0.5),
             (top + plot_h - y).max(1.0),
             t.id,
             t.round,
@@ -150,43 +153,122 @@ pub fn timeline(id: &str, trials: &[TrialRow], universe: usize) -> String {
             );
         }
     }
-    let _ = writeln!(
-        s,
-        "<text x=\"{left}\" y=\"{:.0}\" class=\"small\">trials in order (shaded bands: rounds); bar height: candidate size, log scale; outlined: verification</text>\n\
-         <rect x=\"{left}\" y=\"{:.0}\" width=\"10\" height=\"10\" fill=\"{PASS}\"/><text x=\"{:.0}\" y=\"{:.0}\" class=\"small\">pass</text>\
-         <rect x=\"{:.0}\" y=\"{:.0}\" width=\"10\" height=\"10\" fill=\"{FAIL}\"/><text x=\"{:.0}\" y=\"{:.0}\" class=\"small\">fail</text>\n</svg>",
+    legend(
+        &mut s,
+        left,
         top + plot_h + 32.0,
-        top + plot_h + 38.0,
-        left + 14.0,
-        top + plot_h + 47.0,
-        left + 50.0,
-        top + plot_h + 38.0,
-        left + 64.0,
-        top + plot_h + 47.0
+        "trials in order (shaded bands: rounds); bar height: candidate size, log scale; outlined: verification",
     );
+    s.push_str("</svg>\n");
     s
 }
 
-/// The search tree laid out by [`super::tree::lay_out`].
-pub fn tree(id: &str, t: &SearchTree) -> String {
-    let dx = if t.width > 80 { 28.0 } else { 56.0 };
-    let dy = 70.0;
-    let pad = 40.0;
-    let w = pad * 2.0 + dx * t.width.max(1) as f64;
-    let h = pad * 2.0 + dy * t.depth as f64;
-    let pos = |trial: u64| {
-        t.nodes.iter().find(|n| n.trial == trial).map(|n| (pad + dx * n.x + dx / 2.0, pad + dy * n.depth as f64))
-    };
-    let mut s = format!(
-        "<svg id=\"{id}\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{w:.0}\" height=\"{h:.0}\" viewBox=\"0 0 {w:.0} {h:.0}\" role=\"img\" aria-label=\"Search tree\">\n<title>Search tree: each trial under the passing trial whose kept set it refined</title>\n"
+/// The size axis shared by the timeline and the tree: decades on a log scale.
+fn size_axis(s: &mut String, left: f64, top: f64, plot_h: f64, universe: usize, y_of: &dyn Fn(usize) -> f64) {
+    let _ = writeln!(s, "<line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{}\" stroke=\"#555\"/>", top + plot_h);
+    let mut tick = 1usize;
+    while tick <= universe.max(1) {
+        let y = y_of(tick);
+        let _ = writeln!(s, "<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\" class=\"small\">{tick}</text><line x1=\"{}\" y1=\"{y:.1}\" x2=\"{left}\" y2=\"{y:.1}\" stroke=\"#555\"/>", left - 6.0, y + 4.0, left - 3.0);
+        tick *= 10;
+    }
+}
+
+/// A caption line and the pass/fail key under a chart.
+fn legend(s: &mut String, left: f64, y: f64, caption: &str) {
+    let _ = writeln!(
+        s,
+        "<text x=\"{left}\" y=\"{y:.0}\" class=\"small\">{}</text>\n\
+         <rect x=\"{left}\" y=\"{:.0}\" width=\"10\" height=\"10\" fill=\"{PASS}\"/><text x=\"{:.0}\" y=\"{:.0}\" class=\"small\">pass</text>\
+         <rect x=\"{:.0}\" y=\"{:.0}\" width=\"10\" height=\"10\" fill=\"{FAIL}\"/><text x=\"{:.0}\" y=\"{:.0}\" class=\"small\">fail</text>",
+        esc(caption),
+        y + 6.0,
+        left + 14.0,
+        y + 15.0,
+        left + 50.0,
+        y + 6.0,
+        left + 64.0,
+        y + 15.0
     );
-    for e in &t.edges {
-        if let (Some((x1, y1)), Some((x2, y2))) = (pos(e.parent), pos(e.child)) {
-            let _ = writeln!(s, "<line x1=\"{x1:.1}\" y1=\"{y1:.1}\" x2=\"{x2:.1}\" y2=\"{y2:.1}\" stroke=\"#90a4ae\" stroke-width=\"1.5\"/>");
+}
+
+/// A round-axis tick spacing that gives at most about a dozen labels.
+fn round_tick(rounds: u64) -> u64 {
+    let mut base = 1;
+    loop {
+        for k in [1, 2, 5] {
+            if rounds / (k * base) <= 12 {
+                return k * base;
+            }
+        }
+        base *= 10;
+    }
+}
+
+/// The search tree drawn by round: a candidate sits at the round it ran in (x) and its size
+/// (y, log scale like the timeline), joined to the passing set it refined. Placing nodes by
+/// round rather than by leaf slot keeps a run of hundreds of trials inside the page width, and
+/// the staircase of passing sets reads as the search's progress; the exact candidates of each
+/// step are in the table the HTML puts under it.
+pub fn tree(id: &str, t: &SearchTree, universe: usize) -> String {
+    let left = 50.0;
+    let top = 20.0;
+    let plot_h = 240.0;
+    let rounds = t.nodes.iter().map(|n| n.round).max().unwrap_or(0);
+    // Columns for rounds 0 (the start policy) to the last.
+    let columns = rounds as usize + 1;
+    let step = step_for(columns, MAX_CHART_WIDTH - left - 30.0, 90.0);
+    let w = (left + step * columns as f64 + 30.0).max(660.0);
+    let h = top + plot_h + 74.0;
+    let scale = ((universe.max(1) + 1) as f64).log10().max(1.0);
+    let y_of = |size: usize| top + plot_h - ((size + 1) as f64).log10() / scale * plot_h;
+    let x_of = |round: u64| left + step * round as f64 + step / 2.0;
+    let pos: std::collections::HashMap<u64, (f64, f64)> =
+        t.nodes.iter().map(|n| (n.trial, (x_of(n.round), y_of(n.size)))).collect();
+    let verdict_of: std::collections::HashMap<u64, Verdict> = t.nodes.iter().map(|n| (n.trial, n.verdict)).collect();
+    let mut s = format!(
+        "<svg id=\"{id}\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{w:.0}\" height=\"{h:.0}\" viewBox=\"0 0 {w:.0} {h:.0}\" role=\"img\" aria-label=\"Search tree by round\">\n<title>Search tree: each candidate at its round and size, joined to the passing set it refined</title>\n"
+    );
+    size_axis(&mut s, left, top, plot_h, universe, &y_of);
+    let base = top + plot_h;
+    let _ = writeln!(
+        s,
+        "<line x1=\"{left}\" y1=\"{base}\" x2=\"{:.1}\" y2=\"{base}\" stroke=\"#555\"/>",
+        left + step * columns as f64
+    );
+    let every = round_tick(rounds);
+    let mut r = 0;
+    while r <= rounds {
+        let _ = writeln!(
+            s,
+            "<line x1=\"{x:.1}\" y1=\"{base}\" x2=\"{x:.1}\" y2=\"{:.0}\" stroke=\"#555\"/><text x=\"{x:.1}\" y=\"{:.0}\" text-anchor=\"middle\" class=\"small\">{}</text>",
+            base + 4.0,
+            base + 15.0,
+            if r == 0 { "start".to_string() } else { r.to_string() },
+            x = x_of(r)
+        );
+        r += every;
+    }
+    // Failed refinements first and faint, so the passing staircase stays on top.
+    for pass in [false, true] {
+        for e in &t.edges {
+            let child_passed = verdict_of.get(&e.child) == Some(&Verdict::Pass);
+            if child_passed != pass {
+                continue;
+            }
+            if let (Some((x1, y1)), Some((x2, y2))) = (pos.get(&e.parent), pos.get(&e.child)) {
+                let (stroke, width) = if pass { ("#546e7a", 1.5) } else { ("#cfd8dc", 1.0) };
+                let _ = writeln!(s, "<line x1=\"{x1:.1}\" y1=\"{y1:.1}\" x2=\"{x2:.1}\" y2=\"{y2:.1}\" stroke=\"{stroke}\" stroke-width=\"{width}\"/>");
+            }
         }
     }
-    for n in &t.nodes {
-        let Some((x, y)) = pos(n.trial) else { continue };
+    let r_dot = (step * 0.3).clamp(2.0, 6.0);
+    // Labels only where a column is wide enough for them, and never two on top of each other.
+    let mut labelled: Vec<(u64, f64)> = Vec::new();
+    let mut nodes: Vec<_> = t.nodes.iter().collect();
+    nodes.sort_by_key(|n| (n.verdict == Verdict::Pass, n.trial));
+    for n in nodes {
+        let Some(&(x, y)) = pos.get(&n.trial) else { continue };
         let color = if n.trial == 0 {
             "#455a64"
         } else if n.verdict == Verdict::Pass {
@@ -194,17 +276,124 @@ pub fn tree(id: &str, t: &SearchTree) -> String {
         } else {
             FAIL
         };
-        let label = if n.trial == 0 { "start".to_string() } else { format!("#{}", n.trial) };
         let _ = writeln!(
             s,
-            "<g class=\"node\"><title>{}</title><circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"13\" fill=\"{color}\"/><text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\" class=\"node-label\">{}</text><text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\" class=\"small\">{}</text></g>",
-            esc(&n.to_string().replace('\n', ", ")),
-            y + 4.0,
-            esc(&label),
-            y + 27.0,
-            n.size
+            "<g class=\"node\"><title>{}</title><circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"{r_dot:.1}\" fill=\"{color}\"/></g>",
+            esc(&format!("{}, round {}", n.to_string().replace('\n', ", "), n.round)),
         );
+        if step >= 60.0 && !labelled.iter().any(|&(r, ly)| r == n.round && (ly - y).abs() < 24.0) {
+            labelled.push((n.round, y));
+            let label = if n.trial == 0 { "start".to_string() } else { format!("#{}", n.trial) };
+            let _ = writeln!(
+                s,
+                "<text x=\"{:.1}\" y=\"{:.1}\" class=\"label\">{}</text><text x=\"{:.1}\" y=\"{:.1}\" class=\"small\">{} action{}</text>",
+                x + r_dot + 3.0,
+                y - 2.0,
+                esc(&label),
+                x + r_dot + 3.0,
+                y + 10.0,
+                n.size,
+                if n.size == 1 { "" } else { "s" }
+            );
+        }
     }
+    let _ = writeln!(
+        s,
+        "<text x=\"{:.1}\" y=\"{:.0}\" text-anchor=\"middle\" class=\"small\">round</text>",
+        left + step * columns as f64 / 2.0,
+        base + 28.0
+    );
+    legend(
+        &mut s,
+        left,
+        base + 46.0,
+        "x: round the candidate ran in; y: its size, log scale; lines join it to the passing set it refined (dark: it passed)",
+    );
     s.push_str("</svg>\n");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prune::journal::Purpose;
+    use crate::report::tree::{TreeEdge, TreeNode};
+
+    fn width_of(svg: &str) -> f64 {
+        let w = svg.split("width=\"").nth(1).and_then(|s| s.split('"').next()).expect("a width attribute");
+        w.parse().expect("a numeric width")
+    }
+
+    fn row(id: u64, round: u64, size: usize, pass: bool) -> TrialRow {
+        TrialRow {
+            id,
+            round,
+            purpose: Purpose::Search,
+            size,
+            removed: 0,
+            verdict: if pass { Verdict::Pass } else { Verdict::Fail },
+            cost_seconds: 1.0,
+            denied: vec![],
+        }
+    }
+
+    const START: usize = 5000;
+
+    /// A chain like a sequential search: one passing set per round, each refining the last,
+    /// with a failed candidate hanging off every other one.
+    fn chain(rounds: u64) -> SearchTree {
+        let mut nodes = vec![TreeNode {
+            trial: 0,
+            size: START,
+            verdict: Verdict::Pass,
+            purpose: "start".into(),
+            round: 0,
+            depth: 0,
+            x: 0.0,
+        }];
+        let mut edges = vec![];
+        let mut parent = 0;
+        for r in 1..=rounds {
+            let pass = r % 2 == 1;
+            nodes.push(TreeNode {
+                trial: r,
+                size: START - r as usize,
+                verdict: if pass { Verdict::Pass } else { Verdict::Fail },
+                purpose: "search".into(),
+                round: r,
+                depth: 0,
+                x: 0.0,
+            });
+            edges.push(TreeEdge { parent, child: r });
+            if pass {
+                parent = r;
+            }
+        }
+        SearchTree { nodes, edges, depth: 0, width: 0 }
+    }
+
+    #[test]
+    fn report_charts_of_long_runs_fit_the_content_column() {
+        for n in [1u64, 5, 60, 400, 3000] {
+            let trials: Vec<TrialRow> = (1..=n).map(|i| row(i, i, START - i as usize, i % 3 == 0)).collect();
+            let tl = timeline("t", &trials, START);
+            assert!(width_of(&tl) <= MAX_CHART_WIDTH, "timeline of {n} trials is {} wide", width_of(&tl));
+            assert_eq!(tl.matches("class=\"trial\"").count(), n as usize, "one bar per trial");
+            let tr = tree("g", &chain(n), START);
+            assert!(width_of(&tr) <= MAX_CHART_WIDTH, "tree of {n} rounds is {} wide", width_of(&tr));
+            assert_eq!(tr.matches("<circle").count(), n as usize + 1, "one dot per trial and the start");
+            assert!(tr.matches("<line").count() as u64 >= n, "an edge per trial");
+        }
+    }
+
+    #[test]
+    fn report_tree_labels_a_small_run_and_not_a_crowded_one() {
+        let small = tree("g", &chain(4), START);
+        for label in ["start", "#1", "#4", "4996 actions"] {
+            assert!(small.contains(&format!(">{label}</text>")), "small tree lacks the label {label}");
+        }
+        let large = tree("g", &chain(300), START);
+        assert!(!large.contains(">#1</text>"), "labels on 300 rounds would overlap");
+        assert!(large.contains("<title>#150 search, 4850 actions"), "every node keeps its tooltip");
+    }
 }

@@ -2,8 +2,10 @@
 //! for the start policy); each trial hangs under the passing trial whose kept set it refined,
 //! i.e. the smallest candidate of an earlier round that passed and contains it. Failing trials
 //! are leaves: their removal was not adopted. Built as a petgraph graph, written as DOT
-//! (`search.dot`) and laid out here for the HTML (a layered tidy layout: leaves left to right,
-//! a parent centred over its children), so the HTML needs no layout engine or script.
+//! (`search.dot`) and laid out here (a layered tidy layout: leaves left to right, a parent
+//! centred over its children) for `report.json`, whose readers may draw the tree themselves
+//! without a layout engine. The HTML draws it by round instead (`svg::tree`): a tidy layout of
+//! a long run is hundreds of leaf slots wide.
 
 use crate::actions::ActionSet;
 use crate::catalog::Catalog;

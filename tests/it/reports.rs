@@ -207,6 +207,41 @@ fn check_run_dir(dir: &Path, scenario: &Path) {
     ] {
         assert!(md.contains(section), "report.md lacks `{section}`");
     }
+    // A reviewer reads the result and its trust first, then how to apply it, its risk, and the
+    // evidence last, in both renderings.
+    let in_order = |text: &str, marks: &[&str], what: &str| {
+        let at: Vec<usize> = marks
+            .iter()
+            .map(|m| text.find(m).unwrap_or_else(|| panic!("{what} of {} lacks `{m}`", dir.display())))
+            .collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{what} of {}: sections out of order {marks:?}", dir.display());
+    };
+    in_order(
+        &html,
+        &[
+            "id=\"headline\"",
+            "id=\"status\"",
+            "id=\"result\"",
+            "id=\"trust\"",
+            "id=\"apply\"",
+            "id=\"risk\"",
+            "id=\"evidence\"",
+        ],
+        "report.html",
+    );
+    in_order(
+        &md,
+        &[
+            "**Result:**",
+            "**Status:**",
+            "\n## Result\n",
+            "\n## Why trust it\n",
+            "\n## How to apply\n",
+            "\n## Risk\n",
+            "\n## Evidence\n",
+        ],
+        "report.md",
+    );
     let dot = std::fs::read_to_string(dir.join("search.dot")).expect("dot");
     assert!(dot.starts_with("digraph {"), "search.dot is not DOT");
     let trials = v["trials"].as_array().expect("trials").len();
@@ -306,20 +341,67 @@ fn committed_reports_cover_every_bundled_scenario() {
     }
 }
 
-/// Renders a generated report in headless Chromium: a screenshot that is not blank, no console
-/// errors, and the four charts in the rendered DOM. Chromium missing is a failure, not a skip:
-/// `scripts/test.sh` installs it.
-#[test]
-fn html_report_renders_in_headless_chromium() {
-    let chromium = Path::new("/usr/bin/chromium");
-    assert!(chromium.exists(), "/usr/bin/chromium is missing: run scripts/test.sh (it installs Debian's chromium) or `apt-get install -y chromium`");
-    let dir = tempdir("browser");
-    prune_into(&root().join("scenarios/flintrock-launch.toml"), &dir);
-    let html = dir.join("report.html");
-    let url = format!("file://{}", html.display());
-    let shot = dir.join("report.png");
-    let common = |profile: &Path| -> Vec<String> {
-        [
+/// What the browser test adds to a copy of a report, in the report's own `<head>` right after
+/// its Content-Security-Policy: a listener that writes every script error onto `<html
+/// data-errors>`, so a throwing script shows in the dumped DOM even if Chromium's console
+/// logging changes.
+const PROBE_ERRORS: &str = "<script>window.addEventListener('error',function(e){var d=document.documentElement;d.setAttribute('data-errors',(d.getAttribute('data-errors')||'')+e.message+';')});</script>";
+
+/// ... and at the end of `<body>`: after layout, the page's width against the viewport, and the
+/// elements that reach past the viewport's right edge or scroll inside themselves (SVG shapes
+/// are judged by their `<svg>`), with every `<details>` closed as the page opens and then open.
+/// A closed `<details>` still lays out its content (Chromium gives it boxes), so what it holds
+/// counts only once it is open. The page's width is the furthest right edge of any element or the root's `scrollWidth`,
+/// whichever is more: Chromium was seen to report a root `scrollWidth` within the viewport while
+/// a table stuck out of it.
+const PROBE_WIDTH: &str = "<script>(function(){
+var de=document.documentElement,b=document.body,vw=de.clientWidth;
+function name(e){var p=e.parentElement&&e.parentElement.closest('[id]');return e.tagName.toLowerCase()+(e.id?'#'+e.id:'')+(p?' in #'+p.id:'');}
+function measure(state){
+  var wide=[],all=b.getElementsByTagName('*'),right=0;
+  for(var i=0;i<all.length;i++){var e=all[i];
+    if(e instanceof SVGElement&&!(e instanceof SVGSVGElement))continue;
+    var fold=e.closest('details:not([open])');
+    if(fold&&fold!==e&&!e.closest('summary'))continue;
+    var r=e.getBoundingClientRect();
+    if(r.width>0)right=Math.max(right,r.right);
+    var under=e.parentElement&&e.parentElement.getAttribute('data-wide')!==null;
+    if(r.width>0&&(r.right>vw+0.5||r.left<-0.5)){e.setAttribute('data-wide','');if(!under)wide.push(name(e)+' spans '+Math.round(r.left)+'..'+Math.round(r.right));}
+    else if(e.scrollWidth>e.clientWidth+1&&(e.tagName==='SECTION'||getComputedStyle(e).overflowX!=='visible'))wide.push(name(e)+' holds '+e.scrollWidth+' in '+e.clientWidth);
+  }
+  b.setAttribute('data-width-'+state,Math.max(de.scrollWidth,Math.ceil(right)));
+  b.setAttribute('data-wide-'+state,wide.length+(wide.length?': '+wide.slice(0,6).join('; '):''));
+}
+measure('closed');
+var d=document.getElementsByTagName('details');for(var i=0;i<d.length;i++)d[i].open=true;
+b.setAttribute('data-folds',d.length);
+measure('open');
+b.setAttribute('data-viewport',vw);b.setAttribute('data-inner',window.innerWidth);
+})();</script>";
+
+/// A copy of `html` with the probes in (and `extra` at the end of its body); the report's CSP
+/// stays in force except that it now admits inline scripts.
+fn probed(html: &str, extra: &str) -> String {
+    let csp = "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none';";
+    let at = html.find(csp).expect("report.html starts with its Content-Security-Policy");
+    let end = at + html[at..].find('>').expect("the CSP meta ends") + 1;
+    let meta = html[at..end].replacen("default-src 'none';", "default-src 'none'; script-src 'unsafe-inline';", 1);
+    let body = html.rfind("</body>").expect("report.html has a </body>");
+    format!("{}{meta}{PROBE_ERRORS}{}{extra}{PROBE_WIDTH}{}", &html[..at], &html[end..body], &html[body..])
+}
+
+/// The value of the first `name="..."` attribute in a dumped DOM.
+fn attr(dom: &str, name: &str) -> Option<String> {
+    let key = format!(" {name}=\"");
+    let from = dom.find(&key)? + key.len();
+    Some(dom[from..].split('"').next()?.to_string())
+}
+
+/// Chromium at a 1280 px wide window: `--screenshot=PNG` or `--dump-dom`. Returns stdout and
+/// stderr.
+fn chromium(profile: &Path, page: &Path, mode: &str) -> (String, String) {
+    let out = Command::new("/usr/bin/chromium")
+        .args([
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
@@ -331,39 +413,114 @@ fn html_report_renders_in_headless_chromium() {
             "--disable-dev-shm-usage",
             "--enable-logging=stderr",
             "--v=0",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .chain([format!("--user-data-dir={}", profile.display())])
-        .collect()
+            "--window-size=1280,900",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(mode)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("run chromium");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "chromium {mode} {} failed:\n{stderr}", page.display());
+    (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
+}
+
+/// Chromium's log lines that tell of a page's script errors or of something its CSP refused.
+fn console_errors(stderr: &str) -> Vec<&str> {
+    stderr.lines().filter(|l| l.contains("CONSOLE") || l.contains("Uncaught") || l.contains("Refused to")).collect()
+}
+
+/// A page's measured widths: (page scrollWidth closed, open, viewport), after the probe ran.
+fn widths(dom: &str, page: &Path) -> (u64, u64, u64) {
+    let num = |n: &str| -> u64 {
+        attr(dom, n)
+            .unwrap_or_else(|| panic!("the probe did not run on {}: no {n}", page.display()))
+            .parse()
+            .expect("a number")
     };
-    let started = std::time::Instant::now();
-    let shot_out = Command::new(chromium)
-        .args(common(&dir.join("profile-shot")))
-        .args([format!("--screenshot={}", shot.display()), "--window-size=1280,2000".into(), url.clone()])
-        .output()
-        .expect("run chromium");
-    let render_ms = started.elapsed().as_millis();
-    let dom_out = Command::new(chromium)
-        .args(common(&dir.join("profile-dom")))
-        .args(["--dump-dom".to_string(), url])
-        .output()
-        .expect("run chromium");
-    let stderr = format!("{}{}", String::from_utf8_lossy(&shot_out.stderr), String::from_utf8_lossy(&dom_out.stderr));
-    assert!(shot_out.status.success() && dom_out.status.success(), "chromium failed:\n{stderr}");
-    let console: Vec<&str> = stderr
-        .lines()
-        .filter(|l| l.contains("CONSOLE") || l.contains("Uncaught") || l.contains("Refused to"))
+    assert_eq!(num("data-inner"), 1280, "the window is not 1280 px wide");
+    (num("data-width-closed"), num("data-width-open"), num("data-viewport"))
+}
+
+/// Renders a small (flintrock-launch: a few trials) and a large (iomete-data-plane: hundreds
+/// of trials, about a hundred kept actions) report in headless Chromium at 1280 px: a
+/// screenshot that is not blank, no script errors or CSP refusals, no horizontal overflow (the
+/// page within the viewport, no element past its edge or scrolling inside, with every fold
+/// closed and open), and the charts in the rendered DOM. The probes are checked first on a page
+/// that throws and overflows, so a probe that stopped measuring fails here rather than passing
+/// everything. Chromium missing is a failure, not a skip: `scripts/test.sh` installs it.
+#[test]
+fn html_report_renders_in_headless_chromium() {
+    assert!(Path::new("/usr/bin/chromium").exists(), "/usr/bin/chromium is missing: run scripts/test.sh (it installs Debian's chromium) or `apt-get install -y chromium`");
+    let dir = tempdir("browser");
+    let runs: Vec<(&str, PathBuf)> = ["flintrock-launch", "iomete-data-plane"]
+        .into_iter()
+        .map(|name| {
+            let out = dir.join(name);
+            prune_into(&root().join(format!("scenarios/{name}.toml")), &out);
+            (name, out)
+        })
         .collect();
-    assert!(console.is_empty(), "console errors while rendering report.html:\n{}", console.join("\n"));
-    let png = std::fs::read(&shot).unwrap_or_else(|e| panic!("no screenshot at {}: {e}\n{stderr}", shot.display()));
-    assert!(png.starts_with(b"\x89PNG"), "screenshot is not a PNG");
-    // A blank 1280x2000 page compresses to a few kilobytes; charts, tables and text do not.
-    assert!(png.len() > 40_000, "screenshot is only {} bytes: the page looks blank", png.len());
-    let dom = String::from_utf8_lossy(&dom_out.stdout);
-    for id in ["chart-services", "chart-levels", "chart-timeline", "chart-tree"] {
-        assert!(dom.contains(&format!("id=\"{id}\"")), "rendered DOM lacks the #{id} chart");
+
+    let small = std::fs::read_to_string(runs[0].1.join("report.html")).expect("html");
+    let broken = dir.join("broken.html");
+    std::fs::write(
+        &broken,
+        probed(&small, "<div style=\"width:3000px\">wide</div><script>throw new Error('probe-throws')</script>"),
+    )
+    .expect("write");
+    let (dom, stderr) = chromium(&dir.join("profile-broken"), &broken, "--dump-dom");
+    assert!(attr(&dom, "data-errors").is_some_and(|e| e.contains("probe-throws")), "the error probe missed a throw");
+    assert!(
+        console_errors(&stderr).iter().any(|l| l.contains("probe-throws")),
+        "the console filter missed a throw:\n{stderr}"
+    );
+    let (closed, _, viewport) = widths(&dom, &broken);
+    assert!(closed > viewport, "the width probe missed a 3000 px element: {closed} <= {viewport}");
+    assert!(attr(&dom, "data-wide-closed").is_some_and(|w| w.contains("div spans")), "no wide element named");
+
+    for (name, run) in &runs {
+        let html = run.join("report.html");
+        let shot = run.join("report.png");
+        let started = std::time::Instant::now();
+        let (_, shot_err) = chromium(&run.join("profile-shot"), &html, &format!("--screenshot={}", shot.display()));
+        let render_ms = started.elapsed().as_millis();
+        let png =
+            std::fs::read(&shot).unwrap_or_else(|e| panic!("no screenshot at {}: {e}\n{shot_err}", shot.display()));
+        assert!(png.starts_with(b"\x89PNG"), "{name}: screenshot is not a PNG");
+        // A blank 1280x900 page compresses to a few kilobytes; headings, tables and text do not.
+        assert!(png.len() > 30_000, "{name}: screenshot is only {} bytes: the page looks blank", png.len());
+
+        let page = run.join("probed.html");
+        std::fs::write(&page, probed(&std::fs::read_to_string(&html).expect("html"), "")).expect("write");
+        let (dom, dom_err) = chromium(&run.join("profile-dom"), &page, "--dump-dom");
+        let errors = [console_errors(&shot_err), console_errors(&dom_err)].concat();
+        assert!(errors.is_empty(), "{name}: console errors while rendering report.html:\n{}", errors.join("\n"));
+        assert_eq!(attr(&dom, "data-errors"), None, "{name}: a script error");
+        let (closed, open, viewport) = widths(&dom, &page);
+        let wide = |state: &str| attr(&dom, &format!("data-wide-{state}")).unwrap_or_default();
+        assert!(
+            closed <= viewport && wide("closed") == "0",
+            "{name}: the page is {closed} px wide in a {viewport} px viewport; too wide: {}",
+            wide("closed")
+        );
+        assert!(
+            open <= viewport && wide("open") == "0",
+            "{name}: with its folds open the page is {open} px wide in {viewport} px; too wide: {}",
+            wide("open")
+        );
+        for id in ["chart-services", "chart-levels", "chart-timeline", "chart-tree"] {
+            assert!(dom.contains(&format!("<svg id=\"{id}\"")), "{name}: rendered DOM lacks the #{id} chart");
+        }
+        let v = read_json(&run.join("report.json"));
+        let trials = v["trials"].as_array().expect("trials").len();
+        assert_eq!(dom.matches("class=\"trial\"").count(), trials, "{name}: a timeline bar per trial");
+        assert_eq!(dom.matches("class=\"node\"").count(), trials + 1, "{name}: a tree node per trial and the start");
+        eprintln!(
+            "{name}: page {closed} px (folds open: {open} px) in a {viewport} px viewport, {} folds; screenshot {} bytes in {render_ms} ms ({})",
+            attr(&dom, "data-folds").unwrap_or_default(),
+            png.len(),
+            shot.display()
+        );
     }
-    assert!(dom.contains("class=\"trial\""), "the timeline has no trial bars");
-    eprintln!("report.html: screenshot {} bytes in {render_ms} ms ({})", png.len(), shot.display());
 }
