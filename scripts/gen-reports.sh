@@ -7,7 +7,7 @@
 # Usage: scripts/gen-reports.sh [EXTRA PRUNE ARGS...]   e.g. --parallel 4
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --quiet
+cargo build --quiet --bin iam-prune
 bin=target/debug/iam-prune
 for scenario in scenarios/*.toml; do
   name=$(basename "$scenario" .toml)

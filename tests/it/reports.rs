@@ -453,11 +453,22 @@ fn widths(dom: &str, page: &Path) -> (u64, u64, u64) {
 fn html_report_renders_in_headless_chromium() {
     assert!(Path::new("/usr/bin/chromium").exists(), "/usr/bin/chromium is missing: run scripts/test.sh (it installs Debian's chromium) or `apt-get install -y chromium`");
     let dir = tempdir("browser");
-    let runs: Vec<(&str, PathBuf)> = ["flintrock-launch", "iomete-data-plane"]
+    // iomete eight at a time: the largest run the bundled scenarios make (486 trials, 70 rounds).
+    let runs: Vec<(&str, PathBuf)> = [("flintrock-launch", "1"), ("iomete-data-plane", "8")]
         .into_iter()
-        .map(|name| {
+        .map(|(name, k)| {
             let out = dir.join(name);
-            prune_into(&root().join(format!("scenarios/{name}.toml")), &out);
+            let scenario = root().join(format!("scenarios/{name}.toml"));
+            let o = iam_prune(&[
+                "prune",
+                &scenario.display().to_string(),
+                "--parallel",
+                k,
+                "--out",
+                &out.display().to_string(),
+                "--quiet",
+            ]);
+            assert!(o.status.success(), "prune {name} failed:\n{}", String::from_utf8_lossy(&o.stderr));
             (name, out)
         })
         .collect();
