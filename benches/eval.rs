@@ -177,7 +177,7 @@ fn main() {
     if std::env::args().any(|a| a == "--markdown") {
         println!(
             "Command: `cargo bench --bench eval -- --markdown` (one thread). {}\n",
-            iam_prune::prune::bench::measured_line(!cfg!(debug_assertions))
+            iam_prune::bench::measured_line(!cfg!(debug_assertions))
         );
         println!("| case | per second on one core |\n|---|---:|");
         for (label, rate, unit) in &results {

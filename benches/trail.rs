@@ -233,7 +233,7 @@ fn main() {
         println!(
             "Command: `cargo bench --bench trail -- --markdown` (best of five interleaved rounds over {corpus}, generated in `{}` on first use). {}\n",
             dir.display(),
-            iam_prune::prune::bench::measured_line(!cfg!(debug_assertions))
+            iam_prune::bench::measured_line(!cfg!(debug_assertions))
         );
         println!("| measurement | MB/s of JSON |\n|---|---:|");
         for (label, value) in &rows {

@@ -24,7 +24,7 @@ fi
 # green run and kept (and named) after a red one, for a look at what the failing test wrote.
 TMPDIR=$(mktemp -d "${TMPDIR:-/tmp}/iam-prune-tests.XXXXXX")
 export TMPDIR
-if cargo test --all-targets; then
+if cargo test --workspace --all-targets; then
   rm -rf "$TMPDIR"
 else
   status=$?

@@ -1,21 +1,21 @@
 //! iam-prune: find the few IAM actions a workload really needs.
 //!
-//! The core (policy documents, catalog, evaluator, pruning logic) is pure and synchronous;
-//! only the oracles that run real workloads and the AWS clients are async. See
-//! `ARCHITECTURE.md` in the project's shared material for the data flow.
+//! This package holds what talks to the world: the AWS sandbox and command oracle, CloudTrail
+//! readers, the job pipeline that owns a run directory, reports and the scheduler. The pure
+//! core (policy documents, catalog, evaluator, scenarios, the pruning engine) is the
+//! `iam-prune-core` crate, re-exported here under the same module names.
+//!
+//! Stability: the library is internal to the `iam-prune` command and may change in any
+//! release. What users rely on is the command line (flags and exit codes), the journal format
+//! and `report.json` (versioned by its schema).
 
-pub mod actions;
+pub use iam_prune_core::{actions, catalog, eval, oracle, pattern, policy, prune, workload};
+pub use iam_prune_core::{ActionId, ActionSet, Catalog};
+
 pub mod aws;
-pub mod catalog;
-pub mod eval;
-pub mod oracle;
-pub mod pattern;
-pub mod policy;
-pub mod prune;
+#[doc(hidden)]
+pub mod bench;
 pub mod report;
+pub mod run;
 pub mod schedule;
 pub mod trail;
-pub mod workload;
-
-pub use actions::ActionSet;
-pub use catalog::{ActionId, Catalog};

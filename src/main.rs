@@ -34,6 +34,8 @@ fn main() {
             eprintln!("error: {e}");
             if let Some(u) = e.downcast_ref::<UsageError>() {
                 eprintln!("help: {}", u.help());
+            } else if let Some(help) = e.downcast_ref::<iam_prune::run::RunError>().and_then(|e| e.help()) {
+                eprintln!("help: {help}");
             }
             exit_for(e.as_ref())
         }

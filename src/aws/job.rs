@@ -13,9 +13,9 @@ use super::{sandbox, ApplyMode, Connection};
 use crate::catalog::Catalog;
 use crate::oracle::Oracle;
 use crate::policy::write::Seen;
-use crate::prune::job::{finish_run, now_rfc3339, resume_journal, JobError, RunDir, SearchSettings};
 use crate::prune::summary::{summarize, PolicySource, Summary};
-use crate::prune::{run, Journal, Progress, PruneError, PruneResult, StartRecord};
+use crate::prune::{run, Journal, Progress, PruneError, PruneResult};
+use crate::run::{finish_run, journal_for, open, JobSpec, Opened, RunDir, RunError, SearchSettings};
 use sha2::Digest;
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -54,6 +54,14 @@ pub struct PolicyInput {
     pub sha256: String,
 }
 
+impl JobSpec for AwsJob {
+    const WHAT: &'static str = "an AWS run";
+
+    fn search_mut(&mut self) -> &mut SearchSettings {
+        &mut self.search
+    }
+}
+
 impl AwsJob {
     /// A new job (its inputs are read when it starts).
     pub fn new(run_id: String, aws: AwsArgs, search: SearchSettings) -> AwsJob {
@@ -62,7 +70,7 @@ impl AwsJob {
 }
 
 /// Reads the start and fixed policies as [`PolicyInput`]s.
-async fn read_inputs(aws: &AwsArgs, conn: &Connection) -> Result<Vec<PolicyInput>, JobError> {
+async fn read_inputs(aws: &AwsArgs, conn: &Connection) -> Result<Vec<PolicyInput>, RunError> {
     let catalog = Catalog::embedded();
     let mut out = Vec::new();
     for spec in aws.start.iter().chain(&aws.fixed) {
@@ -77,19 +85,20 @@ async fn read_inputs(aws: &AwsArgs, conn: &Connection) -> Result<Vec<PolicyInput
 
 /// Before a resumed run touches AWS: points its policy specs at the recorded absolute paths
 /// and refuses a missing or changed policy, naming it.
-async fn check_inputs(job: &mut AwsJob, conn: &Connection, dir: &Path) -> Result<(), JobError> {
+async fn check_inputs(job: &mut AwsJob, conn: &Connection, dir: &Path) -> Result<(), RunError> {
     if job.inputs.is_empty() {
         return Ok(());
     }
     for input in &job.inputs {
         if let Some(path) = &input.path {
             if !path.is_file() {
-                return Err(Box::new(PruneError::ResumeMismatch(format!(
+                return Err(PruneError::ResumeMismatch(format!(
                     "the policy file `{}` (given as `{}`) this run started from is missing; restore it to resume {}",
                     path.display(),
                     input.spec,
                     dir.display()
-                ))));
+                ))
+                .into());
             }
             let abs = path.display().to_string();
             if job.aws.start.as_deref() == Some(input.spec.as_str()) {
@@ -103,7 +112,7 @@ async fn check_inputs(job: &mut AwsJob, conn: &Connection, dir: &Path) -> Result
     let now = read_inputs(&job.aws, conn).await?;
     for (was, is) in job.inputs.iter().zip(&now) {
         if was.sha256 != is.sha256 {
-            return Err(Box::new(PruneError::ResumeMismatch(format!(
+            return Err(RunError::from(PruneError::ResumeMismatch(format!(
                 "`{}` changed since the run started (SHA-256 of its document {} then, {} now), so the recorded trials no longer say what it grants; restore it, or start a new run (with --previous {} to reuse the result once it is finished)",
                 is.path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| was.spec.clone()),
                 &was.sha256[..12.min(was.sha256.len())],
@@ -214,82 +223,58 @@ pub async fn run_aws_job<I: Future<Output = ()>>(
     reconnect: Option<&AwsArgs>,
     progress: &dyn Progress,
     interrupt: I,
-) -> Result<AwsJobOutput, JobError> {
+) -> Result<AwsJobOutput, RunError> {
     let catalog = Catalog::embedded();
-    let (job, mut journal, run_dir) = match dir {
-        RunDir::Resume(dir, budgets) => {
-            let (journal, mut job): (Journal, AwsJob) = resume_journal(&dir, "an AWS run")?;
-            budgets.apply(&mut job.search, &journal)?;
-            if let Some(r) = reconnect {
-                job.aws.profile = r.profile.clone().or(job.aws.profile);
-                job.aws.region = r.region.clone().or(job.aws.region);
-                job.aws.endpoint_url = r.endpoint_url.clone().or(job.aws.endpoint_url);
-            }
-            (job, Some(journal), dir)
-        }
-        RunDir::New(dir) => {
-            let job = job.ok_or("a new AWS run needs a job")?;
-            if dir.join("journal.jsonl").exists() {
-                return Err(Box::new(PruneError::Journal {
-                    path: dir.join("journal.jsonl"),
-                    message: "a run directory with a journal already exists".into(),
-                    help: "choose a new run directory with --out, or continue the run with --resume".into(),
-                }));
-            }
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| format!("cannot create run directory `{}`: {e}", dir.display()))?;
-            (job, None, dir)
-        }
-    };
-    let mut cost = AwsCost::default();
-    let mut job = job;
-    let a = &job.aws;
-    let conn = Connection::load(a.profile.as_deref(), a.region.as_deref(), a.endpoint_url.as_deref()).await;
-    if journal.is_some() {
-        check_inputs(&mut job, &conn, &run_dir).await?;
-    } else {
-        job.inputs = match read_inputs(&job.aws, &conn).await {
-            Ok(i) => i,
-            Err(e) => {
-                let _ = std::fs::remove_dir(&run_dir);
-                return Err(e);
-            }
-        };
+    let mut opened = open(dir, job)?;
+    if let (Some(r), true) = (reconnect, opened.is_resumed()) {
+        let a = &mut opened.job.aws;
+        a.profile = r.profile.clone().or(a.profile.take());
+        a.region = r.region.clone().or(a.region.take());
+        a.endpoint_url = r.endpoint_url.clone().or(a.endpoint_url.take());
     }
-    if journal.is_some() {
+    let mut cost = AwsCost::default();
+    let a = &opened.job.aws;
+    let conn = Connection::load(a.profile.as_deref(), a.region.as_deref(), a.endpoint_url.as_deref()).await;
+    if opened.is_resumed() {
+        check_inputs(&mut opened.job, &conn, &opened.dir).await?;
         // A killed process of this run may have left its sandbox; the new one takes its names.
-        let (deleted, failed) = sandbox::cleanup_leftovers(&conn, Some(&job.run_id)).await?;
+        let (deleted, failed) = sandbox::cleanup_leftovers(&conn, Some(&opened.job.run_id)).await?;
         if !failed.is_empty() {
-            return Err(format!("cannot delete the sandbox left by the interrupted run: {}", failed.join("; ")).into());
+            return Err(RunError::Leftovers { failed });
         }
         cost.leftovers_deleted = deleted.len();
+    } else {
+        match read_inputs(&opened.job.aws, &conn).await {
+            Ok(i) => opened.job.inputs = i,
+            Err(e) => {
+                opened.abandon();
+                return Err(e);
+            }
+        }
     }
-    let setup = match AwsPruneSetup::prepare(&job.aws, catalog, &job.run_id, &run_dir, job.search.parallel).await {
+    let job = &opened.job;
+    let setup = match AwsPruneSetup::prepare(&job.aws, catalog, &job.run_id, &opened.dir, job.search.parallel).await {
         Ok(s) => s,
         Err(e) => {
-            // A new run that never started leaves no directory behind (only an empty one goes).
-            if journal.is_none() {
-                let _ = std::fs::remove_dir(&run_dir);
-            }
-            return Err(Box::new(e));
+            opened.abandon();
+            return Err(e.into());
         }
     };
     cost.apply = Some(setup.oracle.mode());
     cost.session_policies_ignored = setup.session_policies_ignored;
     cost.user = setup.oracle.user_name().map(str::to_string);
-    let cfg = job.search.prune_config();
+    let cfg = opened.job.search.prune_config();
     // From here on every way out goes through the cleanup below.
-    let searched = search(&setup, &job, &mut journal, &run_dir, progress, interrupt).await;
+    let searched = search(&setup, &mut opened, progress, interrupt).await;
     let cleanup_failed = setup.cleanup().await;
     let result = match searched {
         Ok(r) => r,
         Err(e) if cleanup_failed.is_empty() => return Err(e),
-        Err(e) => {
-            return Err(format!("{e}\nand the sandbox could not be deleted: {}", cleanup_failed.join("; ")).into())
-        }
+        Err(e) => return Err(RunError::Cleanup { error: Box::new(e), failed: cleanup_failed }),
     };
+    let Opened { job, mut journal, dir } = opened;
     let mut out = AwsJobOutput {
-        dir: run_dir,
+        dir,
         run_id: job.run_id.clone(),
         summary: None,
         aws: cost,
@@ -313,42 +298,26 @@ pub async fn run_aws_job<I: Future<Output = ()>>(
         .chain(setup.plan.policies.iter().map(|p| p.name.as_str()))
         .collect();
     // A finished run resumed ran no trial: its aws.json holds the real costs, keep it.
-    if !(out.already_finished && out.dir.join("aws.json").exists()) {
+    let path = out.dir.join("aws.json");
+    if !(out.already_finished && path.exists()) {
         let aws_json = serde_json::json!({"run_id": out.run_id, "sandbox": sandbox, "cost": out.aws, "cleanup_failed": out.cleanup_failed});
-        std::fs::write(out.dir.join("aws.json"), serde_json::to_string_pretty(&aws_json)? + "\n")
-            .map_err(|e| format!("cannot write aws.json in `{}`: {e}", out.dir.display()))?;
+        std::fs::write(&path, serde_json::to_string_pretty(&aws_json)? + "\n").map_err(RunError::io("write", &path))?;
     }
     out.summary = Some(summary);
     Ok(out)
 }
 
-/// Opens or checks the journal, then searches until done or interrupted (`Ok(None)`).
+/// Starts or checks the journal, then searches until done or interrupted (`Ok(None)`).
 async fn search<I: Future<Output = ()>>(
     setup: &AwsPruneSetup,
-    job: &AwsJob,
-    journal: &mut Option<Journal>,
-    run_dir: &Path,
+    opened: &mut Opened<AwsJob>,
     progress: &dyn Progress,
     interrupt: I,
-) -> Result<Option<PruneResult>, JobError> {
+) -> Result<Option<PruneResult>, RunError> {
     let universe = setup.universe.names(Catalog::embedded());
-    let journal = match journal {
-        Some(j) => {
-            j.check_universe(&universe, "the start and fixed policies")?;
-            j
-        }
-        None => {
-            let start = StartRecord {
-                version: 1,
-                name: setup.start_name.clone(),
-                config: serde_json::to_value(job)?,
-                universe,
-                started: now_rfc3339(),
-            };
-            journal.insert(Journal::create(&run_dir.join("journal.jsonl"), start)?)
-        }
-    };
-    let cfg = job.search.prune_config();
+    let cfg = opened.job.search.prune_config();
+    let Opened { job, journal, dir } = opened;
+    let journal = journal_for(journal, dir, &*job, &setup.start_name, universe, "the start and fixed policies")?;
     let interrupt = std::pin::pin!(interrupt);
     tokio::select! {
         r = run(&*setup.oracle, &setup.universe, &cfg, journal, progress) => Ok(Some(r?)),

@@ -1,7 +1,7 @@
 //! `iam-prune bench`: the benchmarks whose numbers docs/benchmarks.md quotes.
 
 use super::{print_json, CmdResult, Exit, Global};
-use iam_prune::prune::bench::{run_case, scenario_rows, standard_cases, Row, ScenarioRow, ScenarioRun, SCENARIO_RUNS};
+use iam_prune::bench::{run_case, scenario_rows, standard_cases, Row, ScenarioRow, ScenarioRun, SCENARIO_RUNS};
 use iam_prune::prune::StrategyKind;
 use std::path::PathBuf;
 

@@ -3,7 +3,7 @@
 //! `scripts/benchmarks.sh` runs every bench this way and replaces each section of the page
 //! between its `<!-- bench:NAME -->` markers.
 
-use iam_prune::prune::bench::{measured_line, Row, ScenarioRow};
+use iam_prune::bench::{measured_line, Row, ScenarioRow};
 use iam_prune::prune::StrategyKind;
 use serde_json::Value;
 use std::fmt::Write;

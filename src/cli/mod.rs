@@ -85,6 +85,7 @@ impl std::error::Error for UsageError {}
 pub fn exit_for(e: &(dyn std::error::Error + Send + Sync + 'static)) -> Exit {
     if e.is::<UsageError>()
         || matches!(e.downcast_ref::<iam_prune::aws::AwsError>(), Some(iam_prune::aws::AwsError::Usage { .. }))
+        || e.downcast_ref::<iam_prune::run::RunError>().is_some_and(|e| e.is_usage())
     {
         Exit::Usage
     } else {

@@ -4,13 +4,14 @@
 
 use super::progress::PruneProgress;
 use super::{print_json, CmdResult, Exit, Global, UsageError};
+use clap::builder::TypedValueParser;
 use iam_prune::aws::job::{is_aws_run, run_aws_job, AwsJob};
 use iam_prune::aws::AwsArgs;
-use iam_prune::prune::job::{
-    default_run_dir, previous_minimal, run_scenario_job, Budgets, PreviousRun, RunDir, ScenarioJob, SearchSettings,
-};
 use iam_prune::prune::summary::Summary;
 use iam_prune::prune::StrategyKind;
+use iam_prune::run::{
+    default_run_dir, previous_minimal, run_scenario_job, Budgets, PreviousRun, RunDir, ScenarioJob, SearchSettings,
+};
 use iam_prune::trail::read_likely;
 use iam_prune::workload::Scenario;
 use std::path::{Path, PathBuf};
@@ -20,8 +21,11 @@ pub struct Args {
     /// The workload scenario (`scenarios/*.toml`); with `--run` or `--resume`, none.
     #[arg(required_unless_present_any = ["resume", "run"], conflicts_with_all = ["run", "resume"])]
     scenario: Option<PathBuf>,
-    /// Search strategy [default: auto].
-    #[arg(long, value_enum)]
+    /// Search strategy [default: auto]: auto (denial hints, priors and the service tree, then
+    /// group testing), group (adaptive group testing), ddmin (delta debugging), linear (one
+    /// action at a time).
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(StrategyKind::NAMES)
+        .try_map(|s| s.parse::<StrategyKind>()))]
     strategy: Option<StrategyKind>,
     /// Trials run at once (one round) [default: 1].
     #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
@@ -227,7 +231,7 @@ async fn run_on_aws(args: Args, g: &Global) -> CmdResult {
             let (search, _) = search_settings(&args)?;
             let out = match &args.out {
                 Some(o) => o.clone(),
-                None => iam_prune::prune::job::claim_dir(&iam_prune::aws::job::default_run_dir(&run_id))?,
+                None => iam_prune::run::claim_dir(&iam_prune::aws::job::default_run_dir(&run_id))?,
             };
             (
                 RunDir::New(out),

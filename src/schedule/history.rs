@@ -119,7 +119,7 @@ pub struct History {
 }
 
 fn now() -> String {
-    crate::prune::job::now_rfc3339()
+    crate::run::now_rfc3339()
 }
 
 fn json_list(v: &[String]) -> String {

@@ -31,8 +31,8 @@
 
 use super::ScheduleError;
 use crate::aws::AwsArgs;
-use crate::prune::job::{ScenarioJob, SearchSettings};
 use crate::prune::StrategyKind;
+use crate::run::{ScenarioJob, SearchSettings};
 use std::path::{Path, PathBuf};
 
 /// `prune --run`'s AWS flags, for parsing a command job's arguments.

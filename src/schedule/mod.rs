@@ -3,7 +3,7 @@
 //! longer needed: the policy can shrink) or widened (a new need appeared: drift), with the
 //! actions as evidence. The exit code lets a wrapper act without parsing anything.
 //!
-//! Jobs run through [`crate::prune::job::run_scenario_job`], the same entry point as `prune`, so
+//! Jobs run through [`crate::run::run_scenario_job`], the same entry point as `prune`, so
 //! each leaves a full run directory with its reports. Two schedule runs on one history exclude
 //! each other with a lock; a killed run leaves `running` rows that the next run marks
 //! `abandoned`, resuming their run directories when the job is unchanged.
@@ -19,9 +19,9 @@ pub use history::{History, RunRow};
 pub use jobs::{JobKind, JobSpec, JobsFile};
 pub use lock::ScheduleLock;
 
-use crate::prune::job::{run_scenario_job, JobOutput, RunDir, ScenarioJob};
 use crate::prune::journal::Journal;
 use crate::prune::NoProgress;
+use crate::run::{run_scenario_job, JobOutput, RunDir, ScenarioJob};
 use futures::StreamExt;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -179,7 +179,7 @@ impl ScheduleProgress for Quiet {}
 /// A fresh `schedule-<UTC stamp>[-N]` directory under `out` (runs within one second get `-2`...).
 fn new_dir(out: &Path) -> Result<PathBuf, ScheduleError> {
     std::fs::create_dir_all(out).map_err(|source| ScheduleError::Io { path: out.to_path_buf(), source })?;
-    let base = format!("schedule-{}", crate::prune::job::utc_stamp());
+    let base = format!("schedule-{}", crate::run::utc_stamp());
     for n in 1.. {
         let dir = out.join(if n == 1 { base.clone() } else { format!("{base}-{n}") });
         match std::fs::create_dir(&dir) {
@@ -218,7 +218,7 @@ async fn run_command_job(
     name: &str,
     run_dir: &Path,
     aws: &crate::aws::AwsArgs,
-    search: &crate::prune::job::SearchSettings,
+    search: &crate::run::SearchSettings,
 ) -> Result<JobOutput, String> {
     let job = crate::aws::job::AwsJob::new(crate::aws::job::new_run_id(), aws.with_defaults(), search.clone());
     let out = crate::aws::job::run_aws_job(

@@ -1,4 +1,4 @@
-//! The differential test: the compiled evaluator (`src/eval/`) against the simple reference
+//! The differential test: the compiled evaluator (`crates/core/src/eval/`) against the simple reference
 //! in `eval_reference.rs`, on random policy sets and requests from `eval_gen.rs`. Any
 //! disagreement is a bug in one of the two.
 //!

@@ -3,7 +3,7 @@
 //! of the IAM User Guide's evaluation flowchart
 //! (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic_policy-eval-denyallow.html>),
 //! with no compilation, no caching and no shortcuts. Where the guide leaves room it makes
-//! the choices `src/eval/engine.rs` documents, written out again rather than shared, so a
+//! the choices `crates/core/src/eval/engine.rs` documents, written out again rather than shared, so a
 //! slip in either shows up as a disagreement.
 //!
 //! Speed does not matter here: patterns are matched character by character with plain

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates src/catalog/data/ from the pinned npm packages (see package.json here).
+# Regenerates crates/core/src/catalog/data/ from the pinned npm packages (see package.json here).
 # Usage: tools/gen-catalog/run.sh   (needs node and npm; network to the npm registry)
 set -euo pipefail
 cd "$(dirname "$0")"

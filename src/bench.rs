@@ -2,10 +2,10 @@
 //! next to the information-theoretic lower bound. `iam-prune bench prune` prints it; the
 //! README quotes it.
 
-use super::synthetic::SyntheticOracle;
-use super::{lower_bound, run, Journal, NoProgress, PruneConfig, StrategyKind};
 use crate::actions::ActionSet;
 use crate::catalog::ActionId;
+use crate::prune::synthetic::SyntheticOracle;
+use crate::prune::{lower_bound, run, Journal, NoProgress, PruneConfig, StrategyKind};
 
 /// One benchmark configuration.
 #[derive(Debug, Clone, Copy, serde::Serialize)]

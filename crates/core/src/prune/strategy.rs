@@ -12,7 +12,7 @@ use crate::catalog::ActionId;
 use std::collections::HashSet;
 
 /// Which strategy to use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StrategyKind {
     /// Structure and evidence: denial hints, priors, the service tree, then group testing.
@@ -26,6 +26,9 @@ pub enum StrategyKind {
 }
 
 impl StrategyKind {
+    /// Every strategy's name, as the command line takes them.
+    pub const NAMES: [&'static str; 4] = ["auto", "group", "ddmin", "linear"];
+
     /// The name used on the command line and in reports.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -36,6 +39,25 @@ impl StrategyKind {
         }
     }
 }
+
+impl std::str::FromStr for StrategyKind {
+    type Err = UnknownStrategy;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(StrategyKind::Auto),
+            "group" => Ok(StrategyKind::Group),
+            "ddmin" => Ok(StrategyKind::Ddmin),
+            "linear" => Ok(StrategyKind::Linear),
+            _ => Err(UnknownStrategy(s.to_string())),
+        }
+    }
+}
+
+/// A strategy name that is none of [`StrategyKind::NAMES`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown strategy `{0}` (one of auto, group, ddmin, linear)")]
+pub struct UnknownStrategy(String);
 
 /// Evidence a strategy may use besides trial verdicts.
 #[derive(Debug, Clone, Default)]
