@@ -1,6 +1,6 @@
 //! The pruning benchmark: trials and rounds per strategy over generated monotone workloads,
-//! next to the information-theoretic lower bound. `iam-prune bench prune` prints it; the
-//! README quotes it.
+//! next to the information-theoretic lower bound, with PASS/FAIL per floor. `iam-prune bench
+//! prune` prints it; `--markdown` writes the tables of docs/benchmarks.md.
 
 use crate::actions::ActionSet;
 use crate::catalog::ActionId;

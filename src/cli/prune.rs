@@ -72,8 +72,15 @@ pub struct Args {
 }
 
 pub async fn run_cmd(args: Args, g: &Global) -> CmdResult {
-    if args.resume.is_some() {
+    if let Some(dir) = &args.resume {
         refuse_search_flags_on_resume(&args)?;
+        if let Some(e) = iam_prune::run::other_engine(dir) {
+            eprintln!(
+                "note: {} was started by search engine {e}; it goes on with engine {}: every recorded trial is kept, the new ones may differ from what engine {e} would have run",
+                dir.display(),
+                iam_prune::prune::ENGINE
+            );
+        }
     }
     if args.aws.run.is_some() || args.resume.as_deref().is_some_and(is_aws_run) {
         return run_on_aws(args, g).await;

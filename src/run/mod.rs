@@ -77,6 +77,18 @@ pub fn open<J: JobSpec>(dir: RunDir, job: Option<J>) -> Result<Opened<J>, RunErr
     }
 }
 
+/// The search engine version that started the run in `dir`, when it is not this build's:
+/// such a run resumes with today's search, every recorded trial kept as a fact, so its new
+/// trials may differ from what the older engine would have run (never its result's soundness).
+pub fn other_engine(dir: &Path) -> Option<u32> {
+    let start = Journal::read(&dir.join("journal.jsonl")).ok()?.start?;
+    // An AWS job nests its search settings; a scenario job flattens them into the record.
+    let search = start.config.get("search").unwrap_or(&start.config);
+    let engine = search.get("engine").and_then(|e| e.as_u64()).unwrap_or(1);
+    let engine = u32::try_from(engine).ok()?;
+    (engine != crate::prune::ENGINE).then_some(engine)
+}
+
 /// The journal to search with: a resumed run's own, checked against the universe the job's
 /// inputs (`inputs` names them) give now; or a new one whose start record holds the job.
 pub fn journal_for<'j, J: serde::Serialize>(

@@ -296,9 +296,16 @@ fn a_diverging_resume_never_reuses_a_trial_id() {
     orphan["candidate"] = serde_json::json!(["ec2:DescribeImages"]);
     orphan.as_object_mut().unwrap().remove("candidate_removed");
     lines.push(orphan.to_string());
+    // Started by an older engine: the resume says so, once, and goes on with today's search.
+    let mut start: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+    start["config"]["engine"] = 6.into();
+    lines[0] = start.to_string();
     std::fs::write(cut.join("journal.jsonl"), lines.join("\n") + "\n").unwrap();
-    let (code, resumed) = iam_prune_json(&["prune", "--resume", cut.to_str().unwrap(), "--output", "json"]);
-    assert_eq!(code, 0, "{resumed}");
+    let out = iam_prune(&["prune", "--resume", cut.to_str().unwrap(), "--output", "json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("was started by search engine 6").count(), 1, "{stderr}");
+    let resumed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{resumed}");
     assert_eq!(resumed["minimal"], whole["minimal"]);
     let ids: Vec<u64> = trial_lines(&cut).iter().map(|t| t["id"].as_u64().unwrap()).collect();
     let mut unique = ids.clone();

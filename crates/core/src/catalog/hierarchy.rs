@@ -1,13 +1,10 @@
 //! The action hierarchy: service -> access level -> action, as a petgraph tree.
 //!
 //! Why: a workload touches a few services out of the dozens a managed policy grants, so `auto`
-//! removes the services no evidence touches in one trial (their subtrees).
-//!
-//! Measured and not done: cutting every group along the tree (its depth-first order instead of
-//! the catalog's order) made no bundled scenario cheaper (`auto` at K = 1: iomete-data-plane
-//! 399 -> 402, snowplow-s3-loader 50 -> 52): needed actions then sit together, which the
-//! group-testing posterior (needed actions placed uniformly) does not expect; the catalog's
-//! alphabetical order spreads them.
+//! removes the services no evidence touches in one trial (their subtrees). Groups are not cut
+//! along the tree: needed actions would then sit together, which the group-testing posterior
+//! (needed actions placed uniformly) does not expect; the catalog's alphabetical order spreads
+//! them.
 
 use super::{AccessLevel, Catalog};
 use crate::actions::ActionSet;

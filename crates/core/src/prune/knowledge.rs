@@ -284,8 +284,8 @@ impl Knowledge {
     ///   lacked: a group whose failure was spurious (twice) shrinks to one action through
     ///   passes alone, and would otherwise prove that action needed with no trial about it.
     ///
-    /// Together these cut the benchmark's flaky runs that keep an unneeded action from one in
-    /// two to one in twelve, and their trials by a fifth (README, Benchmarks).
+    /// Together they keep a spurious failure from proving an unneeded action needed, at the
+    /// cost of a few re-runs (the flaky rows of `iam-prune bench prune`).
     fn fail_seen_enough(&self, trial: u64, size: usize) -> bool {
         let Some((c, _)) = self.fails.iter().find(|(_, t)| *t == trial) else { return false };
         let obs = self.observations(c);
@@ -376,7 +376,7 @@ impl Knowledge {
         &self.passes
     }
 
-    /// The passes a strategy may combine with the kept set (engine 7): the recorded passes
+    /// The passes a strategy may combine with the kept set: the recorded passes
     /// that share an action with `kept` but are neither the kept set nor around it, in order,
     /// then, under lazy confirmation, the unconfirmed ones alike (seen fewer than `confirm`
     /// times, contained in no recorded failure; sorted, since the memo is a map and a resumed

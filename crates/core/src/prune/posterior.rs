@@ -21,7 +21,7 @@
 /// needing a hundred actions costs a few extra trials, not many. With an expected count
 /// (`--expect-needed`, or the previous run of a scheduled job) that count gets nearly all the
 /// weight and the default keeps the rest, so a wrong expectation costs trials, never
-/// correctness. Measured in the README's pruning section.
+/// correctness (docs/benchmarks.md, `iam-prune bench prune`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Prior {
     expect: Option<usize>,
