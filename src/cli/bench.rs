@@ -325,6 +325,33 @@ fn check_floors(rows: &[Row]) -> Vec<serde_json::Value> {
         .map(|r| format!("n={} d={}: {:.1} > {}", r.case.n, r.case.d, r.mean_trials, r.lower_bound + r.case.d as u64))
         .collect();
     out.push(serde_json::json!({"floor": format!("group, d given (--expect-needed d): mean trials <= LB + d {}", given.join("; ")), "ok": given.is_empty()}));
+    // A wrong expectation costs trials, never the result; a few at most.
+    let unknown = |w: &Row| {
+        rows.iter().find(|r| {
+            r.case.expect_offset.is_none()
+                && r.case.fallbacks == 0.0
+                && r.case.flaky == 0.0
+                && r.case.named == w.case.named
+                && (r.case.n, r.case.d, r.case.k, r.case.strategy) == (w.case.n, w.case.d, w.case.k, w.case.strategy)
+        })
+    };
+    let off: Vec<String> = rows
+        .iter()
+        .filter(|r| matches!(r.case.expect_offset, Some(o) if o != 0))
+        .filter_map(|w| unknown(w).map(|u| (w, u)))
+        .filter(|(w, u)| w.mean_trials > u.mean_trials + 6.0)
+        .map(|(w, u)| {
+            format!(
+                "n={} d={} expecting {:?}: {:.1} > {:.1} + 6",
+                w.case.n,
+                w.case.d,
+                w.case.expect_needed(),
+                w.mean_trials,
+                u.mean_trials
+            )
+        })
+        .collect();
+    out.push(serde_json::json!({"floor": format!("a wrong --expect-needed costs at most 6 trials more than none {}", off.join("; ")), "ok": off.is_empty()}));
     let mut worse = Vec::new();
     for g in rows.iter().filter(plain).filter(|r| r.case.strategy == StrategyKind::Group) {
         if let Some(a) = rows.iter().filter(plain).find(|a| {

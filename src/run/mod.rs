@@ -139,8 +139,8 @@ pub struct PreviousRun {
 /// The minimal set a finished run found, from its run directory's `summary.json`.
 pub fn previous_minimal(dir: &Path) -> Result<PreviousRun, RunError> {
     let path = dir.join("summary.json");
-    let text = std::fs::read_to_string(&path).map_err(RunError::io("read", &path))?;
     let problem = |problem: String| RunError::Previous { path: path.clone(), problem };
+    let text = std::fs::read_to_string(&path).map_err(|e| problem(format!("cannot be read: {e}")))?;
     let summary: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| problem(format!("is not a run summary: {e}")))?;
     let minimal = summary["minimal"]

@@ -32,7 +32,7 @@ fn trial_lines(dir: &Path) -> Vec<serde_json::Value> {
 }
 
 #[test]
-fn flintrock_prunes_to_get_instance_profile_and_pass_role_in_at_most_six_trials() {
+fn flintrock_prunes_to_get_instance_profile_and_pass_role() {
     let out = tmpdir("flintrock");
     let (code, v) = iam_prune_json(&[
         "prune",
@@ -48,7 +48,7 @@ fn flintrock_prunes_to_get_instance_profile_and_pass_role_in_at_most_six_trials(
     assert_eq!(v["verified"], true);
     assert_eq!(v["minimal_proven"], true);
     assert_eq!(v["expected_match"], true);
-    assert!(v["trials"].as_u64().unwrap() <= 6, "auto took {} trials", v["trials"]);
+    // How few trials it takes is `bench prune`'s floor (at most 6).
     // The minimal policy is scoped to the resources the launch used, and valid.
     let policy = std::fs::read_to_string(out.join("policy.json")).unwrap();
     assert!(policy.contains("arn:aws:iam::690534650866:role/EMR_EC2_DefaultRole"), "{policy}");
@@ -320,11 +320,11 @@ fn a_diverging_resume_never_reuses_a_trial_id() {
     }
 }
 
-/// `--expect-needed` (what a scheduled re-prune passes from its previous run) saves trials
-/// when right, never changes the result when wrong, and is journaled so `--resume` plans the
-/// same trials.
+/// `--expect-needed` (what a scheduled re-prune passes from its previous run) never changes the
+/// result, right or wrong, and is journaled so `--resume` plans the same trials. What it saves
+/// is `bench prune`'s floor.
 #[test]
-fn an_expected_count_saves_trials_and_survives_a_resume() {
+fn an_expected_count_keeps_the_result_and_survives_a_resume() {
     let prune = |name: &str, extra: &[&str]| {
         let mut args = vec!["--strategy", "group"];
         args.extend_from_slice(extra);
@@ -334,13 +334,10 @@ fn an_expected_count_saves_trials_and_survives_a_resume() {
         assert_eq!(v["minimal_proven"], true);
         (out, v["trials"].as_u64().unwrap())
     };
-    let (_, unknown) = prune("expect-none", &[]);
     let (right_dir, right) = prune("expect-2", &["--expect-needed", "2"]);
-    assert!(right < unknown, "expecting the right count took {right} trials, not knowing it {unknown}");
-    // Wrong either way: same result, a few trials more at most.
+    // Wrong either way: the same result.
     for wrong in ["1", "3", "0"] {
-        let (_, t) = prune(&format!("expect-{wrong}"), &["--expect-needed", wrong]);
-        assert!(t <= unknown + 6, "expecting {wrong}: {t} trials against {unknown}");
+        prune(&format!("expect-{wrong}"), &["--expect-needed", wrong]);
     }
     let text = std::fs::read_to_string(right_dir.join("journal.jsonl")).unwrap();
     let start: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();

