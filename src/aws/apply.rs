@@ -21,7 +21,7 @@ use crate::policy::Policy;
 use std::time::{Duration, Instant};
 
 /// How candidates are applied (`--apply`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ApplyMode {
     /// Session policies only (fails for a candidate whose policy does not fit).
@@ -32,7 +32,23 @@ pub enum ApplyMode {
     Auto,
 }
 
+impl std::str::FromStr for ApplyMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "session" => Ok(ApplyMode::Session),
+            "version" => Ok(ApplyMode::Version),
+            "auto" => Ok(ApplyMode::Auto),
+            _ => Err(format!("unknown apply mode `{s}` (one of {})", ApplyMode::NAMES.join(", "))),
+        }
+    }
+}
+
 impl ApplyMode {
+    /// The names `--apply` takes.
+    pub const NAMES: [&'static str; 3] = ["auto", "session", "version"];
+
     /// How candidates are put in force, for people.
     pub fn describe(self) -> &'static str {
         match self {

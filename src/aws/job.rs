@@ -8,7 +8,7 @@
 //! deleting what a killed process of the same run left behind, and the journal answers the
 //! recorded trials, so none runs twice.
 
-use super::setup::{AwsArgs, AwsPruneSetup};
+use super::setup::{AwsPruneSetup, AwsSpec};
 use super::{sandbox, ApplyMode, Connection};
 use crate::catalog::Catalog;
 use crate::oracle::Oracle;
@@ -27,8 +27,8 @@ use std::path::{Path, PathBuf};
 pub struct AwsJob {
     /// The sandbox's run id (in its IAM names and its `iam-prune:run-id` tag).
     pub run_id: String,
-    /// The AWS flags: workload, start and fixed policies, judging, connection.
-    pub aws: AwsArgs,
+    /// The workload, start and fixed policies, judging, connection.
+    pub aws: AwsSpec,
     /// How to search.
     pub search: SearchSettings,
     /// `--name`: the run's name in reports and the managed policy the apply commands create
@@ -64,13 +64,13 @@ impl JobSpec for AwsJob {
 
 impl AwsJob {
     /// A new job (its inputs are read when it starts).
-    pub fn new(run_id: String, aws: AwsArgs, search: SearchSettings) -> AwsJob {
+    pub fn new(run_id: String, aws: AwsSpec, search: SearchSettings) -> AwsJob {
         AwsJob { run_id, aws, search, name: None, inputs: Vec::new() }
     }
 }
 
 /// Reads the start and fixed policies as [`PolicyInput`]s.
-async fn read_inputs(aws: &AwsArgs, conn: &Connection) -> Result<Vec<PolicyInput>, RunError> {
+async fn read_inputs(aws: &AwsSpec, conn: &Connection) -> Result<Vec<PolicyInput>, RunError> {
     let catalog = Catalog::embedded();
     let mut out = Vec::new();
     for spec in aws.start.iter().chain(&aws.fixed) {
@@ -220,7 +220,7 @@ pub fn is_aws_run(dir: &Path) -> bool {
 pub async fn run_aws_job<I: Future<Output = ()>>(
     dir: RunDir,
     job: Option<AwsJob>,
-    reconnect: Option<&AwsArgs>,
+    reconnect: Option<&AwsSpec>,
     progress: &dyn Progress,
     interrupt: I,
 ) -> Result<AwsJobOutput, RunError> {
@@ -328,6 +328,7 @@ async fn search<I: Future<Output = ()>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aws::AwsArgs;
     use crate::prune::StrategyKind;
     use clap::Parser;
     use serde_json::json;
@@ -364,7 +365,7 @@ mod tests {
             expect_needed: Some(2),
             engine: crate::prune::ENGINE,
         };
-        let job = AwsJob::new("r1".into(), cli.aws.with_defaults(), search);
+        let job = AwsJob::new("r1".into(), cli.aws.spec().with_defaults(), search);
         let config = serde_json::to_value(&job).unwrap_or_default();
         // The defaults are recorded, not left for a later version to choose.
         assert_eq!((config["aws"]["timeout"].clone(), config["aws"]["apply"].clone()), (json!(600), json!("auto")));
@@ -375,7 +376,6 @@ mod tests {
         assert_eq!(back.aws.fail_if.as_deref(), Some("boom"));
         assert_eq!(back.aws.endpoint_url.as_deref(), Some("http://127.0.0.1:1"));
         assert_eq!(back.aws.apply_mode(), ApplyMode::Auto);
-        assert!(!back.aws.dry_run);
         assert_eq!(back.search.prune_config().confirm, 2);
         assert_eq!(back.search.prune_config().expect_needed, Some(2));
         assert_eq!(default_run_dir("r1"), PathBuf::from("reports/aws-r1"));

@@ -10,6 +10,7 @@
 //! This module is async because AWS and processes are; nothing in the core depends on it.
 
 pub mod apply;
+pub mod args;
 pub mod command;
 pub mod config;
 mod err;
@@ -22,8 +23,9 @@ pub(crate) mod sdkerr;
 pub mod setup;
 
 pub use apply::ApplyMode;
+pub use args::AwsArgs;
 pub use command::CommandOracle;
 pub use config::{Connection, SessionCredentials};
 pub use err::AwsError;
 pub use sandbox::{Caller, Leftover, PlannedCall, Sandbox, SandboxPlan};
-pub use setup::{AwsArgs, AwsPruneSetup};
+pub use setup::{AwsPruneSetup, AwsSpec};

@@ -68,7 +68,7 @@ pub fn trust_policy(caller: &Caller) -> String {
 }
 
 /// Which kind of principal the workload runs as (`--principal`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PrincipalKind {
     /// A sandbox role, assumed for each trial: temporary credentials, session policies.
@@ -78,6 +78,23 @@ pub enum PrincipalKind {
     /// `sts:GetSessionToken`, manage their own keys, or refuse session tokens). Candidates are
     /// applied as policy versions only: session policies exist only for assumed sessions.
     User,
+}
+
+impl PrincipalKind {
+    /// The names `--principal` takes.
+    pub const NAMES: [&'static str; 2] = ["role", "user"];
+}
+
+impl std::str::FromStr for PrincipalKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "role" => Ok(PrincipalKind::Role),
+            "user" => Ok(PrincipalKind::User),
+            _ => Err(format!("unknown principal kind `{s}` (one of role, user)")),
+        }
+    }
 }
 
 /// Is `role_arn` a role of a sandbox (by path and name prefix)? Only those are ever changed.

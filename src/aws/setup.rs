@@ -1,4 +1,4 @@
-//! From command-line arguments to a ready [`CommandOracle`] and its sandbox: the one call
+//! From an [`AwsSpec`] to a ready [`CommandOracle`] and its sandbox: the one call
 //! the `prune` command (and `sandbox run`) makes, and the one cleanup it must make after.
 
 use super::apply::{self, ApplyMode, Candidates};
@@ -16,58 +16,42 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Flags of the AWS backend, flattened into `iam-prune prune` (and `sandbox run`). An AWS
-/// prune stores them in its journal's start record, so `--resume` can rebuild the sandbox.
-#[derive(Debug, Clone, clap::Args, serde::Serialize, serde::Deserialize)]
-pub struct AwsArgs {
+/// What an AWS run is: the workload, its start and fixed policies, how trials are judged and
+/// applied, and how to reach AWS. An AWS prune stores it in its journal's start record (the
+/// `aws` object), so `--resume` can rebuild the sandbox; the field names are that format, and
+/// the command-line flags ([`super::args::AwsArgs`]) are resolved into it.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AwsSpec {
     /// The workload: a shell command run once per trial with the trial's AWS credentials.
-    #[arg(long = "run", value_name = "COMMAND")]
     pub run: Option<String>,
     /// The start policy: an AWS managed policy name or ARN, a file, or a live policy ARN.
-    #[arg(long, value_name = "POLICY")]
     pub start: Option<String>,
-    /// Policies the sandbox always holds and that are never pruned (repeatable).
-    #[arg(long, value_name = "POLICY")]
+    /// Policies the sandbox always holds and that are never pruned.
     pub fixed: Vec<String>,
     /// AWS profile.
-    #[arg(long)]
     pub profile: Option<String>,
     /// AWS region for STS and the workload.
-    #[arg(long)]
     pub region: Option<String>,
-    /// Endpoint override for every AWS call (moto, LocalStack); AWS_ENDPOINT_URL works too.
-    #[arg(long)]
+    /// Endpoint override for every AWS call.
     pub endpoint_url: Option<String>,
     /// A trial passes only if the workload's output matches this regex.
-    #[arg(long, value_name = "REGEX")]
     pub pass_if: Option<String>,
     /// A trial fails if the workload's output matches this regex.
-    #[arg(long, value_name = "REGEX")]
     pub fail_if: Option<String>,
     /// Only authorization errors count as failure.
-    #[arg(long)]
     pub fail_on_denied_only: bool,
-    /// Seconds before a workload run is killed (and the trial fails) [default: 600].
-    #[arg(long, value_name = "SECONDS")]
+    /// Seconds before a workload run is killed (default 600).
     pub timeout: Option<u64>,
-    /// Print the IAM calls that would be made, make none.
-    #[arg(long)]
-    #[serde(skip)]
-    pub dry_run: bool,
-    /// How candidates are applied [default: auto].
-    #[arg(long, value_enum)]
+    /// How candidates are applied (default auto).
     pub apply: Option<ApplyMode>,
-    /// What the workload runs as: a sandbox role (temporary credentials), or a sandbox user
-    /// with an access key for workloads that need long-lived keys (policy versions only)
-    /// [default: role].
-    #[arg(long, value_enum)]
+    /// What the workload runs as (default a role).
     #[serde(default)]
     pub principal: Option<PrincipalKind>,
 }
 
-// Optional rather than clap defaults, so that `--resume` can tell a flag given on its command
-// line (refused: the run keeps what it recorded) from one left out.
-impl AwsArgs {
+// Optional rather than defaults, so that `--resume` can tell a flag given on its command line
+// (refused: the run keeps what it recorded) from one left out.
+impl AwsSpec {
     /// `--timeout`, or its default of 600 seconds.
     pub fn timeout_secs(&self) -> u64 {
         self.timeout.unwrap_or(600)
@@ -83,36 +67,15 @@ impl AwsArgs {
         self.principal.unwrap_or(PrincipalKind::Role)
     }
 
-    /// The same flags with the defaults written out, as a journal records them: a resumed run
+    /// The same spec with the defaults written out, as a journal records them: a resumed run
     /// keeps the values it started with even if a later version changes a default.
-    pub fn with_defaults(&self) -> AwsArgs {
-        AwsArgs {
+    pub fn with_defaults(&self) -> AwsSpec {
+        AwsSpec {
             timeout: Some(self.timeout_secs()),
             apply: Some(self.apply_mode()),
             principal: Some(self.principal_kind()),
             ..self.clone()
         }
-    }
-
-    /// The flags on this command line that describe the workload or how trials run, which a
-    /// resumed run takes from its journal instead (`--profile`, `--region` and
-    /// `--endpoint-url` are not among them: they say how to reach AWS now).
-    pub fn given_run_flags(&self) -> Vec<&'static str> {
-        [
-            ("--run", self.run.is_some()),
-            ("--start", self.start.is_some()),
-            ("--fixed", !self.fixed.is_empty()),
-            ("--pass-if", self.pass_if.is_some()),
-            ("--fail-if", self.fail_if.is_some()),
-            ("--fail-on-denied-only", self.fail_on_denied_only),
-            ("--timeout", self.timeout.is_some()),
-            ("--apply", self.apply.is_some()),
-            ("--principal", self.principal.is_some()),
-            ("--dry-run", self.dry_run),
-        ]
-        .into_iter()
-        .filter_map(|(flag, on)| on.then_some(flag))
-        .collect()
     }
 }
 
@@ -218,7 +181,7 @@ fn slot_names(plan: &SandboxPlan, k: usize, user: bool) -> (String, String) {
 }
 
 async fn resolve(
-    args: &AwsArgs,
+    args: &AwsSpec,
     conn: &Connection,
     catalog: &'static Catalog,
     run_id: &str,
@@ -311,7 +274,7 @@ async fn resolve(
 /// The calls a run would make, for `--dry-run`: reads the caller identity (and live policies),
 /// writes nothing.
 pub async fn dry_run(
-    args: &AwsArgs,
+    args: &AwsSpec,
     catalog: &'static Catalog,
     run_id: &str,
     parallel: usize,
@@ -353,7 +316,7 @@ impl AwsPruneSetup {
     /// `parallel`: trials the search runs at once; candidates applied as policy versions get
     /// that many version roles (a sandbox user, one).
     pub async fn prepare(
-        args: &AwsArgs,
+        args: &AwsSpec,
         catalog: &'static Catalog,
         run_id: &str,
         out_dir: &Path,
@@ -380,7 +343,7 @@ impl AwsPruneSetup {
     #[allow(clippy::too_many_arguments)]
     async fn prepare_with(
         conn: Connection,
-        args: &AwsArgs,
+        args: &AwsSpec,
         catalog: &'static Catalog,
         run_id: &str,
         out_dir: &Path,

@@ -233,7 +233,7 @@ async fn run_on_aws(args: Args, g: &Global) -> CmdResult {
         None => {
             let run_id = super::sandbox::new_run_id();
             if args.aws.dry_run {
-                return super::sandbox::print_dry_run(&args.aws, &run_id, args.parallel.unwrap_or(1), g).await;
+                return super::sandbox::print_dry_run(&args.aws.spec(), &run_id, args.parallel.unwrap_or(1), g).await;
             }
             let (search, _) = search_settings(&args)?;
             let out = match &args.out {
@@ -242,7 +242,10 @@ async fn run_on_aws(args: Args, g: &Global) -> CmdResult {
             };
             (
                 RunDir::New(out),
-                Some(AwsJob { name: args.name.clone(), ..AwsJob::new(run_id, args.aws.with_defaults(), search) }),
+                Some(AwsJob {
+                    name: args.name.clone(),
+                    ..AwsJob::new(run_id, args.aws.spec().with_defaults(), search)
+                }),
             )
         }
     };
@@ -253,7 +256,7 @@ async fn run_on_aws(args: Args, g: &Global) -> CmdResult {
         signal.recv().await;
     };
     let progress = PruneProgress::new(g);
-    let out = run_aws_job(dir, job, Some(&args.aws), &progress, interrupt).await;
+    let out = run_aws_job(dir, job, Some(&args.aws.spec()), &progress, interrupt).await;
     progress.finish();
     let out = out?;
     for f in &out.cleanup_failed {

@@ -2,7 +2,7 @@
 //! workload once in a fresh sandbox to check a setup before a long prune.
 
 use super::{print_json, CmdResult, Exit, Global};
-use iam_prune::aws::{sandbox, AwsArgs, AwsPruneSetup, Connection};
+use iam_prune::aws::{sandbox, AwsArgs, AwsPruneSetup, AwsSpec, Connection};
 use iam_prune::oracle::{Oracle, TrialRequest};
 use iam_prune::Catalog;
 use std::path::PathBuf;
@@ -105,7 +105,7 @@ pub async fn run(args: Args, g: &Global) -> CmdResult {
 }
 
 /// `--dry-run`: prints the IAM calls a run would make (`sandbox run` and `prune --run`).
-pub async fn print_dry_run(aws: &AwsArgs, run_id: &str, parallel: usize, g: &Global) -> CmdResult {
+pub async fn print_dry_run(aws: &AwsSpec, run_id: &str, parallel: usize, g: &Global) -> CmdResult {
     let calls = iam_prune::aws::setup::dry_run(aws, Catalog::embedded(), run_id, parallel).await?;
     if g.is_json() {
         let v: Vec<_> = calls.iter().map(|c| serde_json::json!({"action": c.action, "detail": c.detail})).collect();
@@ -127,7 +127,9 @@ async fn run_once(
 ) -> CmdResult {
     let catalog = Catalog::embedded();
     let run_id = run_id.unwrap_or_else(new_run_id);
-    if aws.dry_run {
+    let dry_run = aws.dry_run;
+    let aws = aws.spec();
+    if dry_run {
         return print_dry_run(&aws, &run_id, 1, g).await;
     }
     let out = out.unwrap_or_else(|| PathBuf::from("reports").join(format!("sandbox-{run_id}")));

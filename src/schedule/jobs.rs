@@ -30,7 +30,7 @@
 //! ```
 
 use super::ScheduleError;
-use crate::aws::AwsArgs;
+use crate::aws::{AwsArgs, AwsSpec};
 use crate::prune::StrategyKind;
 use crate::run::{ScenarioJob, SearchSettings};
 use std::path::{Path, PathBuf};
@@ -103,7 +103,7 @@ pub struct JobSpec {
     /// The scenario file (resolved against the jobs file), or the command line for command jobs.
     pub scenario: PathBuf,
     job: Option<ScenarioJob>,
-    aws: Option<(AwsArgs, SearchSettings)>,
+    aws: Option<(AwsSpec, SearchSettings)>,
 }
 
 impl JobSpec {
@@ -113,7 +113,7 @@ impl JobSpec {
     }
 
     /// The AWS flags and search settings, for command jobs.
-    pub fn aws_job(&self) -> Option<&(AwsArgs, SearchSettings)> {
+    pub fn aws_job(&self) -> Option<&(AwsSpec, SearchSettings)> {
         self.aws.as_ref()
     }
 
@@ -263,7 +263,13 @@ impl JobsFile {
                             )
                         })?
                         .aws;
-                    (PathBuf::from(command), None, Some((aws, search)))
+                    if aws.dry_run {
+                        return Err(invalid(
+                            format!("job `{}`: `--dry-run` in `aws_args` would make the job run nothing", j.name),
+                            "run `iam-prune prune --run ... --dry-run` by hand to see the IAM calls a job makes",
+                        ));
+                    }
+                    (PathBuf::from(command), None, Some((aws.spec(), search)))
                 }
             };
             jobs.push(JobSpec { name: j.name, kind, scenario, job, aws });

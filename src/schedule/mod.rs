@@ -217,7 +217,7 @@ fn resumable(dir: &Path, job: &ScenarioJob) -> bool {
 async fn run_command_job(
     name: &str,
     run_dir: &Path,
-    aws: &crate::aws::AwsArgs,
+    aws: &crate::aws::AwsSpec,
     search: &crate::run::SearchSettings,
 ) -> Result<JobOutput, String> {
     let job = crate::aws::job::AwsJob::new(crate::aws::job::new_run_id(), aws.with_defaults(), search.clone());

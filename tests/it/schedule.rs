@@ -250,4 +250,15 @@ fn a_job_key_that_cannot_apply_is_refused() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(&format!("`{key}` cannot apply to a scenario job")), "{err}");
     }
+    // A flag of `aws_args` that would make the job do nothing is refused too.
+    let jobs = dir.join("jobs.toml");
+    std::fs::write(
+        &jobs,
+        "out = \"runs\"\n[[job]]\nname = \"cmd\"\ncommand = \"true\"\nstart = \"IAMFullAccess\"\naws_args = [\"--dry-run\"]\n",
+    )
+    .expect("write jobs file");
+    let out = iam_prune(&["schedule", "run", &jobs.display().to_string()]);
+    assert_ne!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("`--dry-run` in `aws_args`"), "{err}");
 }
