@@ -9,6 +9,7 @@ use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
 use aws_smithy_types::body::SdkBody;
 use iam_prune::aws::apply::Candidates;
 use iam_prune::aws::command::Judge;
+use iam_prune::aws::sandbox::{Caller, PolicySpec, RoleSpec, Sandbox, SandboxPlan, UserSpec};
 use iam_prune::aws::{CommandOracle, Connection};
 use iam_prune::oracle::{Oracle, TrialRequest, Verdict};
 use iam_prune::{ActionSet, Catalog};
@@ -270,4 +271,146 @@ fn moto_interrupts_leave_nothing_behind() {
         }
     }
     assert_eq!(moto.fixture("snapshot"), before, "the user's roles and policies changed");
+}
+
+/// An IAM answer with the given status (the replay client ignores where a request goes).
+fn iam_answer(status: u16, body: String) -> ReplayEvent {
+    ReplayEvent::new(
+        http::Request::builder()
+            .method("POST")
+            .uri("https://iam.amazonaws.com/")
+            .body(SdkBody::empty())
+            .expect("request"),
+        http::Response::builder()
+            .status(status)
+            .header("content-type", "text/xml")
+            .body(SdkBody::from(body))
+            .expect("response"),
+    )
+}
+
+/// A successful IAM query-protocol answer to `op`, its result holding `result`.
+fn iam_ok(op: &str, result: &str) -> ReplayEvent {
+    let inner = if result.is_empty() { String::new() } else { format!("<{op}Result>{result}</{op}Result>") };
+    iam_answer(
+        200,
+        format!(
+            r#"<{op}Response xmlns="https://iam.amazonaws.com/doc/2010-05-08/">{inner}<ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></{op}Response>"#
+        ),
+    )
+}
+
+fn iam_error(status: u16, code: &str) -> ReplayEvent {
+    iam_answer(
+        status,
+        format!(
+            r#"<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type><Code>{code}</Code><Message>replayed {code}</Message></Error><RequestId>r</RequestId></ErrorResponse>"#
+        ),
+    )
+}
+
+/// A plan with each kind of step: a policy, a role holding it, a user holding it with a key.
+fn replay_plan() -> SandboxPlan {
+    let caller = Caller { account: "123456789012".into(), arn: "arn:aws:iam::123456789012:user/admin".into() };
+    let mut plan =
+        SandboxPlan { run_id: "replay".into(), caller, policies: Vec::new(), roles: Vec::new(), users: Vec::new() };
+    let document =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"}]}"#;
+    plan.policies.push(PolicySpec { name: plan.name("-candidate"), document: document.into() });
+    plan.roles.push(RoleSpec { name: plan.name("-v"), attach: vec![plan.name("-candidate")] });
+    plan.users.push(UserSpec { name: plan.name("-u"), attach: vec![plan.name("-candidate")] });
+    plan
+}
+
+fn created_policy(plan: &SandboxPlan) -> ReplayEvent {
+    let name = plan.name("-candidate");
+    let arn = plan.policy_arn(&name);
+    iam_ok(
+        "CreatePolicy",
+        &format!("<Policy><PolicyName>{name}</PolicyName><Arn>{arn}</Arn><Path>/iam-prune/</Path></Policy>"),
+    )
+}
+
+fn created_role(plan: &SandboxPlan) -> ReplayEvent {
+    let name = plan.name("-v");
+    let arn = plan.role_arn(&name);
+    iam_ok(
+        "CreateRole",
+        &format!("<Role><Path>/iam-prune/</Path><RoleName>{name}</RoleName><RoleId>AROAREPLAY</RoleId><Arn>{arn}</Arn><CreateDate>2025-01-01T00:00:00Z</CreateDate></Role>"),
+    )
+}
+
+#[tokio::test]
+async fn the_sandbox_is_created_by_exactly_the_calls_the_dry_run_prints() {
+    let plan = replay_plan();
+    let user = plan.name("-u");
+    let replay = StaticReplayClient::new(vec![
+        created_policy(&plan),
+        created_role(&plan),
+        iam_ok("AttachRolePolicy", ""),
+        iam_ok(
+            "CreateUser",
+            &format!("<User><Path>/iam-prune/</Path><UserName>{user}</UserName><UserId>AIDAREPLAY</UserId><Arn>arn:aws:iam::123456789012:user/iam-prune/{user}</Arn><CreateDate>2025-01-01T00:00:00Z</CreateDate></User>"),
+        ),
+        iam_ok("AttachUserPolicy", ""),
+        iam_ok(
+            "CreateAccessKey",
+            &format!("<AccessKey><UserName>{user}</UserName><AccessKeyId>AKIAREPLAY</AccessKeyId><Status>Active</Status><SecretAccessKey>replay-secret</SecretAccessKey></AccessKey>"),
+        ),
+    ]);
+    let sandbox = Sandbox::create(&connection(&replay), &plan).await.expect("create");
+    assert_eq!(sandbox.user_key(&user).map(|k| k.access_key_id).as_deref(), Some("AKIAREPLAY"));
+
+    let requests: Vec<_> = replay.actual_requests().map(|r| form(r.body().bytes().expect("body"))).collect();
+    let calls = plan.calls();
+    assert_eq!(requests.len(), calls.len(), "one request per printed call");
+    for (sent, printed) in requests.iter().zip(&calls) {
+        assert_eq!(format!("iam:{}", param(sent, "Action")), printed.action);
+        // The printed detail starts with the object acted on, then (for an attachment) the policy.
+        let mut words = printed.detail.split(' ');
+        let object = ["PolicyName", "RoleName", "UserName"]
+            .iter()
+            .find_map(|k| sent.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str()))
+            .expect("a name");
+        assert_eq!(Some(object), words.next(), "{printed:?}");
+        if printed.action.starts_with("iam:Attach") {
+            assert_eq!(Some(param(sent, "PolicyArn")), words.next(), "{printed:?}");
+        }
+        if printed.action != "iam:CreateAccessKey" && !printed.action.starts_with("iam:Attach") {
+            assert_eq!(param(sent, "Path"), "/iam-prune/");
+            assert_eq!(param(sent, "Tags.member.1.Key"), "iam-prune:run-id");
+            assert_eq!(param(sent, "Tags.member.1.Value"), "replay");
+        }
+        if printed.action == "iam:CreateRole" {
+            assert!(printed.detail.ends_with(&format!("trust {}", param(sent, "AssumeRolePolicyDocument"))));
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_sandbox_failing_part_way_deletes_what_it_made_and_nothing_else() {
+    let plan = replay_plan();
+    let replay = StaticReplayClient::new(vec![
+        created_policy(&plan),
+        created_role(&plan),
+        iam_error(403, "AccessDenied"),
+        // Cleanup: the role, then the policy, both already gone (which counts as deleted).
+        iam_error(404, "NoSuchEntity"),
+        iam_error(404, "NoSuchEntity"),
+    ]);
+    let err = Sandbox::create(&connection(&replay), &plan).await.expect_err("the attachment is denied").to_string();
+    let policy_arn = plan.policy_arn(&plan.name("-candidate"));
+    assert!(
+        err.starts_with(&format!("failed to attach `{policy_arn}` to sandbox role `{}`", plan.name("-v"))),
+        "{err}"
+    );
+    assert!(err.contains("help: iam-prune needs iam:AttachRolePolicy on its own roles"), "{err}");
+    let requests: Vec<_> = replay.actual_requests().map(|r| form(r.body().bytes().expect("body"))).collect();
+    let actions: Vec<&str> = requests.iter().map(|r| param(r, "Action")).collect();
+    assert_eq!(
+        actions,
+        ["CreatePolicy", "CreateRole", "AttachRolePolicy", "ListAttachedRolePolicies", "ListEntitiesForPolicy"]
+    );
+    assert_eq!(param(&requests[3], "RoleName"), plan.name("-v"));
+    assert_eq!(param(&requests[4], "PolicyArn"), policy_arn);
 }
