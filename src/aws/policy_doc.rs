@@ -11,8 +11,9 @@
 
 use crate::actions::ActionSet;
 use crate::catalog::Catalog;
-use crate::policy::write::{compress_actions, iam_size, to_value};
+use crate::policy::write::{iam_size, to_value};
 use crate::policy::Policy;
+use crate::synth::compress_actions;
 use serde_json::{json, Value};
 
 /// AssumeRole's limit on the plaintext session policy.

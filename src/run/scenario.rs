@@ -6,10 +6,10 @@ use crate::catalog::Catalog;
 use crate::eval::NamedPolicy;
 use crate::oracle::scenario::ScenarioOracle;
 use crate::oracle::Oracle;
-use crate::policy::write::Seen;
 use crate::policy::Policy;
 use crate::prune::summary::{summarize, PolicySource, Summary};
 use crate::prune::{run, Progress, PruneError};
+use crate::synth::Seen;
 use crate::workload::{Replay, Scenario};
 use std::path::{Path, PathBuf};
 

@@ -446,7 +446,7 @@ pub fn reference_arn_match(pattern: &str, subject: &str) -> bool {
 
 /// A compiled ARN pattern without policy variables: the one matcher for everything outside
 /// the evaluator that compares a resource with a `Resource` pattern (resource narrowing in
-/// [`crate::policy::write`], a scenario's resource policies in [`crate::workload`]), so that
+/// [`crate::synth`], a scenario's resource policies in [`crate::workload`]), so that
 /// they agree with the evaluator on the segment rules. Action names and condition values
 /// keep the plain glob of [`crate::pattern`].
 #[derive(Debug, Clone)]

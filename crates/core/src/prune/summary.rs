@@ -4,8 +4,9 @@
 use super::{lower_bound, PruneConfig, PruneResult};
 use crate::catalog::Catalog;
 use crate::oracle::{Denial, OracleInfo};
-use crate::policy::write::{exceeded_limits, minimal_policy, split_to_fit, to_value, Seen, SizeLimit};
+use crate::policy::write::{exceeded_limits, to_value, SizeLimit};
 use crate::policy::Policy;
+use crate::synth::{minimal_policy, split_to_fit, Seen};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
