@@ -250,7 +250,7 @@ pub fn scenario_rows(dir: &std::path::Path, runs: &[ScenarioRun]) -> Result<Vec<
     }
     let mut rows = Vec::new();
     for file in files {
-        let scenario = crate::workload::Scenario::load(&file).map_err(|e| e.to_string())?;
+        let scenario = crate::workload::Scenario::load(&file).map_err(|e| crate::with_help(&e, e.help()))?;
         if !scenario.has_expectation {
             return Err(format!("`{}` has no [expect] table: the bench checks results against it", file.display()));
         }
@@ -273,7 +273,7 @@ pub fn scenario_rows(dir: &std::path::Path, runs: &[ScenarioRun]) -> Result<Vec<
                 &mut Journal::in_memory(),
                 &NoProgress,
             ))
-            .map_err(|e| format!("{}: {e}", file.display()))?;
+            .map_err(|e| crate::with_help(format!("{}: {e}", file.display()), e.help()))?;
             results.push(ScenarioResult {
                 run: run_as,
                 trials: r.trial_count(),

@@ -10,7 +10,7 @@
 //! and `report.json` (versioned by its schema).
 
 pub use iam_prune_core::{actions, catalog, eval, oracle, pattern, policy, prune, synth, workload};
-pub use iam_prune_core::{ActionId, ActionSet, Catalog};
+pub use iam_prune_core::{with_help, ActionId, ActionSet, Catalog};
 
 pub mod aws;
 #[doc(hidden)]

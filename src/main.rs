@@ -1,7 +1,7 @@
 //! The `iam-prune` command: parse the CLI, start tokio, dispatch to `cli/`, map to exit codes.
 
 use clap::Parser;
-use cli::{exit_for, run, Cli, Exit, UsageError};
+use cli::{exit_for, print_error, run, Cli, Exit};
 
 mod cli;
 
@@ -31,12 +31,8 @@ fn main() {
     let code = match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
-            if let Some(u) = e.downcast_ref::<UsageError>() {
-                eprintln!("help: {}", u.help());
-            } else if let Some(help) = e.downcast_ref::<iam_prune::run::RunError>().and_then(|e| e.help()) {
-                eprintln!("help: {help}");
-            }
+            // `error: ...`, then the error's hint, if its type has one, as `help: ...`.
+            print_error(e.as_ref());
             exit_for(e.as_ref())
         }
     };

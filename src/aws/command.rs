@@ -8,6 +8,7 @@ use super::config::{Connection, SessionCredentials};
 use super::hints;
 use super::policy_doc::{self, Marker};
 use super::process::{self, RunResult};
+use super::AwsError;
 use crate::oracle::{Denial, Oracle, OracleError, OracleInfo, Outcome, TrialRequest, Verdict};
 use futures::future::BoxFuture;
 use regex::Regex;
@@ -133,6 +134,17 @@ fn run_err(trial: u64, message: impl Into<String>, help: impl Into<String>) -> O
     OracleError::Run { trial, message: message.into(), help: help.into() }
 }
 
+/// A trial stopped by an AWS error: its message, its hint and then `then`, when given.
+fn aws_run_err(trial: u64, e: &AwsError, then: Option<&str>) -> OracleError {
+    let help = match (e.help(), then) {
+        (Some(h), Some(t)) => format!("{h}\n{t}"),
+        (Some(h), None) => h,
+        (None, Some(t)) => t.to_string(),
+        (None, None) => "check iam-prune's own permissions (docs/aws.md)".to_string(),
+    };
+    run_err(trial, e.to_string(), help)
+}
+
 impl CommandOracle {
     /// An oracle on an existing role that holds the start (and fixed) policies, applying
     /// every candidate as a session policy: no IAM writes at all. `prepare` builds the full
@@ -234,9 +246,8 @@ impl CommandOracle {
             ));
         };
         let doc = version.document;
-        let version_id = apply::put_version(&self.conn, &slot.policy_arn, &doc)
-            .await
-            .map_err(|e| run_err(req.id, e.to_string(), "see above"))?;
+        let version_id =
+            apply::put_version(&self.conn, &slot.policy_arn, &doc).await.map_err(|e| aws_run_err(req.id, &e, None))?;
         state.seq = seq;
         let allows_marker = seq % 2 == 1 && !version.marker_denied;
         let unprobed = std::mem::replace(&mut state.marker_allowed, allows_marker) == allows_marker;
@@ -269,7 +280,7 @@ impl CommandOracle {
         } else {
             apply::wait_for_version(&self.conn, &fresh, &slot.marker, seq, apply::PROPAGATION_BOUND)
                 .await
-                .map_err(|e| run_err(req.id, e.to_string(), "retry the run; it resumes from the journal"))?
+                .map_err(|e| aws_run_err(req.id, &e, Some("retry the run; it resumes from the journal")))?
         };
         self.longest_settle_ms.fetch_max((settled * 1000.0) as u64, Ordering::Relaxed);
         Ok(Applied {

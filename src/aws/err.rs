@@ -1,10 +1,12 @@
 //! Errors of the AWS backend: one type, so the CLI can print any of them with a `help` line.
 
+use crate::catalog::PolicySourceError;
+
 /// Something the AWS backend could not do.
 #[derive(Debug, thiserror::Error)]
 pub enum AwsError {
     /// An AWS API call failed (after the SDK's retries and our own bounded retries).
-    #[error("failed to {context}: {message}\nhelp: {help}")]
+    #[error("failed to {context}: {message}")]
     Call {
         /// What we were doing, e.g. "create sandbox role `iam-prune-sbx-...`".
         context: String,
@@ -14,15 +16,21 @@ pub enum AwsError {
         help: String,
     },
     /// The start or a fixed policy could not be loaded.
-    #[error("cannot load policy `{name}`: {message}")]
+    #[error("cannot load policy `{name}`: {source}")]
     Policy {
         /// As given on the command line.
         name: String,
         /// Why.
-        message: String,
+        source: PolicySourceError,
+    },
+    /// A live customer managed policy was named where there is no AWS connection to read it.
+    #[error("cannot load policy `{name}`: a live policy needs AWS access")]
+    LivePolicy {
+        /// As given on the command line.
+        name: String,
     },
     /// The arguments do not make sense together.
-    #[error("{message}\nhelp: {help}")]
+    #[error("{message}")]
     Usage {
         /// What is wrong.
         message: String,
@@ -30,7 +38,7 @@ pub enum AwsError {
         help: String,
     },
     /// The way candidates are applied was shown not to be enforced: no trial could count.
-    #[error("{mechanism} is not enforced: {message}\nhelp: {help}")]
+    #[error("{mechanism} is not enforced: {message}")]
     NotEnforced {
         /// The mechanism, as the user chose it (`--apply session`).
         mechanism: &'static str,
@@ -56,5 +64,16 @@ impl AwsError {
 
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> AwsError {
         AwsError::Io { context: context.into(), source }
+    }
+
+    /// What the user can do about it.
+    pub fn help(&self) -> Option<String> {
+        match self {
+            AwsError::Call { help, .. } | AwsError::Usage { help, .. } | AwsError::NotEnforced { help, .. } => {
+                Some(help.clone())
+            }
+            AwsError::Policy { source, .. } => source.help(),
+            AwsError::LivePolicy { .. } | AwsError::Io { .. } => None,
+        }
     }
 }

@@ -133,12 +133,12 @@ pub async fn load_policy(
     match catalog.load_policy(spec) {
         Ok(p) => return Ok(p),
         Err(e) if !(spec.starts_with("arn:") && spec.contains(":policy/")) => {
-            return Err(AwsError::Policy { name: spec.to_string(), message: e.to_string() })
+            return Err(AwsError::Policy { name: spec.to_string(), source: e })
         }
         Err(_) => {}
     }
     let Some(conn) = conn else {
-        return Err(AwsError::Policy { name: spec.to_string(), message: "a live policy needs AWS access".into() });
+        return Err(AwsError::LivePolicy { name: spec.to_string() });
     };
     let iam = conn.iam();
     let help = "iam-prune needs iam:GetPolicy and iam:GetPolicyVersion to read a live start policy";
@@ -153,8 +153,7 @@ pub async fn load_policy(
         AwsError::call(format!("read version {version} of `{spec}`"), CallFailure::of(&e).to_string(), help)
     })?;
     let doc = url_decode(v.policy_version().and_then(|v| v.document()).unwrap_or_default());
-    let policy =
-        parse_policy(&doc, spec).map_err(|e| AwsError::Policy { name: spec.to_string(), message: e.to_string() })?;
+    let policy = parse_policy(&doc, spec).map_err(|e| AwsError::Policy { name: spec.to_string(), source: e.into() })?;
     Ok((spec.rsplit('/').next().unwrap_or(spec).to_string(), policy))
 }
 

@@ -1,7 +1,7 @@
 //! `iam-prune eval`: decide one request (or a file of them) against a set of policies and
 //! say why. A deny is an answer: exit code 3, not an error.
 
-use super::{print_json, CmdResult, Exit, Global};
+use super::{print_json, CmdError, CmdResult, Exit, Global};
 use iam_prune::catalog::Catalog;
 use iam_prune::eval::batch::{decision_json, default_principal, write_decision_line, RequestLine};
 use iam_prune::eval::{Context, ContextValue, DecisionKind, Evaluator, NamedPolicy, PolicySet, Request};
@@ -63,13 +63,11 @@ fn policy_set(a: &Args) -> Result<PolicySet, Box<dyn std::error::Error + Send + 
     })
 }
 
-fn context(pairs: &[String]) -> Result<Context, String> {
+fn context(pairs: &[String]) -> Result<Context, CmdError> {
     let mut ctx = Context::new();
     for pair in pairs {
         let Some((k, v)) = pair.split_once('=') else {
-            return Err(format!(
-                "`--context {pair}` is not KEY=VALUE\nhelp: write for example `--context aws:SourceIp=203.0.113.7`"
-            ));
+            return Err(CmdError::Context { pair: pair.clone() });
         };
         let value = match ctx.get(k) {
             None => ContextValue::Single(v.to_string()),
@@ -151,11 +149,8 @@ pub fn run(args: Args, g: &Global) -> CmdResult {
 /// One JSON decision per line, in order. Exit 0 when every request was allowed, 3 when
 /// some was denied; a malformed line stops with an error naming the file and line.
 fn batch(ev: &Evaluator, path: &str) -> CmdResult {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        format!(
-            "cannot read requests file `{path}`: {e}\nhelp: check the path; the file holds one JSON request per line"
-        )
-    })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|source| CmdError::ReadRequests { path: path.to_string(), source })?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut any_denied = false;
@@ -163,7 +158,11 @@ fn batch(ev: &Evaluator, path: &str) -> CmdResult {
         if line.trim().is_empty() {
             continue;
         }
-        let r = RequestLine::parse(line).map_err(|e| format!("{path}:{}: {e}", i + 1))?;
+        let r = RequestLine::parse(line).map_err(|source| CmdError::Request {
+            path: path.to_string(),
+            line: i + 1,
+            source,
+        })?;
         let principal = match &r.principal {
             Some(_) => String::new(),
             None => default_principal(&r.resource),

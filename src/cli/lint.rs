@@ -30,7 +30,7 @@ pub fn run(args: Args, g: &Global) -> CmdResult {
             .iter()
             .map(|e| {
                 let pos = e.pos().unwrap_or_default();
-                serde_json::json!({"code": "parse", "line": pos.line, "column": pos.column, "message": e.to_string()})
+                serde_json::json!({"code": "parse", "line": pos.line, "column": pos.column, "message": iam_prune::with_help(e, e.help())})
             })
             .collect();
         let mut warnings = Vec::new();

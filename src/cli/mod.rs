@@ -80,6 +80,92 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+/// A command's own failure (exit 1), where no library error type says it.
+#[derive(Debug, thiserror::Error)]
+pub enum CmdError {
+    /// `eval --context` without `=`.
+    #[error("`--context {pair}` is not KEY=VALUE")]
+    Context {
+        /// As given.
+        pair: String,
+    },
+    /// `eval --requests FILE` could not be read.
+    #[error("cannot read requests file `{path}`: {source}")]
+    ReadRequests {
+        /// As given.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A line of `eval --requests FILE` is not a request.
+    #[error("{path}:{line}: {source}")]
+    Request {
+        /// The file, as given.
+        path: String,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with it.
+        source: iam_prune::eval::batch::RequestLineError,
+    },
+    /// `schedule history` on a database that does not exist.
+    #[error("no history at `{}`", .path.display())]
+    NoHistory {
+        /// The database file.
+        path: std::path::PathBuf,
+    },
+}
+
+impl CmdError {
+    /// What the user can do about it.
+    pub fn help(&self) -> Option<&'static str> {
+        match self {
+            CmdError::Context { .. } => Some("write for example `--context aws:SourceIp=203.0.113.7`"),
+            CmdError::ReadRequests { .. } => Some("check the path; the file holds one JSON request per line"),
+            CmdError::Request { source, .. } => source.help(),
+            CmdError::NoHistory { .. } => Some("run `iam-prune schedule run JOBS.toml` first, or pass --history"),
+        }
+    }
+}
+
+/// The hint of a command's error (one hint per line), whichever of the known error types it
+/// is; none for the others (plain messages, io errors, ...).
+pub fn help_of(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    use iam_prune::{aws, catalog, eval, oracle, policy, prune, report, run, schedule, workload};
+    if let Some(u) = e.downcast_ref::<UsageError>() {
+        return Some(u.help().to_string());
+    }
+    macro_rules! first_help {
+        ($($t:ty),* $(,)?) => {
+            $(
+                if let Some(e) = e.downcast_ref::<$t>() {
+                    return e.help().map(Into::into);
+                }
+            )*
+        };
+    }
+    first_help!(
+        CmdError,
+        run::RunError,
+        aws::AwsError,
+        prune::PruneError,
+        oracle::OracleError,
+        workload::WorkloadError,
+        catalog::PolicySourceError,
+        catalog::CatalogError,
+        policy::PolicyError,
+        eval::EvalError,
+        eval::batch::RequestLineError,
+        report::ReportError,
+        schedule::ScheduleError,
+    );
+    None
+}
+
+/// Prints a command's error to stderr: `error: ...`, then each line of its hint as `help: ...`.
+pub fn print_error(e: &(dyn std::error::Error + 'static)) {
+    eprintln!("{}", iam_prune::with_help(format!("error: {e}"), help_of(e)));
+}
+
 /// The exit code of a command's error: usage errors (ours and the AWS backend's) exit 2,
 /// everything else 1.
 pub fn exit_for(e: &(dyn std::error::Error + Send + Sync + 'static)) -> Exit {

@@ -22,8 +22,10 @@ pub struct Args {
 
 pub async fn run(args: Args, g: &Global) -> CmdResult {
     let Some(principal) = args.filter.principal.clone() else {
-        eprintln!("error: `record` needs `--principal ARN`\nhelp: name a user, role or session ARN, an access key id or a user name");
-        return Ok(Exit::Usage);
+        return Err(Box::new(super::UsageError::new(
+            "`record` needs `--principal ARN`",
+            "name a user, role or session ARN, an access key id or a user name",
+        )));
     };
     let opts = ScanOptions { activity: true, ..args.filter.options()? };
     let report = args.source.scan(&args.paths, &opts).await?;

@@ -38,7 +38,7 @@ pub fn run(args: Args, g: &Global) -> CmdResult {
             }
             Err(e) => {
                 failed += 1;
-                eprintln!("error: {e}");
+                super::print_error(&e);
             }
         }
     }

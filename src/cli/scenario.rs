@@ -224,7 +224,7 @@ fn check_cmd(paths: Vec<PathBuf>, g: &Global) -> CmdResult {
     for f in scenario_files(paths) {
         let (findings, load_error) = match Scenario::load(&f) {
             Ok(s) => (check(&s), None),
-            Err(e) => (Vec::new(), Some(e.to_string())),
+            Err(e) => (Vec::new(), Some(iam_prune::with_help(&e, e.help()))),
         };
         let file_errors =
             findings.iter().filter(|x| x.severity == Severity::Error).count() + usize::from(load_error.is_some());

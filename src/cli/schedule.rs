@@ -124,11 +124,7 @@ async fn run_jobs(a: RunArgs, g: &Global) -> CmdResult {
 
 fn history(a: HistoryArgs, g: &Global) -> CmdResult {
     if !a.history.exists() {
-        return Err(format!(
-            "no history at `{}`\nhelp: run `iam-prune schedule run JOBS.toml` first, or pass --history",
-            a.history.display()
-        )
-        .into());
+        return Err(Box::new(super::CmdError::NoHistory { path: a.history }));
     }
     let db = History::open(&a.history)?;
     let rows = db.runs(a.job.as_deref(), a.limit)?;

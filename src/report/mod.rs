@@ -65,10 +65,10 @@ fn read_summary(dir: &Path, journal_path: &Path) -> Result<Summary, ReportError>
             (v.get("type").and_then(|t| t.as_str()) == Some("result")).then(|| v.get("summary").cloned()).flatten()
         });
     if let Some(v) = from_journal {
-        return serde_json::from_value(v).map_err(|e| ReportError::Malformed {
+        return serde_json::from_value(v).map_err(|source| ReportError::Malformed {
             path: journal_path.to_path_buf(),
             what: "result record",
-            message: e.to_string(),
+            source,
         });
     }
     let path = dir.join("summary.json");
@@ -80,7 +80,7 @@ fn read_summary(dir: &Path, journal_path: &Path) -> Result<Summary, ReportError>
         path: path.clone(),
         source,
     })?;
-    serde_json::from_str(&text).map_err(|e| ReportError::Malformed { path, what: "summary", message: e.to_string() })
+    serde_json::from_str(&text).map_err(|source| ReportError::Malformed { path, what: "summary", source })
 }
 
 /// Renders `report.md`.

@@ -2,6 +2,9 @@
 
 use std::path::PathBuf;
 
+/// The hint for a sandbox that could not be deleted.
+const CLEANUP: &str = "`iam-prune sandbox cleanup` deletes what is left, by tag";
+
 /// The error of a job ([`super::run_scenario_job`], [`crate::aws::job::run_aws_job`]).
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -64,18 +67,26 @@ pub enum RunError {
 }
 
 impl RunError {
-    /// What the user can do about it, when there is something to say beyond the message.
-    pub fn help(&self) -> Option<&'static str> {
+    /// What the user can do about it, when there is something to say beyond the message (one
+    /// hint per line): the inner error's hint for the errors this wraps.
+    pub fn help(&self) -> Option<String> {
         match self {
-            RunError::Io { .. } => Some("check the directory's permissions and free space"),
-            RunError::NoFreeDir { .. } => Some("pass --out DIR"),
+            RunError::Prune(e) => e.help(),
+            RunError::Workload(e) => e.help(),
+            RunError::Aws(e) => e.help(),
+            RunError::Report(e) => e.help(),
+            RunError::Io { .. } => Some("check the directory's permissions and free space".into()),
+            RunError::NoFreeDir { .. } => Some("pass --out DIR".into()),
             RunError::Previous { .. } => Some(
-                "pass the directory of a finished run (the one holding summary.json), or its actions with --likely",
+                "pass the directory of a finished run (the one holding summary.json), or its actions with --likely"
+                    .into(),
             ),
-            RunError::Cleanup { .. } | RunError::Leftovers { .. } => {
-                Some("`iam-prune sandbox cleanup` deletes what is left, by tag")
-            }
-            _ => None,
+            RunError::Cleanup { error, .. } => Some(match error.help() {
+                Some(h) => format!("{h}\n{CLEANUP}"),
+                None => CLEANUP.into(),
+            }),
+            RunError::Leftovers { .. } => Some(CLEANUP.into()),
+            RunError::Serialize(_) | RunError::NoJob => None,
         }
     }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ScheduleError {
     /// The jobs file could not be read.
-    #[error("cannot read jobs file `{path}`: {source}\nhelp: pass the path of a JOBS.toml file")]
+    #[error("cannot read jobs file `{path}`: {source}")]
     Read {
         /// The file.
         path: PathBuf,
@@ -14,7 +14,7 @@ pub enum ScheduleError {
         source: std::io::Error,
     },
     /// The jobs file is not valid.
-    #[error("{path}: {message}\nhelp: {help}")]
+    #[error("{path}: {message}")]
     Invalid {
         /// The file.
         path: PathBuf,
@@ -24,7 +24,7 @@ pub enum ScheduleError {
         help: String,
     },
     /// The history database failed.
-    #[error("history database `{path}`: {source}\nhelp: check the path (`--history`), its permissions and free space")]
+    #[error("history database `{path}`: {source}")]
     Db {
         /// The database file.
         path: PathBuf,
@@ -32,7 +32,7 @@ pub enum ScheduleError {
         source: rusqlite::Error,
     },
     /// Another schedule run holds the lock.
-    #[error("another `schedule run` is using `{path}` (lock `{lock}` is held)\nhelp: wait for it to finish, or pass --wait to queue behind it")]
+    #[error("another `schedule run` is using `{path}` (lock `{lock}` is held)")]
     Busy {
         /// The database.
         path: PathBuf,
@@ -40,11 +40,24 @@ pub enum ScheduleError {
         lock: PathBuf,
     },
     /// A file or directory could not be written.
-    #[error("cannot write `{path}`: {source}\nhelp: check the output directory's permissions and free space")]
+    #[error("cannot write `{path}`: {source}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The cause.
         source: std::io::Error,
     },
+}
+
+impl ScheduleError {
+    /// What the user can do about it.
+    pub fn help(&self) -> Option<&str> {
+        Some(match self {
+            ScheduleError::Read { .. } => "pass the path of a JOBS.toml file",
+            ScheduleError::Invalid { help, .. } => help,
+            ScheduleError::Db { .. } => "check the path (`--history`), its permissions and free space",
+            ScheduleError::Busy { .. } => "wait for it to finish, or pass --wait to queue behind it",
+            ScheduleError::Io { .. } => "check the output directory's permissions and free space",
+        })
+    }
 }

@@ -229,7 +229,7 @@ async fn run_command_job(
         futures::future::pending(),
     )
     .await
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| crate::with_help(&e, e.help()))?;
     if !out.cleanup_failed.is_empty() {
         return Err(format!(
             "job `{name}`: sandbox objects left behind (run `iam-prune sandbox cleanup`): {}",
@@ -284,7 +284,9 @@ pub async fn run_schedule(
                     } else {
                         RunDir::New(run_dir.clone())
                     };
-                    run_scenario_job(target, Some(job.clone()), &NoProgress).await.map_err(|e| e.to_string())
+                    run_scenario_job(target, Some(job.clone()), &NoProgress)
+                        .await
+                        .map_err(|e| crate::with_help(&e, e.help()))
                 }
                 (None, Some((aws, search))) => run_command_job(&spec.name, run_dir, aws, search).await,
                 (None, None) => Err(format!("job `{}` has nothing to run", spec.name)),

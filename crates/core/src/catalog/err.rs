@@ -4,10 +4,10 @@
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
     /// The embedded data does not parse (a build defect: regenerate with tools/gen-catalog).
-    #[error("the embedded catalog is corrupt: {0}\nhelp: regenerate it with `tools/gen-catalog/run.sh`")]
+    #[error("the embedded catalog is corrupt: {0}")]
     Corrupt(String),
     /// A name is neither a managed policy nor a readable file.
-    #[error("`{name}` is neither an AWS managed policy nor a policy file{}\nhelp: give a managed policy name such as `IAMFullAccess`, its ARN, or the path of a JSON policy document", did_you_mean(.suggestions))]
+    #[error("`{name}` is neither an AWS managed policy nor a policy file{}", did_you_mean(.suggestions))]
     UnknownPolicy {
         /// What the user gave.
         name: String,
@@ -15,13 +15,27 @@ pub enum CatalogError {
         suggestions: Vec<String>,
     },
     /// Neither a service prefix nor an action.
-    #[error("`{name}` is not a service prefix or action in the catalog{}\nhelp: try `iam-prune catalog search {name}`", did_you_mean(.suggestions))]
+    #[error("`{name}` is not a service prefix or action in the catalog{}", did_you_mean(.suggestions))]
     UnknownName {
         /// What the user gave.
         name: String,
         /// Close action names.
         suggestions: Vec<String>,
     },
+}
+
+impl CatalogError {
+    /// What the user can do about it.
+    pub fn help(&self) -> Option<String> {
+        Some(match self {
+            CatalogError::Corrupt(_) => "regenerate it with `tools/gen-catalog/run.sh`".to_string(),
+            CatalogError::UnknownPolicy { .. } => {
+                "give a managed policy name such as `IAMFullAccess`, its ARN, or the path of a JSON policy document"
+                    .to_string()
+            }
+            CatalogError::UnknownName { name, .. } => format!("try `iam-prune catalog search {name}`"),
+        })
+    }
 }
 
 fn did_you_mean(s: &[String]) -> String {

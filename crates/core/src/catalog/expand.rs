@@ -134,6 +134,16 @@ pub enum PolicySourceError {
     Policy(#[from] crate::policy::PolicyError),
 }
 
+impl PolicySourceError {
+    /// What the user can do about it (the inner error's hint).
+    pub fn help(&self) -> Option<String> {
+        match self {
+            PolicySourceError::Catalog(e) => e.help(),
+            PolicySourceError::Policy(e) => e.help().map(str::to_string),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

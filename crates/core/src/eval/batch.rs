@@ -23,9 +23,18 @@ pub struct RequestLine {
 
 /// A JSON line that is not a request.
 #[derive(Debug, thiserror::Error)]
-#[error("{message}\nhelp: write one JSON object per line, like {{\"action\": \"s3:GetObject\", \"resource\": \"arn:aws:s3:::bucket/key\", \"principal\": \"arn:aws:iam::111122223333:role/app\", \"context\": {{\"aws:SourceIp\": \"203.0.113.7\"}}}}")]
+#[error("{message}")]
 pub struct RequestLineError {
     message: String,
+}
+
+impl RequestLineError {
+    /// What a request line looks like.
+    pub fn help(&self) -> Option<&'static str> {
+        Some(
+            r#"write one JSON object per line, like {"action": "s3:GetObject", "resource": "arn:aws:s3:::bucket/key", "principal": "arn:aws:iam::111122223333:role/app", "context": {"aws:SourceIp": "203.0.113.7"}}"#,
+        )
+    }
 }
 
 #[derive(serde::Deserialize)]

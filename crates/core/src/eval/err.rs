@@ -6,7 +6,7 @@ use crate::policy::Pos;
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
     /// A condition operator IAM does not know.
-    #[error("{origin}:{pos}: unknown condition operator `{operator}`\nhelp: use an operator from the IAM User Guide's \"Condition operators\" page, such as `StringEquals`, `StringLikeIfExists` or `ForAnyValue:StringLike` (`Null` takes no prefix or suffix)")]
+    #[error("{origin}:{pos}: unknown condition operator `{operator}`")]
     UnknownOperator {
         /// The policy's name or file.
         origin: String,
@@ -16,11 +16,23 @@ pub enum EvalError {
         operator: String,
     },
     /// More guard policies of one type than the evaluator tracks.
-    #[error("too many {kind} policies ({count}); at most 64 are supported\nhelp: merge policies of the same level into one document")]
+    #[error("too many {kind} policies ({count}); at most 64 are supported")]
     TooManyGuards {
         /// `SCP` or `RCP`.
         kind: &'static str,
         /// How many were given.
         count: usize,
     },
+}
+
+impl EvalError {
+    /// What the user can do about it.
+    pub fn help(&self) -> Option<&'static str> {
+        Some(match self {
+            EvalError::UnknownOperator { .. } => {
+                "use an operator from the IAM User Guide's \"Condition operators\" page, such as `StringEquals`, `StringLikeIfExists` or `ForAnyValue:StringLike` (`Null` takes no prefix or suffix)"
+            }
+            EvalError::TooManyGuards { .. } => "merge policies of the same level into one document",
+        })
+    }
 }

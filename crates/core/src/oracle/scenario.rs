@@ -61,11 +61,8 @@ impl<'s> ScenarioOracle<'s> {
                 ..Outcome::fail(vec![d], r.trial_seconds)
             });
         }
-        let trace = self.replay.run(candidate, false).map_err(|e| OracleError::Run {
-            trial: request.id,
-            message: e.to_string(),
-            help: "fix the scenario's policies (iam-prune scenario check)".into(),
-        })?;
+        let trace =
+            self.replay.run(candidate, false).map_err(|source| OracleError::Policies { trial: request.id, source })?;
         let failed_step = trace
             .steps
             .iter()

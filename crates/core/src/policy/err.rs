@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
     /// The file could not be read.
-    #[error("cannot read policy file `{path}`: {source}\nhelp: check the path and its permissions")]
+    #[error("cannot read policy file `{path}`: {source}")]
     Io {
         /// The file.
         path: PathBuf,
@@ -15,7 +15,7 @@ pub enum PolicyError {
         source: std::io::Error,
     },
     /// The text is not JSON, or the JSON is not an IAM policy.
-    #[error("{origin}:{pos}: {message}\nhelp: {help}")]
+    #[error("{origin}:{pos}: {message}")]
     Invalid {
         /// The file name or a description of where the text came from.
         origin: String,
@@ -34,6 +34,14 @@ impl PolicyError {
         match self {
             PolicyError::Io { .. } => None,
             PolicyError::Invalid { pos, .. } => Some(*pos),
+        }
+    }
+
+    /// What the user can do about it.
+    pub fn help(&self) -> Option<&str> {
+        match self {
+            PolicyError::Io { .. } => Some("check the path and its permissions"),
+            PolicyError::Invalid { help, .. } => Some(help),
         }
     }
 

@@ -385,7 +385,10 @@ mod tests {
 
     #[test]
     fn rejects_unknown_elements_and_duplicates() {
-        assert!(err_of(r#"{"statement": []}"#).to_string().contains("write `Statement`"));
+        let e = err_of(r#"{"statement": []}"#);
+        assert!(e.to_string().contains("unknown policy element `statement`"), "{e}");
+        assert!(!e.to_string().contains("help:"), "{e}");
+        assert_eq!(e.help(), Some("element names are case-sensitive: write `Statement`"));
         assert!(err_of(
             r#"{"Statement": [{"Effect": "Allow", "Action": "a:b", "NotAction": "c:d", "Resource": "*"}]}"#
         )

@@ -10,7 +10,7 @@ pub enum PruneError {
     #[error(transparent)]
     Oracle(#[from] OracleError),
     /// The start policy is not enough for the workload: nothing to prune from.
-    #[error("the workload fails even with every action of the start policy ({universe} actions): {denials}\nhelp: start from a broader policy (or add a `fixed` policy) so that the unpruned run passes")]
+    #[error("the workload fails even with every action of the start policy ({universe} actions): {denials}")]
     StartFails {
         /// Size of the universe.
         universe: usize,
@@ -18,7 +18,7 @@ pub enum PruneError {
         denials: String,
     },
     /// The journal could not be written or read.
-    #[error("journal `{path}`: {message}\nhelp: {help}")]
+    #[error("journal `{path}`: {message}")]
     Journal {
         /// The file.
         path: PathBuf,
@@ -28,11 +28,25 @@ pub enum PruneError {
         help: String,
     },
     /// Resuming with a journal whose run differs from the one asked for.
-    #[error("cannot resume: {0}\nhelp: resume with the same scenario and options, or start a new run")]
+    #[error("cannot resume: {0}")]
     ResumeMismatch(String),
 }
 
 impl PruneError {
+    /// What the user can do about it.
+    pub fn help(&self) -> Option<String> {
+        match self {
+            PruneError::Oracle(e) => e.help(),
+            PruneError::StartFails { .. } => Some(
+                "start from a broader policy (or add a `fixed` policy) so that the unpruned run passes".to_string(),
+            ),
+            PruneError::Journal { help, .. } => Some(help.clone()),
+            PruneError::ResumeMismatch(_) => {
+                Some("resume with the same scenario and options, or start a new run".to_string())
+            }
+        }
+    }
+
     pub(crate) fn io(path: &Path, e: std::io::Error) -> PruneError {
         let dir = path.parent().unwrap_or(path);
         // A missing journal is the common case (a directory that is not a run directory, or

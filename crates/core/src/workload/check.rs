@@ -147,7 +147,11 @@ pub fn check(s: &Scenario) -> Vec<Finding> {
     // The expectations, by replay.
     let replay = Replay::new(s);
     match replay.run(&s.universe, false) {
-        Err(e) => out.push(finding(Severity::Error, top, format!("the scenario's policies do not compile: {e}"))),
+        Err(e) => out.push(finding(
+            Severity::Error,
+            top,
+            crate::with_help(format!("the scenario's policies do not compile: {e}"), e.help()),
+        )),
         Ok(t) if !t.passed => out.push(finding(
             Severity::Error,
             top,
@@ -183,7 +187,9 @@ pub fn check(s: &Scenario) -> Vec<Finding> {
                             }
                         }
                     }
-                    Err(e) => out.push(finding(Severity::Error, top, format!("{label}: {e}"))),
+                    Err(e) => {
+                        out.push(finding(Severity::Error, top, crate::with_help(format!("{label}: {e}"), e.help())))
+                    }
                 }
             }
         }

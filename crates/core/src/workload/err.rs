@@ -1,5 +1,6 @@
 //! Errors from loading scenario files.
 
+use crate::catalog::PolicySourceError;
 use crate::policy::Pos;
 use std::path::PathBuf;
 
@@ -7,7 +8,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum WorkloadError {
     /// The file could not be read.
-    #[error("cannot read scenario `{path}`: {source}\nhelp: check the path")]
+    #[error("cannot read scenario `{path}`: {source}")]
     Io {
         /// The file.
         path: PathBuf,
@@ -15,7 +16,7 @@ pub enum WorkloadError {
         source: std::io::Error,
     },
     /// The file is not a valid scenario.
-    #[error("{path}:{pos}: {message}\nhelp: {help}")]
+    #[error("{path}:{pos}: {message}")]
     Invalid {
         /// The file.
         path: PathBuf,
@@ -34,6 +35,17 @@ pub enum WorkloadError {
         /// The policy reference.
         name: String,
         /// The cause.
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: PolicySourceError,
     },
+}
+
+impl WorkloadError {
+    /// What the user can do about it.
+    pub fn help(&self) -> Option<String> {
+        match self {
+            WorkloadError::Io { .. } => Some("check the path".to_string()),
+            WorkloadError::Invalid { help, .. } => Some(help.clone()),
+            WorkloadError::Policy { source, .. } => source.help(),
+        }
+    }
 }
