@@ -1,10 +1,10 @@
-//! The schedule lock: an advisory `flock` on `<history>.lock`, so two `schedule run`s on one
-//! history never interleave their runs and comparisons. The kernel drops the lock when the
-//! process dies (kill -9 included), so a killed run never leaves a stale lock behind.
+//! The schedule lock: an advisory lock (`flock` on Unix) on `<history>.lock`, so two
+//! `schedule run`s on one history never interleave their runs and comparisons. The kernel drops
+//! the lock when the process dies (kill -9 included), so a killed run never leaves a stale lock
+//! behind.
 
 use super::ScheduleError;
-use std::fs::{File, OpenOptions};
-use std::os::fd::AsRawFd;
+use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 
 /// A held lock; released on drop (closing the file).
@@ -34,20 +34,16 @@ impl ScheduleLock {
             .write(true)
             .open(&path)
             .map_err(|source| ScheduleError::Io { path: path.clone(), source })?;
-        let op = if wait { libc::LOCK_EX } else { libc::LOCK_EX | libc::LOCK_NB };
         loop {
-            // SAFETY: flock on a file descriptor we own and keep open for the lock's lifetime.
-            let rc = unsafe { libc::flock(file.as_raw_fd(), op) };
-            if rc == 0 {
-                return Ok(ScheduleLock { _file: file, path });
-            }
-            let err = std::io::Error::last_os_error();
-            match err.kind() {
-                std::io::ErrorKind::Interrupted => continue,
-                std::io::ErrorKind::WouldBlock => {
+            let taken = if wait { file.lock().map_err(TryLockError::Error) } else { file.try_lock() };
+            match taken {
+                Ok(()) => return Ok(ScheduleLock { _file: file, path }),
+                // A signal arrived during a blocking wait: keep waiting.
+                Err(TryLockError::Error(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(TryLockError::WouldBlock) => {
                     return Err(ScheduleError::Busy { path: db.to_path_buf(), lock: path })
                 }
-                _ => return Err(ScheduleError::Io { path, source: err }),
+                Err(TryLockError::Error(source)) => return Err(ScheduleError::Io { path, source }),
             }
         }
     }
@@ -55,5 +51,53 @@ impl ScheduleLock {
     /// The lock file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    fn dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("iam-prune-lock-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    // flock locks belong to an open file, so a second open in the same process contends like
+    // another process would.
+    #[test]
+    fn without_wait_a_held_lock_is_busy() {
+        let dir = dir("busy");
+        let db = dir.join("state/history.sqlite");
+        let held = ScheduleLock::acquire(&db, false).unwrap();
+        assert_eq!(held.path(), ScheduleLock::path_for(&db));
+        match ScheduleLock::acquire(&db, false) {
+            Err(e @ ScheduleError::Busy { .. }) => assert!(e.to_string().contains("--wait"), "{e}"),
+            other => panic!("expected Busy, got {other:?}"),
+        }
+        drop(held);
+        assert!(ScheduleLock::acquire(&db, false).is_ok(), "free again once dropped");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn with_wait_the_lock_is_taken_when_the_holder_lets_go() {
+        let dir = dir("wait");
+        let db = dir.join("state/history.sqlite");
+        let held = ScheduleLock::acquire(&db, false).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let waiter = {
+            let db = db.clone();
+            std::thread::spawn(move || tx.send(ScheduleLock::acquire(&db, true).map(|_| ())))
+        };
+        assert!(rx.recv_timeout(Duration::from_millis(300)).is_err(), "waits while the lock is held");
+        drop(held);
+        let got = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert!(got.is_ok(), "{got:?}");
+        waiter.join().unwrap().unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

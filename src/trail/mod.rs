@@ -15,7 +15,6 @@ pub mod cloud;
 pub mod denied;
 mod err;
 pub mod event;
-pub mod gunzip;
 pub mod live;
 pub mod map;
 pub mod reader;

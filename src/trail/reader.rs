@@ -154,39 +154,6 @@ pub fn read_slice(doc: &[u8], visitor: &mut dyn Visitor) -> Result<ReadStats, Re
 
 const CHUNK: usize = 1 << 18;
 
-/// Where a stream's bytes come from: a plain reader ([`ReadSource`]), or a decoder that
-/// writes into the stream's buffer itself ([`super::gunzip::Gunzip`]).
-pub trait Source {
-    /// Writes the next bytes into `buf[len..]` (which has room) and returns how many; 0 at
-    /// the end of the input. `buf[..len]` holds what came before, at least the last
-    /// [`Source::history`] bytes of it where they were written.
-    fn fill(&mut self, buf: &mut [u8], len: usize) -> std::io::Result<usize>;
-
-    /// How many bytes before the write position the source reads again.
-    fn history(&self) -> usize {
-        0
-    }
-}
-
-impl<S: Source + ?Sized> Source for Box<S> {
-    fn fill(&mut self, buf: &mut [u8], len: usize) -> std::io::Result<usize> {
-        (**self).fill(buf, len)
-    }
-
-    fn history(&self) -> usize {
-        (**self).history()
-    }
-}
-
-/// Any reader as a [`Source`].
-pub struct ReadSource<R>(pub R);
-
-impl<R: Read> Source for ReadSource<R> {
-    fn fill(&mut self, buf: &mut [u8], len: usize) -> std::io::Result<usize> {
-        self.0.read(buf.get_mut(len..).unwrap_or_default())
-    }
-}
-
 /// A read buffer that holds at least one whole top-level value.
 struct Stream<R> {
     r: R,
@@ -198,15 +165,15 @@ struct Stream<R> {
     eof: bool,
 }
 
-impl<R: Source> Stream<R> {
+impl<R: Read> Stream<R> {
     fn avail(&self) -> &[u8] {
         self.buf.get(self.pos..self.len).unwrap_or_default()
     }
 
     /// Reads at least `more` further bytes unless the input ends first.
     fn fill(&mut self, more: usize) -> Result<(), ReadError> {
-        // Drop what was read from the front, except the bytes the source reads again.
-        let drop = self.pos.min(self.len.saturating_sub(self.r.history()));
+        // Drop what was read from the front.
+        let drop = self.pos;
         if drop > 0 {
             self.buf.copy_within(drop..self.len, 0);
             self.len -= drop;
@@ -221,8 +188,8 @@ impl<R: Source> Stream<R> {
         while self.len < goal {
             // At most `target`: a decoder writes as much as it is given room for, and the
             // reader should see the bytes while they are still in cache.
-            let room = self.buf.get_mut(..target.max(goal)).unwrap_or_default();
-            match self.r.fill(room, self.len) {
+            let room = self.buf.get_mut(self.len..target.max(goal)).unwrap_or_default();
+            match self.r.read(room) {
                 Ok(0) => {
                     self.eof = true;
                     break;
@@ -396,13 +363,12 @@ impl<R: Source> Stream<R> {
 
 /// Reads all events from a stream of (uncompressed) JSON in any supported shape.
 pub fn read_stream<R: Read>(r: R, visitor: &mut dyn Visitor) -> Result<ReadStats, (ReadError, ReadStats)> {
-    read_stream_with(ReadSource(r), visitor, &mut Vec::new())
+    read_stream_with(r, visitor, &mut Vec::new())
 }
 
-/// [`read_stream`] from any [`Source`], with a read buffer kept by the caller: a scan reads
-/// file after file, and a buffer reused across them is not allocated, faulted in and zeroed
-/// again for each file.
-pub fn read_stream_with<R: Source>(
+/// [`read_stream`] with a read buffer kept by the caller: a scan reads file after file, and a
+/// buffer reused across them is not allocated, faulted in and zeroed again for each file.
+pub fn read_stream_with<R: Read>(
     r: R,
     visitor: &mut dyn Visitor,
     buf: &mut Vec<u8>,
@@ -452,12 +418,12 @@ mod tests {
             slice.as_ref().map(|s| s.events).ok(),
             "stream and slice agree on {text}"
         );
-        // Inflated straight into the buffer (which then keeps a window of history), the same
-        // events, stats and error offsets.
+        // Through gzip, fed 7 compressed bytes at a time so reads return a few bytes each: the
+        // same events, stats and error offsets.
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         std::io::Write::write_all(&mut gz, text.as_bytes()).unwrap();
         let gz = gz.finish().unwrap();
-        let source = super::super::gunzip::Gunzip::new(std::io::BufReader::with_capacity(4096, &gz[..]));
+        let source = flate2::bufread::MultiGzDecoder::new(std::io::BufReader::with_capacity(7, &gz[..]));
         let inflated = read_stream_with(source, &mut |_: &EventRef<'_>| {}, &mut Vec::new());
         let shown = |e: &ReadError| format!("{e:?}");
         assert_eq!(inflated.as_ref().map_err(|(e, _)| shown(e)), r.as_ref().map_err(shown), "{text}");

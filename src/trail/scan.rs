@@ -8,11 +8,11 @@ use super::activity::Activity;
 use super::denied::{denied_from_event, is_denial_code, Denied};
 use super::err::TrailError;
 use super::event::{EventRef, PrincipalFilter};
-use super::gunzip::Gunzip;
-use super::reader::{read_stream_with, ReadError, ReadSource, ReadStats, Source, Visitor};
+use super::reader::{read_stream_with, ReadError, ReadStats, Visitor};
 use crate::catalog::Catalog;
+use flate2::bufread::MultiGzDecoder;
 use serde::Serialize;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -175,17 +175,18 @@ pub fn collect_files(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<FileError>) {
     (files, errors)
 }
 
-/// Opens a file as a [`Source`]: gzip (detected from its magic bytes) is inflated straight
-/// into the reader's buffer.
-fn open_source(path: &Path) -> Result<(Box<dyn Source + Send>, bool), TrailError> {
+/// Opens a file for reading; gzip (detected from its magic bytes) is decompressed, every
+/// member of a multi-member file, each member's CRC-32 and length checked. Returns whether it
+/// was gzip.
+fn open_reader(path: &Path) -> Result<(Box<dyn Read + Send>, bool), TrailError> {
     let shown = || path.display().to_string();
     let f = std::fs::File::open(path).map_err(|source| TrailError::Io { path: shown(), source })?;
     let mut r = BufReader::with_capacity(256 * 1024, f);
     let head = r.fill_buf().map_err(|source| TrailError::Io { path: shown(), source })?;
     if head.starts_with(&[0x1f, 0x8b]) {
-        Ok((Box::new(Gunzip::new(r)), true))
+        Ok((Box::new(MultiGzDecoder::new(r)), true))
     } else {
-        Ok((Box::new(ReadSource(r)), false))
+        Ok((Box::new(r), false))
     }
 }
 
@@ -197,7 +198,7 @@ pub fn read_file(path: &Path, visitor: &mut dyn Visitor) -> (ReadStats, Option<T
 /// [`read_file`] with a read buffer reused from file to file (see [`read_stream_with`]).
 fn read_file_with(path: &Path, visitor: &mut dyn Visitor, buf: &mut Vec<u8>) -> (ReadStats, Option<TrailError>) {
     let shown = path.display().to_string();
-    let (r, gz) = match open_source(path) {
+    let (r, gz) = match open_reader(path) {
         Ok(x) => x,
         Err(e) => return (ReadStats::default(), Some(e)),
     };
@@ -271,5 +272,74 @@ pub fn scan_paths(catalog: &Catalog, paths: &[PathBuf], opts: &ScanOptions) -> S
         denied: t.denied.into_iter().flat_map(|(_, d)| d).collect(),
         activity: (opts.activity && opts.principal.is_some()).then_some(t.activity),
         errors: walk_errors.into_iter().chain(t.errors.into_iter().map(|(_, e)| e)).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    const LOG: &str = r#"{"Records":[{"eventVersion":"1.08","eventName":"GetRole","eventSource":"iam.amazonaws.com","errorCode":"AccessDenied","userIdentity":{"arn":"arn:aws:iam::123456789012:user/a"}},{"eventVersion":"1.08","eventName":"ListRoles","eventSource":"iam.amazonaws.com"}]}"#;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::GzBuilder::new().filename("log.json").write(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    /// Reads `bytes` as the file `name` in a fresh directory: the events seen and the error.
+    fn read(name: &str, bytes: &[u8]) -> (u64, Option<TrailError>) {
+        let dir = std::env::temp_dir().join(format!("iam-prune-scan-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let mut seen = 0;
+        let (stats, err) = read_file(&path, &mut |_: &EventRef<'_>| seen += 1);
+        assert_eq!(stats.events, seen);
+        let _ = std::fs::remove_dir_all(&dir);
+        (seen, err)
+    }
+
+    /// The error is a gzip error, and its message names the file.
+    fn assert_gzip_error(err: Option<TrailError>, name: &str, what: &str) {
+        match err {
+            Some(e @ TrailError::Gzip { .. }) => {
+                let shown = e.to_string();
+                assert!(shown.contains(name) && shown.contains("gzip data"), "{what}: {shown}");
+            }
+            other => panic!("{what}: expected a gzip error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn gzip_is_detected_from_content_and_every_member_is_read() {
+        let gz = gzip(LOG.as_bytes());
+        assert!(matches!(read("log.bin", &gz), (2, None)), "not by the name");
+        let mut two = gz.clone();
+        two.extend(gzip(LOG.as_bytes()));
+        assert!(matches!(read("two.json.gz", &two), (4, None)), "concatenated log files");
+    }
+
+    #[test]
+    fn damaged_gzip_is_an_error_naming_the_file() {
+        let gz = gzip(LOG.as_bytes());
+        let n = gz.len();
+        // Cut anywhere after the magic bytes (header, deflate data, trailer): never a silent
+        // short read, even where the JSON before the cut is complete.
+        for cut in 2..n {
+            assert_gzip_error(read("cut.json.gz", &gz[..cut]).1, "cut.json.gz", &format!("cut at {cut} of {n}"));
+        }
+        let flip = |i: usize| {
+            let mut bad = gz.clone();
+            bad[i] ^= 0x01;
+            bad
+        };
+        assert_gzip_error(read("crc.json.gz", &flip(n - 8)).1, "crc.json.gz", "CRC-32 in the trailer");
+        assert_gzip_error(read("len.json.gz", &flip(n - 4)).1, "len.json.gz", "length in the trailer");
+        assert_gzip_error(read("method.json.gz", &flip(2)).1, "method.json.gz", "compression method");
+        let mut tail = gz.clone();
+        tail.extend_from_slice(b"garbage");
+        assert_gzip_error(read("tail.json.gz", &tail).1, "tail.json.gz", "bytes after the last member");
     }
 }
