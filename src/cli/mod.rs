@@ -284,3 +284,52 @@ pub fn count(n: impl Into<u64>, word: &str) -> String {
 pub fn print_json(v: &serde_json::Value) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iam_prune::oracle::OracleError;
+    use iam_prune::prune::PruneError;
+    use iam_prune::run::RunError;
+
+    type Boxed = Box<dyn std::error::Error + Send + Sync>;
+
+    fn hint(e: impl Into<Boxed>) -> Option<String> {
+        help_of(e.into().as_ref())
+    }
+
+    #[test]
+    fn the_hint_is_found_through_the_errors_that_wrap_it() {
+        assert_eq!(hint(UsageError::new("bad", "do this")).as_deref(), Some("do this"));
+        assert_eq!(
+            hint(CmdError::Context { pair: "k".into() }).as_deref(),
+            Some("write for example `--context aws:SourceIp=203.0.113.7`")
+        );
+        let oracle = || OracleError::Run { trial: 3, message: "throttled".into(), help: "retry".into() };
+        assert_eq!(hint(oracle()).as_deref(), Some("retry"));
+        assert_eq!(hint(PruneError::from(oracle())).as_deref(), Some("retry"));
+        assert_eq!(hint(RunError::from(PruneError::from(oracle()))).as_deref(), Some("retry"));
+        let report = iam_prune::report::ReportError::from(PruneError::ResumeMismatch("x".into()));
+        assert_eq!(
+            hint(RunError::from(report)).as_deref(),
+            Some("resume with the same scenario and options, or start a new run")
+        );
+        // A failed search whose sandbox stayed: its own hint, then the cleanup's.
+        let cleanup = RunError::Cleanup { error: Box::new(PruneError::from(oracle()).into()), failed: vec![] };
+        assert_eq!(hint(cleanup).as_deref(), Some("retry\n`iam-prune sandbox cleanup` deletes what is left, by tag"));
+        // Messages without a type have no hint.
+        assert_eq!(hint("plain"), None);
+        assert_eq!(hint(std::io::Error::other("io")), None);
+        assert_eq!(hint(OracleError::Interrupted), None);
+    }
+
+    #[test]
+    fn display_holds_no_hint() {
+        let c = iam_prune::catalog::Catalog::embedded();
+        let e = c.load_policy("NoSuchPolicyAtAll").err().map(Boxed::from);
+        let e = e.as_deref().map(|e| (e.to_string(), help_of(e)));
+        let (message, help) = e.unwrap_or_default();
+        assert!(message.starts_with("`NoSuchPolicyAtAll` is neither") && !message.contains("help"), "{message}");
+        assert!(help.is_some_and(|h| h.starts_with("give a managed policy name")));
+    }
+}

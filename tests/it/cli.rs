@@ -132,3 +132,90 @@ fn a_new_scenario_without_an_expectation_checks_and_prunes() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `error:` says what went wrong, then one `help:` line says what to do: the hint is the error
+/// type's `help()`, found for whichever error a command returns, never baked into the message.
+#[test]
+fn errors_print_what_went_wrong_then_the_hint() {
+    let dir = std::env::temp_dir().join(format!("iam-prune-it-errors-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let requests = dir.join("requests.jsonl");
+    std::fs::write(&requests, "{\"action\": 3}\n").unwrap();
+    let requests = requests.to_str().unwrap();
+    let missing = dir.join("missing");
+    let missing = missing.to_str().unwrap();
+    let history = format!("{missing}/history.sqlite");
+    let cases: Vec<(Vec<&str>, i32, String, &str)> = vec![
+        (
+            vec!["eval", "--policy", "IAMFullAccess", "--action", "iam:GetRole", "--context", "foo"],
+            1,
+            "`--context foo` is not KEY=VALUE".into(),
+            "write for example `--context aws:SourceIp=203.0.113.7`",
+        ),
+        (
+            vec!["eval", "--policy", "IAMFullAccess", "--requests", requests],
+            1,
+            format!("{requests}:1: invalid request: "),
+            "write one JSON object per line, like {\"action\": \"s3:GetObject\"",
+        ),
+        (
+            vec!["record", "trail.json"],
+            2,
+            "`record` needs `--principal ARN`".into(),
+            "name a user, role or session ARN, an access key id or a user name",
+        ),
+        (
+            vec!["schedule", "history", "--history", &history],
+            1,
+            format!("no history at `{history}`"),
+            "run `iam-prune schedule run JOBS.toml` first, or pass --history",
+        ),
+        (
+            vec!["expand", "NoSuchPolicyAtAll"],
+            1,
+            "`NoSuchPolicyAtAll` is neither an AWS managed policy nor a policy file".into(),
+            "give a managed policy name such as `IAMFullAccess`",
+        ),
+        (
+            vec!["catalog", "show", "iam:PassRol"],
+            1,
+            "`iam:PassRol` is not a service prefix or action in the catalog".into(),
+            "try `iam-prune catalog search iam:PassRol`",
+        ),
+        (
+            vec!["report", missing],
+            1,
+            format!("journal `{missing}/journal.jsonl`: `{missing}` does not exist"),
+            "give the directory a `prune` run wrote",
+        ),
+        (
+            vec!["scenario", "run", "tests/fixtures/scenarios/unknown-action.toml"],
+            1,
+            "tests/fixtures/scenarios/unknown-action.toml:12:10: `iam:PasRole` is not an action".into(),
+            "did you mean iam:PassRole?",
+        ),
+        (
+            vec!["schedule", "run", missing],
+            1,
+            format!("cannot read jobs file `{missing}`: "),
+            "pass the path of a JOBS.toml file",
+        ),
+    ];
+    for (args, code, error, help) in cases {
+        let out = iam_prune(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 2, "{args:?}: one error line, one help line:\n{stderr}");
+        assert!(lines[0].starts_with(&format!("error: {error}")), "{args:?}: {stderr}");
+        assert!(lines[1].starts_with(&format!("help: {help}")), "{args:?}: {stderr}");
+    }
+    // Where an error is kept as text (`scenario check` prints it as one of its findings), the
+    // hint stays with it.
+    let out = iam_prune(&["scenario", "check", &format!("{missing}.toml")]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(&format!("error: cannot read scenario `{missing}.toml`: ")), "{stdout}");
+    assert!(stdout.contains("\nhelp: check the path"), "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -154,6 +154,20 @@ fn a_second_run_is_refused_while_the_lock_is_held() {
     assert_eq!(run(&jobs).0, 0, "runs once the lock is free");
 }
 
+/// A failed job's error is kept as text (the results, the history): with its hint.
+#[test]
+fn a_failed_job_keeps_its_hint() {
+    let dir = tempdir("failed");
+    let jobs = jobs_file(&dir, &["gone"]);
+    let (code, v) = run(&jobs);
+    assert_eq!(code, 1, "{v}");
+    let error = job(&v, "gone")["error"].as_str().expect("error");
+    assert!(error.starts_with("cannot read scenario `") && error.ends_with("\nhelp: check the path"), "{error}");
+    let history = dir.join("state/history.sqlite");
+    let rows = History::open(&history).expect("history").runs(Some("gone"), 1).expect("rows");
+    assert_eq!(rows[0].error.as_deref(), Some(error));
+}
+
 fn integrity(db: &Path) -> String {
     let c = rusqlite::Connection::open(db).expect("open");
     c.query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0)).expect("integrity_check")

@@ -43,3 +43,28 @@ impl OracleError {
 }
 
 const FIX_POLICIES: &str = "fix the scenario's policies (iam-prune scenario check)";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Pos;
+
+    #[test]
+    fn policies_that_do_not_compile_keep_the_cause_and_both_hints() {
+        let e = OracleError::Policies {
+            trial: 2,
+            source: EvalError::UnknownOperator {
+                origin: "p.json".into(),
+                pos: Pos { line: 3, column: 4 },
+                operator: "StringEqual".into(),
+            },
+        };
+        assert_eq!(e.to_string(), "cannot run trial 2: p.json:3:4: unknown condition operator `StringEqual`");
+        assert!(std::error::Error::source(&e).is_some());
+        let help = e.help().unwrap_or_default();
+        let lines: Vec<&str> = help.lines().collect();
+        assert_eq!(lines.len(), 2, "{help}");
+        assert!(lines[0].starts_with("use an operator from the IAM User Guide"), "{help}");
+        assert_eq!(lines[1], "fix the scenario's policies (iam-prune scenario check)");
+    }
+}

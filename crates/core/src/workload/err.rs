@@ -34,8 +34,8 @@ pub enum WorkloadError {
         path: PathBuf,
         /// The policy reference.
         name: String,
-        /// The cause.
-        source: PolicySourceError,
+        /// The cause (boxed: the other variants are small).
+        source: Box<PolicySourceError>,
     },
 }
 
@@ -47,5 +47,23 @@ impl WorkloadError {
             WorkloadError::Invalid { help, .. } => Some(help.clone()),
             WorkloadError::Policy { source, .. } => source.help(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::CatalogError;
+
+    #[test]
+    fn a_policy_the_scenario_names_gives_its_own_hint() {
+        let e = WorkloadError::Policy {
+            path: "s.toml".into(),
+            name: "Nope".into(),
+            source: Box::new(CatalogError::UnknownPolicy { name: "Nope".into(), suggestions: vec![] }.into()),
+        };
+        assert_eq!(e.to_string(), "s.toml: policy `Nope`: `Nope` is neither an AWS managed policy nor a policy file");
+        assert!(e.help().is_some_and(|h| h.starts_with("give a managed policy name")), "{:?}", e.help());
+        assert!(std::error::Error::source(&e).is_some());
     }
 }

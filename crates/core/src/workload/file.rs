@@ -255,7 +255,7 @@ pub(super) fn load(path: &Path, catalog: &Catalog) -> Result<Scenario, WorkloadE
         let (n, p) = catalog.load_policy(&target).map_err(|e| WorkloadError::Policy {
             path: path.to_path_buf(),
             name: name.to_string(),
-            source: e,
+            source: Box::new(e),
         })?;
         if local.exists() {
             for l in lint(&p, catalog) {
