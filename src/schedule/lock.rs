@@ -75,7 +75,7 @@ mod tests {
         let held = ScheduleLock::acquire(&db, false).unwrap();
         assert_eq!(held.path(), ScheduleLock::path_for(&db));
         match ScheduleLock::acquire(&db, false) {
-            Err(e @ ScheduleError::Busy { .. }) => assert!(e.to_string().contains("--wait"), "{e}"),
+            Err(e @ ScheduleError::Busy { .. }) => assert!(e.help().is_some_and(|h| h.contains("--wait")), "{e}"),
             other => panic!("expected Busy, got {other:?}"),
         }
         drop(held);
