@@ -349,7 +349,10 @@ fn main() {
         for (label, value) in &rows {
             println!("| {label} | {value} |");
         }
-        println!("\nWhat it means: reading CloudTrail costs little more than decompressing it. Floors checked by this run:\n");
+        println!(
+            "\nWhat it means: a scan's time is gzip decompression plus the skim that finds each record's fields; \
+             the serde_json row is the same scan without the skim. Floors checked by this run:\n"
+        );
         for (pass, what) in floors {
             println!("- {} {what}", if pass { "PASS" } else { "FAIL" });
         }
