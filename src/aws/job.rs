@@ -14,7 +14,7 @@ use crate::catalog::Catalog;
 use crate::oracle::Oracle;
 use crate::prune::summary::{summarize, PolicySource, Summary};
 use crate::prune::{run, Journal, Progress, PruneError, PruneResult};
-use crate::run::{finish_run, journal_for, open, JobSpec, Opened, RunDir, RunError, SearchSettings};
+use crate::run::{finish_run, journal_for, open, JournaledJob, Opened, RunDir, RunError, SearchSettings};
 use crate::synth::Seen;
 use sha2::Digest;
 use std::collections::BTreeMap;
@@ -54,7 +54,7 @@ pub struct PolicyInput {
     pub sha256: String,
 }
 
-impl JobSpec for AwsJob {
+impl JournaledJob for AwsJob {
     const WHAT: &'static str = "an AWS run";
 
     fn search_mut(&mut self) -> &mut SearchSettings {

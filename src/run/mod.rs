@@ -18,7 +18,7 @@ use crate::prune::{Journal, PruneError, StartRecord};
 use std::path::{Path, PathBuf};
 
 /// What a kind of job keeps in its journal's start record, so `--resume` needs nothing else.
-pub trait JobSpec: serde::Serialize + serde::de::DeserializeOwned {
+pub trait JournaledJob: serde::Serialize + serde::de::DeserializeOwned {
     /// The kind of run, as errors name it ("a scenario run").
     const WHAT: &'static str;
 
@@ -53,7 +53,7 @@ impl<J> Opened<J> {
 
 /// Opens `dir` for a job: a resumed run's journal and job (its budgets replaced by the given
 /// ones), or a new run directory for `job`, created here and holding no journal yet.
-pub fn open<J: JobSpec>(dir: RunDir, job: Option<J>) -> Result<Opened<J>, RunError> {
+pub fn open<J: JournaledJob>(dir: RunDir, job: Option<J>) -> Result<Opened<J>, RunError> {
     match dir {
         RunDir::Resume(dir, budgets) => {
             let (journal, mut job): (Journal, J) = resume_journal(&dir, J::WHAT)?;

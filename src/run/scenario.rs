@@ -1,7 +1,7 @@
 //! A job on an offline scenario: the scenario file is the workload, replayed by the
 //! evaluator; the written policy is replayed too, exactly as written.
 
-use super::{finish_run, journal_for, open, JobSpec, Opened, RunDir, RunError, SearchSettings};
+use super::{finish_run, journal_for, open, JournaledJob, Opened, RunDir, RunError, SearchSettings};
 use crate::catalog::Catalog;
 use crate::eval::NamedPolicy;
 use crate::oracle::scenario::ScenarioOracle;
@@ -59,7 +59,7 @@ impl ScenarioJob {
     }
 }
 
-impl JobSpec for ScenarioJob {
+impl JournaledJob for ScenarioJob {
     const WHAT: &'static str = "a scenario run";
 
     fn search_mut(&mut self) -> &mut SearchSettings {
